@@ -1,0 +1,72 @@
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
+from oauth2_provider.generators import generate_client_secret
+from oauth2_provider.models import Application
+
+from accounts.error_codes import AccountErrorCode
+from billing.models import PricingTier
+from mlapi.errors import ApplicationError
+
+User = get_user_model()
+
+
+@dataclass(frozen=True)
+class ApiClientCredentials:
+    client_id: str
+    client_secret: str
+    application: Application
+
+
+def user_ensure(*, username: str, email: str = "", tier_name: str | None = None):
+    """The user with this username, created (without a usable password) if missing."""
+    user = User.objects.filter(username=username).first()
+    if user is None:
+        user = User(username=username, email=email)
+        user.set_unusable_password()
+        try:
+            user.full_clean()
+        except DjangoValidationError as error:
+            raise ApplicationError.single(AccountErrorCode.INVALID_USERNAME, "; ".join(error.messages), field="username") from None
+        user.save()
+    elif email and user.email != email:
+        user.email = email
+        user.save(update_fields=["email"])
+    if tier_name is not None:
+        user_set_tier(user=user, tier_name=tier_name)
+    return user
+
+
+def user_set_tier(*, user, tier_name: str) -> None:
+    tier = PricingTier.objects.filter(name=tier_name).first()
+    if tier is None:
+        raise ApplicationError.single(AccountErrorCode.UNKNOWN_TIER, f"No pricing tier named {tier_name!r}.", field="tier")
+    user.pricing_tier = tier
+    user.save(update_fields=["pricing_tier"])
+
+
+@transaction.atomic
+def api_client_create(
+    *, username: str, email: str = "", tier_name: str | None = None, application_name: str | None = None
+) -> ApiClientCredentials:
+    """A confidential client-credentials application acting as `username`. The secret is shown only here.
+
+    With `application_name`, an existing application of that name is reused and its secret rotated.
+    """
+    user = user_ensure(username=username, email=email, tier_name=tier_name)
+    secret = generate_client_secret()
+    application = (
+        Application.objects.filter(user=user, name=application_name).first() if application_name else None
+    )
+    if application is None:
+        application = Application(
+            user=user,
+            name=application_name or f"{username} API client",
+            client_type=Application.CLIENT_CONFIDENTIAL,
+            authorization_grant_type=Application.GRANT_CLIENT_CREDENTIALS,
+        )
+    application.client_secret = secret
+    application.save()
+    return ApiClientCredentials(client_id=application.client_id, client_secret=secret, application=application)

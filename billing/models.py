@@ -1,0 +1,158 @@
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+MONEY = {"max_digits": 14, "decimal_places": 2}
+UNIT_PRICE = {"max_digits": 16, "decimal_places": 8}
+EXACT_AMOUNT = {"max_digits": 20, "decimal_places": 10}
+ZERO = Decimal("0")
+
+
+class PricingTier(models.Model):
+    name = models.SlugField(max_length=40, unique=True)
+    currency = models.CharField(max_length=3, default="USD")
+    monthly_fee = models.DecimalField(**MONEY, default=ZERO, validators=[MinValueValidator(ZERO)])
+    included_predictions = models.PositiveIntegerField(default=0)
+    price_per_prediction = models.DecimalField(**UNIT_PRICE, default=ZERO, validators=[MinValueValidator(ZERO)])
+    price_per_cpu_second = models.DecimalField(**UNIT_PRICE, default=ZERO, validators=[MinValueValidator(ZERO)])
+    price_per_mb = models.DecimalField(**UNIT_PRICE, default=ZERO, validators=[MinValueValidator(ZERO)])
+    monthly_quota = models.PositiveIntegerField(null=True, blank=True, help_text="Hard cap per month; empty = none.")
+    rate_limit_per_minute = models.PositiveIntegerField(null=True, blank=True, help_text="Empty = unlimited.")
+
+    class Meta:
+        ordering = ["monthly_fee", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class MonthlyUsage(models.Model):
+    """Running totals per user and calendar month (UTC): the row quotas lock and count against."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="monthly_usage")
+    period = models.DateField(help_text="First day of the month, UTC.")
+    predictions = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "period"], name="monthly_usage_user_period_unique")]
+
+
+class UsageRecord(models.Model):
+    """One accepted, billed call: written in the same transaction as its predictions."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="usage_records")
+    model = models.ForeignKey("predictions.RegisteredModel", on_delete=models.PROTECT, related_name="usage_records")
+    tier = models.ForeignKey(PricingTier, on_delete=models.PROTECT, related_name="usage_records")
+    created_at = models.DateTimeField(db_index=True)
+    period = models.DateField(help_text="First day of the month (UTC) of created_at.")
+    source = models.CharField(max_length=16, default="online")
+    idempotency_key = models.CharField(max_length=200, null=True, blank=True)
+    request_hash = models.CharField(max_length=64)
+    predictions = models.PositiveIntegerField()
+    billable_predictions = models.PositiveIntegerField()
+    cpu_seconds = models.DecimalField(max_digits=14, decimal_places=6)
+    stored_bytes = models.PositiveBigIntegerField()
+    currency = models.CharField(max_length=3)
+    price_per_prediction = models.DecimalField(**UNIT_PRICE)
+    price_per_cpu_second = models.DecimalField(**UNIT_PRICE)
+    price_per_mb = models.DecimalField(**UNIT_PRICE)
+    prediction_amount = models.DecimalField(**EXACT_AMOUNT)
+    compute_amount = models.DecimalField(**EXACT_AMOUNT)
+    storage_amount = models.DecimalField(**EXACT_AMOUNT)
+    amount = models.DecimalField(**EXACT_AMOUNT)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="usage_record_idempotency_key_unique",
+            ),
+            models.CheckConstraint(
+                condition=Q(billable_predictions__lte=models.F("predictions")),
+                name="usage_record_billable_lte_predictions",
+            ),
+        ]
+        indexes = [models.Index(fields=["user", "period"], name="usage_user_period_idx")]
+
+
+class Invoice(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft"
+        OPEN = "open"
+        PAID = "paid"
+        VOID = "void"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="invoices")
+    period = models.DateField(help_text="First day of the billed month, UTC.")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.DRAFT, db_index=True)
+    number = models.CharField(max_length=32, unique=True, null=True, blank=True)
+    currency = models.CharField(max_length=3)
+    total = models.DecimalField(**MONEY)
+    tier_name = models.CharField(max_length=40)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    finalized_at = models.DateTimeField(null=True, blank=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    voided_at = models.DateTimeField(null=True, blank=True)
+    payment_provider = models.CharField(max_length=16, blank=True)
+    provider_invoice_id = models.CharField(max_length=64, blank=True)
+    payer_url = models.URLField(blank=True)
+    send_attempts = models.PositiveIntegerField(default=0)
+    last_send_error = models.CharField(max_length=255, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-period", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "period"], name="invoice_user_period_unique"),
+            models.CheckConstraint(
+                condition=Q(status="draft") | Q(number__isnull=False), name="invoice_number_unless_draft"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.number or f"draft {self.user_id} {self.period:%Y-%m}"
+
+
+class InvoiceLine(models.Model):
+    class Kind(models.TextChoices):
+        SUBSCRIPTION = "subscription"
+        PREDICTIONS = "predictions"
+        COMPUTE = "compute"
+        STORAGE = "storage"
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    description = models.CharField(max_length=200)
+    quantity = models.DecimalField(max_digits=20, decimal_places=6)
+    unit_price = models.DecimalField(**UNIT_PRICE)
+    amount = models.DecimalField(**MONEY)
+    position = models.PositiveSmallIntegerField()
+
+    class Meta:
+        ordering = ["position"]
+
+
+class InvoiceNumberSequence(models.Model):
+    """Gap-free sequential invoice numbers per year, taken under a row lock."""
+
+    year = models.PositiveSmallIntegerField(unique=True)
+    last_number = models.PositiveIntegerField(default=0)
+
+
+class PaymentEvent(models.Model):
+    """A webhook event already processed: a replay hits the unique constraint and changes nothing."""
+
+    provider = models.CharField(max_length=16)
+    event_id = models.CharField(max_length=128)
+    event_type = models.CharField(max_length=64)
+    invoice = models.ForeignKey(Invoice, on_delete=models.SET_NULL, null=True, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["provider", "event_id"], name="payment_event_unique")]

@@ -1,0 +1,117 @@
+"""Metering writes: quota and rate checks, and the usage record written with each accepted call."""
+
+import logging
+from datetime import datetime
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import F
+
+from billing.error_codes import BillingErrorCode
+from billing.metering import Charge
+from billing.models import MonthlyUsage, PricingTier, UsageRecord
+from billing.periods import period_bounds, period_of
+from mlapi.errors import ApplicationError, LimitExceededError
+
+logger = logging.getLogger(__name__)
+
+
+def pricing_tier_for_user(*, user) -> PricingTier:
+    if user.pricing_tier_id is not None:
+        return user.pricing_tier
+    tier = PricingTier.objects.filter(name=settings.DEFAULT_PRICING_TIER).first()
+    if tier is None:
+        raise ApplicationError.single(BillingErrorCode.NO_PRICING_TIER, "No pricing tier is configured.")
+    return tier
+
+
+def rate_limit_consume(*, user, tier: PricingTier, now: datetime) -> None:
+    """Fixed one-minute window in the shared cache; a cache outage lets requests through with a warning."""
+    if tier.rate_limit_per_minute is None:
+        return
+    key = f"ratelimit:{user.pk}:{int(now.timestamp()) // 60}"
+    try:
+        cache.add(key, 0, timeout=120)
+        count = cache.incr(key)
+    except Exception as exc:  # noqa: BLE001 - any cache failure must not take the API down
+        logger.warning("rate limit cache unavailable; not rate limiting", extra={"error": type(exc).__name__})
+        return
+    if count > tier.rate_limit_per_minute:
+        retry_after = 60 - now.second
+        raise LimitExceededError.single(
+            BillingErrorCode.RATE_LIMITED,
+            f"Rate limit of {tier.rate_limit_per_minute} requests per minute reached; retry in {retry_after} s.",
+            retry_after=retry_after,
+        )
+
+
+def _quota_error(tier: PricingTier, now: datetime, used: int) -> LimitExceededError:
+    _, resets_at = period_bounds(period_of(now))
+    return LimitExceededError.single(
+        BillingErrorCode.QUOTA_EXCEEDED,
+        f"Monthly quota of {tier.monthly_quota} predictions reached ({used} used); it resets at "
+        f"{resets_at:%Y-%m-%dT%H:%M:%SZ}.",
+        retry_after=int((resets_at - now).total_seconds()) + 1,
+    )
+
+
+def quota_precheck(*, user, tier: PricingTier, count: int, now: datetime) -> None:
+    """Cheap early refusal before inference; `monthly_usage_lock` is what enforces the quota."""
+    if tier.monthly_quota is None:
+        return
+    used = (
+        MonthlyUsage.objects.filter(user=user, period=period_of(now)).values_list("predictions", flat=True).first()
+        or 0
+    )
+    if used + count > tier.monthly_quota:
+        raise _quota_error(tier, now, used)
+
+
+def monthly_usage_lock(*, user, now: datetime) -> MonthlyUsage:
+    """The user's counter for this month, locked until the surrounding transaction ends."""
+    period = period_of(now)
+    row = MonthlyUsage.objects.select_for_update().filter(user=user, period=period).first()
+    if row is None:
+        MonthlyUsage.objects.bulk_create([MonthlyUsage(user=user, period=period)], ignore_conflicts=True)
+        row = MonthlyUsage.objects.select_for_update().get(user=user, period=period)
+    return row
+
+
+def usage_record_create(
+    *,
+    monthly: MonthlyUsage,
+    tier: PricingTier,
+    model,
+    charge: Charge,
+    idempotency_key: str | None,
+    request_hash: str,
+    source: str,
+    now: datetime,
+) -> UsageRecord:
+    """Counts and records one call; must run in the transaction holding `monthly`'s lock."""
+    if tier.monthly_quota is not None and monthly.predictions + charge.predictions > tier.monthly_quota:
+        raise _quota_error(tier, now, monthly.predictions)
+    MonthlyUsage.objects.filter(pk=monthly.pk).update(predictions=F("predictions") + charge.predictions)
+    monthly.predictions += charge.predictions
+    return UsageRecord.objects.create(
+        user_id=monthly.user_id,
+        model=model,
+        tier=tier,
+        created_at=now,
+        period=monthly.period,
+        source=source,
+        idempotency_key=idempotency_key,
+        request_hash=request_hash,
+        predictions=charge.predictions,
+        billable_predictions=charge.billable_predictions,
+        cpu_seconds=charge.cpu_seconds,
+        stored_bytes=charge.stored_bytes,
+        currency=tier.currency,
+        price_per_prediction=tier.price_per_prediction,
+        price_per_cpu_second=tier.price_per_cpu_second,
+        price_per_mb=tier.price_per_mb,
+        prediction_amount=charge.prediction_amount,
+        compute_amount=charge.compute_amount,
+        storage_amount=charge.storage_amount,
+        amount=charge.amount,
+    )

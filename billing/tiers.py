@@ -1,0 +1,26 @@
+"""The tiers every installation starts with (created by a data migration and by seed_demo)."""
+
+from decimal import Decimal
+
+STANDARD_TIERS = {
+    "free": {
+        "currency": "USD",
+        "monthly_fee": Decimal("0.00"),
+        "included_predictions": 1000,
+        "price_per_prediction": Decimal("0"),
+        "price_per_cpu_second": Decimal("0"),
+        "price_per_mb": Decimal("0"),
+        "monthly_quota": 1000,
+        "rate_limit_per_minute": 60,
+    },
+    "pro": {
+        "currency": "USD",
+        "monthly_fee": Decimal("49.00"),
+        "included_predictions": 100_000,
+        "price_per_prediction": Decimal("0.0004"),
+        "price_per_cpu_second": Decimal("0.05"),
+        "price_per_mb": Decimal("0.001"),
+        "monthly_quota": None,
+        "rate_limit_per_minute": 6000,
+    },
+}

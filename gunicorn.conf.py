@@ -1,0 +1,78 @@
+"""Gunicorn settings for the mlapi web container: ``gunicorn mlapi.wsgi -c gunicorn.conf.py``.
+
+Tuned from the environment, so one image fits a laptop and a cluster:
+PORT (8000), GUNICORN_WORKERS (2 x CPUs + 1, at most 8), GUNICORN_THREADS (1), LOG_LEVEL (info).
+Gunicorn itself reads FORWARDED_ALLOW_IPS (which proxies may set X-Forwarded-Proto).
+"""
+
+import os
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    value = int(raw)  # a typo stops the boot loudly instead of running with a surprise
+    if value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {raw!r}")
+    return value
+
+
+def _default_workers() -> int:
+    # The CPUs this process may run on (a container's cpuset), not the whole host's. A CPU quota
+    # (k8s limits.cpu) is invisible here, and every worker holds its own copy of the models:
+    # set GUNICORN_WORKERS to fit the container's memory (the k8s ConfigMap does).
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return min(2 * cores + 1, 8)
+
+
+bind = f"0.0.0.0:{_env_int('PORT', 8000)}"
+workers = _env_int("GUNICORN_WORKERS", _default_workers())
+threads = _env_int("GUNICORN_THREADS", 1)
+worker_class = "gthread" if threads > 1 else "sync"
+
+# The app is loaded in each worker, not in the master: models are loaded after fork (post_fork),
+# so a worker recycled by max_requests starts clean and a bad model cannot take the master down.
+preload_app = False
+
+timeout = 30
+graceful_timeout = 25  # finish in-flight requests before k8s's terminationGracePeriodSeconds (40)
+max_requests = 1000
+max_requests_jitter = 100  # so the workers do not all restart (and re-warm models) together
+
+# The workers' heartbeat files on tmpfs: on a disk-backed /tmp they can stall a worker
+# (gunicorn docs, "Blocking os.fchmod").
+if os.path.isdir("/dev/shm"):
+    worker_tmp_dir = "/dev/shm"
+
+accesslog = None  # the app logs one JSON line per request itself
+errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+
+# Gunicorn >= 25 opens a control socket under $HOME by default; the container's root filesystem
+# is read-only and nothing here uses gunicornc.
+control_socket_disable = True
+
+
+def post_fork(server, worker):
+    """Load the production models in each new worker, before it accepts requests.
+
+    A failure is logged, never raised: the worker starts anyway and /readyz tells whether the
+    models are in. The warm-up runs inside the worker's heartbeat window, so it must take well
+    under ``timeout`` seconds or the master kills the worker.
+    """
+    try:
+        import django
+        from django.apps import apps
+
+        if not apps.ready:  # preload_app is off: a fresh worker has not loaded Django yet
+            os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mlapi.settings.production")
+            django.setup()
+
+        from predictions.registry.cache import production_models_warm
+
+        production_models_warm()
+    except Exception:
+        worker.log.exception("worker %s: production model warm-up failed", worker.pid)
+    else:
+        worker.log.info("worker %s: production models warm", worker.pid)

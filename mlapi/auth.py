@@ -1,0 +1,71 @@
+"""Who is calling: an OAuth2 bearer token (alone, when present) or a logged-in session.
+
+GraphQL and REST both resolve the caller here, so the rules are the same for both APIs.
+"""
+
+import hashlib
+from dataclasses import dataclass
+
+from django.contrib.auth.models import AnonymousUser
+from django.utils import timezone
+from oauth2_provider.models import AccessToken
+
+SESSION_SCOPES = frozenset({"read", "predict", "billing"})
+
+
+@dataclass(frozen=True)
+class Caller:
+    user: object
+    scopes: frozenset[str]
+    via: str  # "token", "session" or "anonymous"
+
+    @property
+    def is_authenticated(self) -> bool:
+        return self.via != "anonymous"
+
+
+ANONYMOUS = Caller(user=AnonymousUser(), scopes=frozenset(), via="anonymous")
+
+
+class InvalidTokenError(Exception):
+    """The bearer token is malformed, unknown, expired or revoked, or its user is inactive."""
+
+
+def bearer_token_from_header(header: str) -> str | None:
+    """None when there is no bearer header; raises when it is there but unusable."""
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    token = token.strip()
+    if not token or len(token) > 255 or " " in token:
+        raise InvalidTokenError("Malformed bearer token.")
+    return token
+
+
+def caller_from_token(token: str) -> Caller:
+    checksum = hashlib.sha256(token.encode("utf-8")).hexdigest()
+    access_token = (
+        AccessToken.objects.select_related("user__pricing_tier", "application__user__pricing_tier")
+        .filter(token_checksum=checksum)
+        .first()
+    )
+    if access_token is None:
+        raise InvalidTokenError("Unknown or revoked access token.")
+    if access_token.expires <= timezone.now():
+        raise InvalidTokenError("The access token has expired.")
+    user = access_token.user or (access_token.application.user if access_token.application else None)
+    if user is None or not user.is_active:
+        raise InvalidTokenError("The access token has no active user.")
+    return Caller(user=user, scopes=frozenset(access_token.scope.split()), via="token")
+
+
+def caller_from_request(request) -> Caller:
+    token = bearer_token_from_header(request.META.get("HTTP_AUTHORIZATION", ""))
+    if token is not None:
+        return caller_from_token(token)
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated and user.is_active:
+        return Caller(user=user, scopes=SESSION_SCOPES, via="session")
+    return ANONYMOUS

@@ -1,0 +1,14 @@
+import graphene
+
+
+class Error(graphene.ObjectType):
+    """A user-level problem: `code` is stable, `field` is the input path it is about (or null)."""
+
+    field = graphene.String()
+    code = graphene.String(required=True)
+    message = graphene.String(required=True)
+
+
+class Money(graphene.ObjectType):
+    amount = graphene.Decimal(required=True, description="Exact decimal string.")
+    currency = graphene.String(required=True)

@@ -1,0 +1,23 @@
+"""Test settings: fast hashing, isolated media, in-process Celery."""
+
+import tempfile
+
+from mlapi.settings.base import *  # noqa: F403
+from mlapi.settings.env import env
+
+SECRET_KEY = "test-only-not-secret"
+DEBUG = False
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+MEDIA_ROOT = tempfile.mkdtemp(prefix="mlapi-test-media-")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+CELERY_BROKER_URL = env("TEST_CELERY_BROKER_URL", default="")
+CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+WARM_MODELS_ON_STARTUP = False
+GRAPHIQL_ENABLED = True
+GRAPHQL_INTROSPECTION_ENABLED = True
+PAYMENT_PROVIDER = "manual"
+LOGGING["root"]["level"] = "WARNING"  # noqa: F405

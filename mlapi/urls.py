@@ -1,0 +1,17 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+from django.views.decorators.csrf import csrf_exempt
+
+from mlapi.graphql_core.view import MlapiGraphQLView
+from mlapi.observability.views import healthz, readyz
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("o/", include("oauth2_provider.urls", namespace="oauth2_provider")),
+    # CSRF is checked inside the view for session callers only; bearer-token callers carry no cookie.
+    path("graphql/", csrf_exempt(MlapiGraphQLView.as_view(graphiql=settings.GRAPHIQL_ENABLED))),
+    path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
+    path("billing/", include("billing.urls")),
+]

@@ -1,0 +1,72 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+def artifact_upload_to(instance: "RegisteredModel", filename: str) -> str:
+    suffix = filename.rsplit(".", 1)[-1].lower() if "." in filename else "bin"
+    return f"models/{instance.name}/{uuid.uuid4().hex}.{suffix}"
+
+
+class RegisteredModel(models.Model):
+    """One version of a trained estimator in the registry."""
+
+    class Stage(models.TextChoices):
+        STAGING = "staging"
+        PRODUCTION = "production"
+        ARCHIVED = "archived"
+
+    class Task(models.TextChoices):
+        CLASSIFICATION = "classification"
+        REGRESSION = "regression"
+
+    class Format(models.TextChoices):
+        JOBLIB = "joblib"
+        SKOPS = "skops"
+
+    name = models.SlugField(max_length=100)
+    version = models.PositiveIntegerField()
+    description = models.TextField(blank=True)
+    artifact = models.FileField(upload_to=artifact_upload_to, max_length=255)
+    artifact_format = models.CharField(max_length=8, choices=Format.choices)
+    sha256 = models.CharField(max_length=64)
+    size_bytes = models.PositiveBigIntegerField()
+    trusted_types = models.JSONField(default=list, blank=True, help_text="skops types approved at registration.")
+    input_schema = models.JSONField()
+    task = models.CharField(max_length=16, choices=Task.choices)
+    classes = models.JSONField(default=list, blank=True)
+    stage = models.CharField(max_length=12, choices=Stage.choices, default=Stage.STAGING, db_index=True)
+    metrics = models.JSONField(default=dict, blank=True)
+    registered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="registered_models"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "-version"]
+        constraints = [models.UniqueConstraint(fields=["name", "version"], name="registered_model_name_version")]
+
+    def __str__(self) -> str:
+        return f"{self.name} v{self.version}"
+
+
+class Prediction(models.Model):
+    """One scored instance; `usage` is the billed call it belongs to (same transaction)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="predictions")
+    model = models.ForeignKey(RegisteredModel, on_delete=models.PROTECT, related_name="predictions")
+    usage = models.ForeignKey("billing.UsageRecord", on_delete=models.PROTECT, related_name="prediction_rows")
+    position = models.PositiveIntegerField(default=0, help_text="Index of the instance within its call.")
+    input = models.JSONField()
+    output = models.JSONField()
+    latency_ms = models.DecimalField(max_digits=12, decimal_places=3)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["user", "-created_at", "-id"], name="prediction_user_recent_idx"),
+            models.Index(fields=["-created_at", "-id"], name="prediction_recent_idx"),
+        ]

@@ -1,0 +1,77 @@
+import uuid
+from datetime import datetime
+
+from django.db.models import QuerySet
+
+from mlapi.errors import NotFoundError
+from predictions.error_codes import PredictionErrorCode
+from predictions.models import Prediction, RegisteredModel
+
+
+def model_list_for_user(*, user, name: str | None = None, stage: str | None = None) -> QuerySet[RegisteredModel]:
+    """Staff see every version; everyone else sees production models only."""
+    models = RegisteredModel.objects.all()
+    if not user.is_staff:
+        models = models.filter(stage=RegisteredModel.Stage.PRODUCTION)
+    if name:
+        models = models.filter(name=name)
+    if stage:
+        models = models.filter(stage=stage)
+    return models.order_by("name", "-version")
+
+
+def _not_found(field: str) -> NotFoundError:
+    return NotFoundError.single(PredictionErrorCode.NOT_FOUND, "No such model.", field=field)
+
+
+def model_get_for_user(
+    *, user, model_id: int | str | None = None, name: str | None = None, version: int | None = None
+) -> RegisteredModel:
+    """By id, or by name and version (no version: the latest production version)."""
+    visible = model_list_for_user(user=user)
+    if model_id is not None:
+        try:
+            return visible.get(pk=int(model_id))
+        except (ValueError, TypeError, RegisteredModel.DoesNotExist):
+            raise _not_found("modelId") from None
+    if not name:
+        raise _not_found("modelName")
+    if version is None:
+        model = visible.filter(name=name, stage=RegisteredModel.Stage.PRODUCTION).order_by("-version").first()
+    else:
+        model = visible.filter(name=name, version=version).first()
+    if model is None:
+        raise _not_found("modelVersion" if version is not None else "modelName")
+    return model
+
+
+def model_versions(*, model: RegisteredModel, user) -> QuerySet[RegisteredModel]:
+    return model_list_for_user(user=user, name=model.name)
+
+
+def prediction_list_for_user(
+    *,
+    user,
+    model: RegisteredModel | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+) -> QuerySet[Prediction]:
+    """Newest first; a user sees only their own, staff see all."""
+    predictions = Prediction.objects.select_related("model")
+    if not user.is_staff:
+        predictions = predictions.filter(user=user)
+    if model is not None:
+        predictions = predictions.filter(model=model)
+    if created_after is not None:
+        predictions = predictions.filter(created_at__gt=created_after)
+    if created_before is not None:
+        predictions = predictions.filter(created_at__lt=created_before)
+    return predictions.order_by("-created_at", "-id")
+
+
+def prediction_get_for_user(*, user, prediction_id) -> Prediction:
+    try:
+        key = uuid.UUID(str(prediction_id))
+        return prediction_list_for_user(user=user).get(pk=key)
+    except (ValueError, Prediction.DoesNotExist):
+        raise NotFoundError.single(PredictionErrorCode.NOT_FOUND, "No such prediction.", field="id") from None

@@ -1,0 +1,281 @@
+"""Writes of the predictions app: registering models and creating (metered) predictions."""
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, BinaryIO
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from billing.metering import charge_compute
+from billing.models import UsageRecord
+from billing.selectors import usage_record_get_by_key
+from billing.services.usage import (
+    monthly_usage_lock,
+    pricing_tier_for_user,
+    quota_precheck,
+    rate_limit_consume,
+    usage_record_create,
+)
+from mlapi.errors import ApplicationError, ConflictError, FieldError, NotFoundError, PermissionDeniedError
+from predictions.error_codes import PredictionErrorCode, RegistryErrorCode
+from predictions.models import Prediction, RegisteredModel
+from predictions.registry.artifacts import (
+    artifact_format_detect,
+    artifact_read,
+    estimator_load,
+    sha256_hex,
+    skops_types_to_trust,
+)
+from predictions.registry.cache import loaded_model_get
+from predictions.registry.inference import predict
+from predictions.registry.schema import input_schema_check, input_schema_derive, instances_validate
+from predictions.selectors import model_get_for_user
+
+IDEMPOTENCY_KEY_MAX_LENGTH = 200
+
+
+# --- Registry -------------------------------------------------------------------------------------
+
+
+def model_register(
+    *,
+    registered_by,
+    name: str,
+    artifact: BinaryIO,
+    filename: str,
+    description: str = "",
+    stage: str = RegisteredModel.Stage.STAGING,
+    input_schema: dict | list | None = None,
+    metrics: dict | None = None,
+    approved_types: list[str] | None = None,
+) -> RegisteredModel:
+    """Stores the artifact, derives (or checks) its input schema and gives it the next version of `name`.
+
+    joblib files run code when loaded, so only staff may register them: the check is here, not in the views.
+    """
+    if not registered_by.is_staff:
+        raise PermissionDeniedError.single(RegistryErrorCode.PERMISSION_DENIED, "Only staff may register models.")
+    if stage not in RegisteredModel.Stage.values:
+        raise ApplicationError.single(RegistryErrorCode.INVALID_STAGE, f"Stage must be one of {RegisteredModel.Stage.values}.", field="stage")
+    artifact_format = artifact_format_detect(filename=filename)
+    data = artifact_read(stream=artifact, max_bytes=settings.MODEL_ARTIFACT_MAX_BYTES)
+    trusted_types = (
+        skops_types_to_trust(data=data, approved=approved_types or []) if artifact_format == "skops" else []
+    )
+    try:
+        estimator = estimator_load(data=data, artifact_format=artifact_format, trusted_types=trusted_types)
+    except ApplicationError:
+        raise
+    except Exception as exc:
+        raise ApplicationError.single(
+            RegistryErrorCode.ARTIFACT_UNREADABLE, f"The artifact could not be loaded ({type(exc).__name__}).", field="artifact"
+        ) from exc
+    if not hasattr(estimator, "predict"):
+        raise ApplicationError.single(
+            RegistryErrorCode.NOT_AN_ESTIMATOR, "The artifact holds no fitted estimator with predict().", field="artifact"
+        )
+    schema = (
+        input_schema_check(schema=input_schema, estimator=estimator)
+        if input_schema
+        else input_schema_derive(estimator=estimator)
+    )
+    classes = getattr(estimator, "classes_", None)
+    model = RegisteredModel(
+        name=name,
+        description=description,
+        artifact_format=artifact_format,
+        sha256=sha256_hex(data),
+        size_bytes=len(data),
+        trusted_types=trusted_types,
+        input_schema=schema,
+        task=RegisteredModel.Task.CLASSIFICATION if classes is not None else RegisteredModel.Task.REGRESSION,
+        classes=[c.item() if hasattr(c, "item") else c for c in classes] if classes is not None else [],
+        stage=stage,
+        metrics=metrics or {},
+        registered_by=registered_by,
+    )
+    model.full_clean(exclude=["version", "artifact"])
+    model.artifact.save(f"{name}.{artifact_format}", ContentFile(data), save=False)
+    for _attempt in range(5):
+        model.version = (
+            RegisteredModel.objects.filter(name=name).order_by("-version").values_list("version", flat=True).first()
+            or 0
+        ) + 1
+        try:
+            with transaction.atomic():
+                model.save(force_insert=True)
+            return model
+        except IntegrityError:
+            model.pk = None
+    raise ConflictError.single(RegistryErrorCode.INVALID_STAGE, "Could not allocate a version; try again.")
+
+
+def model_set_stage(*, model: RegisteredModel, stage: str, changed_by) -> RegisteredModel:
+    if not changed_by.is_staff:
+        raise PermissionDeniedError.single(RegistryErrorCode.PERMISSION_DENIED, "Only staff may change stages.")
+    if stage not in RegisteredModel.Stage.values:
+        raise ApplicationError.single(RegistryErrorCode.INVALID_STAGE, f"Stage must be one of {RegisteredModel.Stage.values}.", field="stage")
+    RegisteredModel.objects.filter(pk=model.pk).update(stage=stage)
+    model.stage = stage
+    return model
+
+
+# --- Predictions ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    model_id: str | None = None
+    name: str | None = None
+    version: int | None = None
+
+
+@dataclass(frozen=True)
+class PredictionOutcome:
+    predictions: list[Prediction]
+    usage: UsageRecord
+    replayed: bool
+
+
+def _request_hash(*, model: RegisteredModel, instances: list, batch: bool) -> str:
+    canonical = json.dumps(
+        {"model": model.pk, "batch": batch, "instances": instances}, sort_keys=True, separators=(",", ":")
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _replay(*, usage: UsageRecord, request_hash: str) -> PredictionOutcome:
+    if usage.request_hash != request_hash:
+        raise ConflictError.single(
+            PredictionErrorCode.IDEMPOTENCY_CONFLICT,
+            "This idempotency key was already used for a different request.",
+            field="idempotencyKey",
+        )
+    rows = list(usage.prediction_rows.select_related("model").order_by("position"))
+    return PredictionOutcome(predictions=rows, usage=usage, replayed=True)
+
+
+def _instances_from_input(*, features: Any, instances: Any) -> tuple[list, bool, str]:
+    if (features is None) == (instances is None):
+        raise ApplicationError.single(
+            PredictionErrorCode.INVALID_INPUT, "Give exactly one of features (one instance) or instances (a batch).",
+            field="features",
+        )
+    if features is not None:
+        return [features], False, "features"
+    if not isinstance(instances, list) or not instances:
+        raise ApplicationError.single(
+            PredictionErrorCode.INVALID_INPUT, "instances must be a non-empty list of objects.", field="instances"
+        )
+    if len(instances) > settings.PREDICTION_MAX_INSTANCES:
+        raise ApplicationError.single(
+            PredictionErrorCode.TOO_MANY_INSTANCES,
+            f"At most {settings.PREDICTION_MAX_INSTANCES} instances per call.",
+            field="instances",
+        )
+    return instances, True, "instances"
+
+
+def _check_idempotency_key(key: str | None) -> None:
+    if key is not None and not (0 < len(key) <= IDEMPOTENCY_KEY_MAX_LENGTH):
+        raise ApplicationError.single(
+            PredictionErrorCode.INVALID_INPUT,
+            f"The idempotency key must be 1 to {IDEMPOTENCY_KEY_MAX_LENGTH} characters.",
+            field="idempotencyKey",
+        )
+
+
+def prediction_create(
+    *,
+    user,
+    model_ref: ModelRef,
+    features: Any = None,
+    instances: Any = None,
+    idempotency_key: str | None = None,
+    source: str = "online",
+) -> PredictionOutcome:
+    """Validates, checks limits, scores, then stores predictions and their usage record in one transaction.
+
+    Nothing is stored or billed unless every instance is valid and the call is within quota.
+    A repeated idempotency key returns the original call's predictions and stores nothing.
+    """
+    rows, batch, path = _instances_from_input(features=features, instances=instances)
+    _check_idempotency_key(idempotency_key)
+    model = model_get_for_user(user=user, model_id=model_ref.model_id, name=model_ref.name, version=model_ref.version)
+    request_hash = _request_hash(model=model, instances=rows, batch=batch)
+    if idempotency_key:
+        existing = usage_record_get_by_key(user=user, idempotency_key=idempotency_key)
+        if existing is not None:
+            return _replay(usage=existing, request_hash=request_hash)
+    errors: list[FieldError] = instances_validate(schema=model.input_schema, instances=rows, path=path)
+    if errors:
+        raise ApplicationError(errors)
+    tier = pricing_tier_for_user(user=user)
+    now = timezone.now()
+    rate_limit_consume(user=user, tier=tier, now=now)
+    quota_precheck(user=user, tier=tier, count=len(rows), now=now)
+
+    loaded = loaded_model_get(model=model)
+    result = predict(loaded=loaded, instances=rows)
+    inputs = [{name: row[name] for name in loaded.feature_names} for row in rows]
+    stored_bytes = sum(
+        len(json.dumps(i, separators=(",", ":"))) + len(json.dumps(o, separators=(",", ":")))
+        for i, o in zip(inputs, result.outputs)
+    )
+    latency_ms = round(result.wall_seconds * 1000, 3)
+    try:
+        with transaction.atomic():
+            monthly = monthly_usage_lock(user=user, now=now)
+            if idempotency_key:
+                existing = usage_record_get_by_key(user=user, idempotency_key=idempotency_key)
+                if existing is not None:
+                    return _replay(usage=existing, request_hash=request_hash)
+            charge = charge_compute(
+                tier=tier,
+                used_before=monthly.predictions,
+                predictions=len(rows),
+                cpu_seconds=result.cpu_seconds,
+                stored_bytes=stored_bytes,
+            )
+            usage = usage_record_create(
+                monthly=monthly,
+                tier=tier,
+                model=model,
+                charge=charge,
+                idempotency_key=idempotency_key,
+                request_hash=request_hash,
+                source=source,
+                now=now,
+            )
+            predictions = Prediction.objects.bulk_create(
+                [
+                    Prediction(
+                        user=user,
+                        model=model,
+                        usage=usage,
+                        position=position,
+                        input=instance,
+                        output=output,
+                        latency_ms=latency_ms,
+                        created_at=now,
+                    )
+                    for position, (instance, output) in enumerate(zip(inputs, result.outputs))
+                ]
+            )
+    except IntegrityError:
+        existing = usage_record_get_by_key(user=user, idempotency_key=idempotency_key) if idempotency_key else None
+        if existing is None:
+            raise
+        return _replay(usage=existing, request_hash=request_hash)
+    return PredictionOutcome(predictions=predictions, usage=usage, replayed=False)
+
+
+def model_ref_from_input(*, model_id: Any = None, name: Any = None, version: Any = None) -> ModelRef:
+    if model_id is None and not name:
+        raise NotFoundError.single(PredictionErrorCode.NOT_FOUND, "Give modelId or modelName.", field="modelName")
+    return ModelRef(model_id=model_id, name=name, version=version)
