@@ -1,0 +1,213 @@
+"""Shared fixtures: users on known tiers, real OAuth2 tokens from /o/token/, tiny models trained here."""
+
+import io
+import json
+from decimal import Decimal
+from functools import lru_cache
+
+import factory
+import joblib
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection
+
+from accounts.services import api_client_create
+from billing.models import PricingTier
+from predictions.demo import bank_marketing_frame, BANK_CATEGORICAL, BANK_NUMERIC, IRIS_FEATURES
+from predictions.models import RegisteredModel
+from predictions.registry.cache import loaded_models_clear
+from predictions.services import model_register
+
+User = get_user_model()
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        django_get_or_create = ("username",)
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_model_cache():
+    loaded_models_clear()
+    yield
+    loaded_models_clear()
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
+@pytest.fixture
+def metered_tier(db):
+    """Charges for everything, no allowance, no limits: every figure shows up in amounts."""
+    return PricingTier.objects.create(
+        name="metered",
+        monthly_fee=Decimal("10.00"),
+        included_predictions=0,
+        price_per_prediction=Decimal("0.001"),
+        price_per_cpu_second=Decimal("0.05"),
+        price_per_mb=Decimal("0.01"),
+        monthly_quota=None,
+        rate_limit_per_minute=None,
+    )
+
+
+@pytest.fixture
+def make_user(db, metered_tier):
+    def make(username=None, *, tier=None, is_staff=False):
+        kwargs = {"is_staff": is_staff, "pricing_tier": tier or metered_tier}
+        if username:
+            kwargs["username"] = username
+        return UserFactory(**kwargs)
+
+    return make
+
+
+@pytest.fixture
+def staff_user(make_user):
+    return make_user("staff", is_staff=True)
+
+
+@pytest.fixture
+def issue_token(client):
+    """A real access token from /o/token/ (client-credentials grant) acting as `user`."""
+
+    def issue(user, scope="read predict billing"):
+        credentials = api_client_create(username=user.username)
+        response = client.post(
+            "/o/token/",
+            {"grant_type": "client_credentials", "scope": scope},
+            HTTP_AUTHORIZATION=_basic(credentials.client_id, credentials.client_secret),
+        )
+        assert response.status_code == 200, response.content
+        return response.json()["access_token"]
+
+    return issue
+
+
+def _basic(client_id: str, secret: str) -> str:
+    import base64
+
+    return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+
+
+@pytest.fixture
+def gql(client):
+    """POST a GraphQL document; returns (status, body)."""
+
+    def post(query, variables=None, *, token=None, **extra):
+        headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if token else {}
+        headers.update(extra)
+        response = client.post(
+            "/graphql/",
+            json.dumps({"query": query, "variables": variables or {}}),
+            content_type="application/json",
+            **headers,
+        )
+        return response.status_code, response.json()
+
+    return post
+
+
+@lru_cache(maxsize=None)
+def iris_artifact() -> bytes:
+    import pandas as pd
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    data = load_iris()
+    frame = pd.DataFrame(data.data, columns=IRIS_FEATURES)
+    target = [data.target_names[i] for i in data.target]
+    buffer = io.BytesIO()
+    joblib.dump(LogisticRegression(max_iter=300).fit(frame, target), buffer)
+    return buffer.getvalue()
+
+
+@lru_cache(maxsize=None)
+def bank_artifact() -> bytes:
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    frame, target = bank_marketing_frame(400)
+    model = Pipeline(
+        [
+            (
+                "features",
+                ColumnTransformer(
+                    [
+                        ("numeric", StandardScaler(), BANK_NUMERIC),
+                        ("categorical", OneHotEncoder(handle_unknown="ignore"), list(BANK_CATEGORICAL)),
+                    ]
+                ),
+            ),
+            ("classifier", LogisticRegression(max_iter=300)),
+        ]
+    ).fit(frame, target)
+    buffer = io.BytesIO()
+    joblib.dump(model, buffer)
+    return buffer.getvalue()
+
+
+@lru_cache(maxsize=None)
+def regressor_artifact() -> bytes:
+    import numpy as np
+    from sklearn.linear_model import LinearRegression
+
+    x = np.arange(20, dtype=float).reshape(10, 2)
+    buffer = io.BytesIO()
+    joblib.dump(LinearRegression().fit(x, x[:, 0] * 2 + x[:, 1]), buffer)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def register(staff_user):
+    def register_model(name, artifact: bytes, *, stage=RegisteredModel.Stage.PRODUCTION, filename=None, **kwargs):
+        return model_register(
+            registered_by=staff_user,
+            name=name,
+            artifact=io.BytesIO(artifact),
+            filename=filename or f"{name}.joblib",
+            stage=stage,
+            **kwargs,
+        )
+
+    return register_model
+
+
+@pytest.fixture
+def iris_model(register):
+    return register("iris", iris_artifact())
+
+
+@pytest.fixture
+def bank_model(register):
+    return register("bank-marketing", bank_artifact())
+
+
+IRIS_SETOSA = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
+BANK_CLIENT = {
+    "age": 41,
+    "job": "management",
+    "marital": "married",
+    "education": "tertiary",
+    "balance": 1200.0,
+    "housing": "no",
+    "duration": 380,
+    "campaign": 2,
+}
+
+
+def is_postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
