@@ -20,6 +20,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "oauth2_provider",
+    "mlapi",
     "accounts",
     "predictions",
     "billing",

@@ -1,6 +1,7 @@
 """The deployment files, read as the tools that use them would: no Docker, no cluster, no database.
 
-Run alone with: .venv/bin/python -m pytest tests/deploy -p no:cacheprovider -q -p no:django
+Part of `make test`; alone: .venv/bin/python -m pytest tests/deploy -q
+(they need no Django settings: add `-p no:django --noconftest` to run them without any).
 """
 
 import importlib.util
@@ -94,7 +95,9 @@ def _final_stage():
 
 
 def _load_gunicorn_conf():
-    spec = importlib.util.spec_from_file_location("gunicorn_conf_under_test", ROOT / "gunicorn.conf.py")
+    spec = importlib.util.spec_from_file_location(
+        "gunicorn_conf_under_test", ROOT / "gunicorn.conf.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -108,9 +111,16 @@ def test_every_manifest_parses_and_names_kind_and_namespace():
     namespace = _one("Namespace")["metadata"]["name"]
 
     assert {name for name, _ in docs} >= {
-        "namespace.yaml", "configmap.yaml", "secret.example.yaml", "web-deployment.yaml",
-        "web-service.yaml", "web-hpa.yaml", "worker-deployment.yaml", "beat-deployment.yaml",
-        "migrate-job.yaml", "media-pvc.yaml",
+        "namespace.yaml",
+        "configmap.yaml",
+        "secret.example.yaml",
+        "web-deployment.yaml",
+        "web-service.yaml",
+        "web-hpa.yaml",
+        "worker-deployment.yaml",
+        "beat-deployment.yaml",
+        "migrate-job.yaml",
+        "media-pvc.yaml",
     }
     for filename, doc in docs:
         assert doc.get("apiVersion") and doc.get("kind"), filename
@@ -145,7 +155,9 @@ def test_every_pod_runs_as_the_image_user_without_privilege_escalation():
             assert security.get("runAsNonRoot") is True, where
             assert security.get("runAsUser", 0) != 0, where
             assert container["securityContext"].get("allowPrivilegeEscalation") is False, where
-            assert "ALL" in container["securityContext"].get("capabilities", {}).get("drop", []), where
+            assert "ALL" in container["securityContext"].get("capabilities", {}).get("drop", []), (
+                where
+            )
 
 
 def test_read_only_root_filesystems_get_a_writable_tmp():
@@ -219,7 +231,9 @@ def test_web_deployment_runs_two_replicas_with_media_on_the_shared_claim():
     assert web["spec"]["replicas"] == 2
     assert claims[mounts["/app/media"]] == pvc["metadata"]["name"]
     assert pvc["spec"]["accessModes"] == ["ReadWriteMany"]
-    worker_mounts = {m["mountPath"] for m in _pod_spec(_deployment("worker"))["containers"][0]["volumeMounts"]}
+    worker_mounts = {
+        m["mountPath"] for m in _pod_spec(_deployment("worker"))["containers"][0]["volumeMounts"]
+    }
     assert "/app/media" in worker_mounts
 
 
@@ -240,10 +254,14 @@ def test_hpa_scales_the_web_deployment_on_cpu():
 
     assert hpa["apiVersion"] == "autoscaling/v2"
     assert hpa["spec"]["scaleTargetRef"] == {
-        "apiVersion": "apps/v1", "kind": "Deployment", "name": web["metadata"]["name"],
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "name": web["metadata"]["name"],
     }
     assert hpa["spec"]["minReplicas"] >= 2
-    assert [m["resource"]["name"] for m in hpa["spec"]["metrics"] if m["type"] == "Resource"] == ["cpu"]
+    assert [m["resource"]["name"] for m in hpa["spec"]["metrics"] if m["type"] == "Resource"] == [
+        "cpu"
+    ]
 
 
 def test_worker_runs_celery_without_http_probes():
@@ -277,7 +295,10 @@ def test_migrate_job_runs_migrate_once_with_the_app_image():
     web_image = _pod_spec(_deployment("web"))["containers"][0]["image"]
 
     assert container.get("command", []) + container.get("args", []) == [
-        "python", "manage.py", "migrate", "--noinput",
+        "python",
+        "manage.py",
+        "migrate",
+        "--noinput",
     ]
     assert isinstance(job["spec"]["backoffLimit"], int) and job["spec"]["backoffLimit"] >= 1
     assert pod_spec["restartPolicy"] == "Never"
@@ -310,7 +331,9 @@ def test_compose_starts_web_after_migrate_succeeded_and_redis_is_healthy():
     assert services["web"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     assert services["web"]["depends_on"]["redis"]["condition"] == "service_healthy"
     for name in ("worker", "beat"):
-        assert services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+        assert (
+            services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+        )
 
 
 def test_compose_app_services_share_image_env_and_media():
@@ -341,7 +364,9 @@ def test_dockerfile_is_multi_stage_with_a_slim_runtime():
     assert len(stages) >= 2
     assert all(stage.startswith("python:3.11-slim") for stage in stages), stages
     final = _final_stage()
-    assert any(word == "COPY" and args.startswith("--from=builder /opt/venv") for word, args in final)
+    assert any(
+        word == "COPY" and args.startswith("--from=builder /opt/venv") for word, args in final
+    )
     assert not any(word == "RUN" and "build-essential" in args for word, args in final)
 
 
@@ -412,7 +437,11 @@ def _run_entrypoint(fake_bin, *args, **env):
     environ = {"PATH": f"{bin_dir}:/usr/bin:/bin", **env}
     result = subprocess.run(
         ["sh", str(ROOT / "docker" / "entrypoint.sh"), *args],
-        env=environ, capture_output=True, text=True, timeout=30, check=False,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
     )
     calls = log.read_text().splitlines() if log.exists() else []
     return result, calls
@@ -430,7 +459,10 @@ def test_entrypoint_migrates_first_when_asked(fake_bin):
     result, calls = _run_entrypoint(fake_bin, RUN_MIGRATIONS="1")
 
     assert result.returncode == 0, result.stderr
-    assert calls == ["python manage.py migrate --noinput", "gunicorn mlapi.wsgi -c gunicorn.conf.py"]
+    assert calls == [
+        "python manage.py migrate --noinput",
+        "gunicorn mlapi.wsgi -c gunicorn.conf.py",
+    ]
 
 
 def test_entrypoint_runs_any_other_command_as_given(fake_bin):
@@ -484,7 +516,8 @@ def test_gunicorn_conf_names_only_real_settings():
     conf = _load_gunicorn_conf()
     config = Config()
     names = [
-        name for name, value in vars(conf).items()
+        name
+        for name, value in vars(conf).items()
         if not name.startswith("_") and not isinstance(value, type(os))
     ]
 
@@ -520,18 +553,26 @@ def _fake_registry(monkeypatch, warm):
     sys.modules["predictions.registry.cache"].production_models_warm = warm
 
 
-def test_post_fork_sets_django_up_then_warms_the_models(monkeypatch):
+@pytest.mark.parametrize(
+    ("apps_ready", "expected"),
+    [(False, ["django.setup", "warm"]), (True, ["warm"])],  # fresh worker / Django already set up
+)
+def test_post_fork_sets_django_up_if_needed_then_warms_the_models(
+    monkeypatch, apps_ready, expected
+):
     import django
+    from django.apps import apps
 
     calls = []
     monkeypatch.setenv("DJANGO_SETTINGS_MODULE", "mlapi.settings.test")
+    monkeypatch.setattr(apps, "ready", apps_ready)
     monkeypatch.setattr(django, "setup", lambda: calls.append("django.setup"))
     _fake_registry(monkeypatch, lambda: calls.append("warm"))
     worker = _Worker()
 
     _load_gunicorn_conf().post_fork(server=None, worker=worker)
 
-    assert calls == ["django.setup", "warm"]
+    assert calls == expected
     assert [level for level, _ in worker.log.records] == ["info"]
 
 
@@ -542,7 +583,7 @@ def test_post_fork_logs_a_failed_warm_up_and_keeps_the_worker(monkeypatch):
         raise RuntimeError("artifact missing")
 
     monkeypatch.setenv("DJANGO_SETTINGS_MODULE", "mlapi.settings.test")
-    monkeypatch.setattr(django, "setup", lambda: None)
+    monkeypatch.setattr(django, "setup", lambda: None)  # whether or not pytest-django set it up
     _fake_registry(monkeypatch, broken_warm)
     worker = _Worker()
 

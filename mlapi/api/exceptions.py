@@ -1,0 +1,64 @@
+"""REST errors: `{"errors": [{"field", "code", "message"}]}` with the right status, never a traceback."""
+
+import logging
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
+from rest_framework import exceptions
+from rest_framework.response import Response
+
+from mlapi.errors import ApplicationError
+from mlapi.observability.context import current_request_id
+
+logger = logging.getLogger(__name__)
+
+_CODES = {
+    exceptions.NotAuthenticated: "UNAUTHENTICATED",
+    exceptions.AuthenticationFailed: "INVALID_TOKEN",
+    exceptions.PermissionDenied: "FORBIDDEN",
+    exceptions.NotFound: "NOT_FOUND",
+    exceptions.ParseError: "MALFORMED_JSON",
+    exceptions.UnsupportedMediaType: "UNSUPPORTED_MEDIA_TYPE",
+    exceptions.MethodNotAllowed: "METHOD_NOT_ALLOWED",
+    exceptions.NotAcceptable: "NOT_ACCEPTABLE",
+    exceptions.Throttled: "RATE_LIMITED",
+}
+
+
+def _flatten(detail, field: str | None = None) -> list[dict]:
+    if isinstance(detail, dict):
+        return [e for key, value in detail.items() for e in _flatten(value, key if field is None else f"{field}.{key}")]
+    if isinstance(detail, list):
+        return [e for item in detail for e in _flatten(item, field)]
+    code = getattr(detail, "code", None) or "INVALID"
+    return [{"field": None if field in (None, "non_field_errors") else field, "code": str(code).upper(), "message": str(detail)}]
+
+
+def api_exception_handler(exc, context):
+    if isinstance(exc, ApplicationError):
+        response = Response({"errors": [e.as_dict() for e in exc.errors]}, status=exc.http_status)
+        if exc.retry_after is not None:
+            response["Retry-After"] = str(exc.retry_after)
+        return response
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    if isinstance(exc, exceptions.APIException):
+        if isinstance(exc, exceptions.ValidationError):
+            errors = _flatten(exc.detail)
+        else:
+            code = exc.get_codes() if isinstance(exc.get_codes(), str) else None
+            code = code if code and code.isupper() else _CODES.get(type(exc), str(code or "ERROR").upper())
+            errors = [{"field": None, "code": code, "message": str(exc.detail)}]
+        response = Response({"errors": errors}, status=exc.status_code)
+        if getattr(exc, "auth_header", None):
+            response["WWW-Authenticate"] = exc.auth_header
+        if getattr(exc, "wait", None):
+            response["Retry-After"] = str(int(exc.wait))
+        return response
+    logger.error("unexpected error in REST view", exc_info=exc)
+    return Response(
+        {"errors": [{"field": None, "code": "INTERNAL_SERVER_ERROR", "message": "Internal server error.", "request_id": current_request_id()}]},
+        status=500,
+    )

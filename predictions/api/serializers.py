@@ -1,0 +1,61 @@
+from rest_framework import serializers
+
+from predictions.models import Prediction, RegisteredModel
+
+
+class ModelSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = RegisteredModel
+        fields = (
+            "id",
+            "name",
+            "version",
+            "description",
+            "stage",
+            "task",
+            "artifact_format",
+            "sha256",
+            "size_bytes",
+            "input_schema",
+            "classes",
+            "metrics",
+            "created_at",
+        )
+
+
+class ModelRefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = RegisteredModel
+        fields = ("id", "name", "version")
+
+
+class PredictionSerializer(serializers.ModelSerializer):
+    model = ModelRefSerializer()
+    latency_ms = serializers.FloatField()
+
+    class Meta:
+        model = Prediction
+        fields = ("id", "model", "input", "output", "latency_ms", "created_at")
+
+
+class PredictRequestSerializer(serializers.Serializer):
+    """Shape only; the service validates every instance against the model's input schema."""
+
+    features = serializers.JSONField(required=False, help_text="One instance: feature name → value.")
+    instances = serializers.JSONField(required=False, help_text="A batch: a list of instances.")
+
+
+class CostSerializer(serializers.Serializer):
+    amount = serializers.DecimalField(max_digits=20, decimal_places=10, coerce_to_string=True)
+    currency = serializers.CharField()
+    predictions = serializers.IntegerField()
+    billable_predictions = serializers.IntegerField()
+    cpu_seconds = serializers.DecimalField(max_digits=14, decimal_places=6, coerce_to_string=True)
+    stored_bytes = serializers.IntegerField()
+
+
+class PredictResponseSerializer(serializers.Serializer):
+    prediction = PredictionSerializer(allow_null=True)
+    predictions = PredictionSerializer(many=True)
+    cost = CostSerializer()
+    replayed = serializers.BooleanField()
