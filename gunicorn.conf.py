@@ -2,7 +2,6 @@
 
 Tuned from the environment, so one image fits a laptop and a cluster:
 PORT (8000), GUNICORN_WORKERS (2 x CPUs + 1, at most 8), GUNICORN_THREADS (1), LOG_LEVEL (info).
-Gunicorn itself reads FORWARDED_ALLOW_IPS (which proxies may set X-Forwarded-Proto).
 """
 
 import os
@@ -68,13 +67,14 @@ def post_fork(server, worker):
         from django.apps import apps
 
         if not apps.ready:  # preload_app is off: a fresh worker has not loaded Django yet
-            os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mlapi.settings.production")
-            django.setup()
+            django.setup()  # DJANGO_SETTINGS_MODULE comes from the environment (the image sets it)
 
         from predictions.registry.cache import production_models_warm
 
-        production_models_warm()
+        loaded, failed = production_models_warm()
     except Exception:
         worker.log.exception("worker %s: production model warm-up failed", worker.pid)
     else:
-        worker.log.info("worker %s: production models warm", worker.pid)
+        worker.log.info(
+            "worker %s: %s production models warm, %s failed", worker.pid, loaded, failed
+        )

@@ -1,1 +1,8 @@
-urlpatterns = []
+from django.urls import path
+
+from billing import views
+
+urlpatterns = [
+    path("invoices/<int:invoice_id>/", views.invoice_page, name="invoice-page"),
+    path("webhooks/payments/", views.payment_webhook, name="payment-webhook"),
+]

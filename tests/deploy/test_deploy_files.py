@@ -567,13 +567,18 @@ def test_post_fork_sets_django_up_if_needed_then_warms_the_models(
     monkeypatch.setenv("DJANGO_SETTINGS_MODULE", "mlapi.settings.test")
     monkeypatch.setattr(apps, "ready", apps_ready)
     monkeypatch.setattr(django, "setup", lambda: calls.append("django.setup"))
-    _fake_registry(monkeypatch, lambda: calls.append("warm"))
+
+    def warm():
+        calls.append("warm")
+        return 3, 1  # (loaded, failed), as the registry reports
+
+    _fake_registry(monkeypatch, warm)
     worker = _Worker()
 
     _load_gunicorn_conf().post_fork(server=None, worker=worker)
 
     assert calls == expected
-    assert [level for level, _ in worker.log.records] == ["info"]
+    assert worker.log.records == [("info", "worker 4242: 3 production models warm, 1 failed")]
 
 
 def test_post_fork_logs_a_failed_warm_up_and_keeps_the_worker(monkeypatch):

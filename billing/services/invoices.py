@@ -1,0 +1,216 @@
+"""Monthly invoices: built from usage records, regenerated while draft, immutable once finalized."""
+
+import logging
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+from django.db.models import Max, Sum
+from django.utils import timezone
+
+from billing.error_codes import BillingErrorCode
+from billing.metering import BYTES_PER_MB
+from billing.models import Invoice, InvoiceLine, InvoiceNumberSequence, PricingTier, UsageRecord
+from billing.periods import period_label
+from billing.selectors import users_to_invoice
+from billing.services.usage import pricing_tier_for_user
+from mlapi.errors import ConflictError
+
+logger = logging.getLogger(__name__)
+CENT = Decimal("0.01")
+QUANTITY_STEP = Decimal("0.000001")
+
+
+def to_cents(amount: Decimal) -> Decimal:
+    """Invoice lines are rounded half-up to the cent (not Python's default half-even)."""
+    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+@dataclass(frozen=True)
+class LineDraft:
+    kind: str
+    description: str
+    quantity: Decimal
+    unit_price: Decimal
+    amount: Decimal
+
+    def key(self) -> tuple:
+        return (self.kind, self.description, self.quantity, self.unit_price, self.amount)
+
+
+@dataclass(frozen=True)
+class InvoiceDraft:
+    tier: PricingTier
+    currency: str
+    lines: list[LineDraft]
+
+    @property
+    def total(self) -> Decimal:
+        return sum((line.amount for line in self.lines), Decimal("0.00"))
+
+
+def invoice_draft_compute(*, user, period: date) -> InvoiceDraft:
+    """One GROUP BY over the month's usage records: lines per unit price, so a mid-month tier change
+    shows each price it was charged at. The fee is the tier's in force at the last charge of the month
+    (the user's current tier if nothing was charged)."""
+    groups = list(
+        UsageRecord.objects.filter(user=user, period=period)
+        .values("tier_id", "currency", "price_per_prediction", "price_per_cpu_second", "price_per_mb")
+        .annotate(
+            billable=Sum("billable_predictions"),
+            cpu_seconds=Sum("cpu_seconds"),
+            stored_bytes=Sum("stored_bytes"),
+            prediction_amount=Sum("prediction_amount"),
+            compute_amount=Sum("compute_amount"),
+            storage_amount=Sum("storage_amount"),
+            last_charge=Max("created_at"),
+        )
+        .order_by()
+    )
+    if groups:
+        latest = max(groups, key=lambda g: g["last_charge"])
+        tier = PricingTier.objects.get(pk=latest["tier_id"])
+    else:
+        tier = pricing_tier_for_user(user=user)
+    lines = [
+        LineDraft(
+            kind=InvoiceLine.Kind.SUBSCRIPTION,
+            description=f"{tier.name} plan, {period_label(period)}",
+            quantity=Decimal("1"),
+            unit_price=tier.monthly_fee,
+            amount=to_cents(tier.monthly_fee),
+        )
+    ]
+    by_price = sorted(groups, key=lambda g: g["last_charge"])
+    for kind, quantity_of, price_field, amount_field, label in (
+        (InvoiceLine.Kind.PREDICTIONS, lambda g: Decimal(g["billable"]), "price_per_prediction", "prediction_amount", "Predictions beyond the monthly allowance"),
+        (InvoiceLine.Kind.COMPUTE, lambda g: g["cpu_seconds"], "price_per_cpu_second", "compute_amount", "Inference compute (CPU seconds)"),
+        (InvoiceLine.Kind.STORAGE, lambda g: Decimal(g["stored_bytes"]) / BYTES_PER_MB, "price_per_mb", "storage_amount", "Stored request input and output (MB)"),
+    ):
+        merged: dict[Decimal, list] = {}
+        for group in by_price:
+            quantity, amount = quantity_of(group), group[amount_field]
+            if quantity == 0 and amount == 0:
+                continue
+            entry = merged.setdefault(group[price_field], [Decimal("0"), Decimal("0")])
+            entry[0] += quantity
+            entry[1] += amount
+        for unit_price, (quantity, amount) in merged.items():
+            lines.append(
+                LineDraft(
+                    kind=kind,
+                    description=label,
+                    quantity=quantity.quantize(QUANTITY_STEP, rounding=ROUND_HALF_UP),
+                    unit_price=unit_price,
+                    amount=to_cents(amount),
+                )
+            )
+    return InvoiceDraft(tier=tier, currency=tier.currency, lines=lines)
+
+
+def _lines_of(invoice: Invoice) -> list[tuple]:
+    return [
+        (line.kind, line.description, line.quantity, line.unit_price, line.amount) for line in invoice.lines.all()
+    ]
+
+
+@transaction.atomic
+def invoice_generate(*, user, period: date) -> tuple[Invoice, str]:
+    """Creates or refreshes the user's draft for `period`; returns (invoice, "created"|"updated"|"unchanged")."""
+    draft = invoice_draft_compute(user=user, period=period)
+    invoice = Invoice.objects.select_for_update().filter(user=user, period=period).first()
+    if invoice is not None and invoice.status != Invoice.Status.DRAFT:
+        return invoice, "unchanged"
+    if invoice is not None and _lines_of(invoice) == [line.key() for line in draft.lines] and invoice.total == draft.total:
+        return invoice, "unchanged"
+    outcome = "updated" if invoice is not None else "created"
+    if invoice is None:
+        try:
+            with transaction.atomic():
+                invoice = Invoice.objects.create(
+                    user=user, period=period, currency=draft.currency, total=draft.total, tier_name=draft.tier.name
+                )
+        except IntegrityError:
+            # Another run created it meanwhile: take it under the lock and refresh it like any draft.
+            invoice = Invoice.objects.select_for_update().get(user=user, period=period)
+            if invoice.status != Invoice.Status.DRAFT:
+                return invoice, "unchanged"
+            outcome = "updated"
+    invoice.currency, invoice.total, invoice.tier_name = draft.currency, draft.total, draft.tier.name
+    invoice.save(update_fields=["currency", "total", "tier_name", "updated_at"])
+    invoice.lines.all().delete()
+    InvoiceLine.objects.bulk_create(
+        [
+            InvoiceLine(invoice=invoice, position=position, **{k: getattr(line, k) for k in ("kind", "description", "quantity", "unit_price", "amount")})
+            for position, line in enumerate(draft.lines)
+        ]
+    )
+    return invoice, outcome
+
+
+@dataclass(frozen=True)
+class GenerationReport:
+    period: date
+    created: int
+    updated: int
+    unchanged: int
+
+
+def invoices_generate(*, period: date) -> GenerationReport:
+    counts = {"created": 0, "updated": 0, "unchanged": 0}
+    for user in users_to_invoice(period=period, user_model=get_user_model()).iterator():
+        _, outcome = invoice_generate(user=user, period=period)
+        counts[outcome] += 1
+    return GenerationReport(period=period, **counts)
+
+
+def _next_number(year: int) -> str:
+    InvoiceNumberSequence.objects.bulk_create([InvoiceNumberSequence(year=year)], ignore_conflicts=True)
+    sequence = InvoiceNumberSequence.objects.select_for_update().get(year=year)
+    sequence.last_number += 1
+    sequence.save(update_fields=["last_number"])
+    return f"INV-{year}-{sequence.last_number:06d}"
+
+
+def _transition_error(invoice: Invoice, action: str) -> ConflictError:
+    return ConflictError.single(
+        BillingErrorCode.INVALID_TRANSITION, f"Cannot {action} an invoice that is {invoice.status}.", field="status"
+    )
+
+
+def invoice_finalize(*, invoice: Invoice) -> Invoice:
+    """draft → open with the next sequential number; sending to the payment provider happens after commit."""
+    from billing.tasks import send_invoice  # the task only calls invoice_send
+
+    with transaction.atomic():
+        locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        if locked.status != Invoice.Status.DRAFT:
+            raise _transition_error(locked, "finalize")
+        locked.number = _next_number(locked.period.year)
+        locked.status = Invoice.Status.OPEN
+        locked.finalized_at = timezone.now()
+        locked.save(update_fields=["number", "status", "finalized_at", "updated_at"])
+        transaction.on_commit(lambda: send_invoice.delay(locked.pk))
+    return locked
+
+
+def invoice_mark_paid(*, invoice: Invoice) -> bool:
+    """open → paid exactly once: a conditional UPDATE, so a replayed event or a double click does nothing."""
+    updated = Invoice.objects.filter(pk=invoice.pk, status=Invoice.Status.OPEN).update(
+        status=Invoice.Status.PAID, paid_at=timezone.now(), updated_at=timezone.now()
+    )
+    if not updated:
+        current = Invoice.objects.get(pk=invoice.pk)
+        if current.status != Invoice.Status.PAID:
+            raise _transition_error(current, "mark paid")
+    return bool(updated)
+
+
+def invoice_void(*, invoice: Invoice) -> None:
+    updated = Invoice.objects.filter(pk=invoice.pk, status=Invoice.Status.OPEN).update(
+        status=Invoice.Status.VOID, voided_at=timezone.now(), updated_at=timezone.now()
+    )
+    if not updated:
+        raise _transition_error(Invoice.objects.get(pk=invoice.pk), "void")

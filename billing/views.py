@@ -1,0 +1,45 @@
+"""Server-rendered billing pages and the payment provider's webhook (not part of the JSON APIs)."""
+
+from django.contrib.auth.views import redirect_to_login
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from billing.models import Invoice
+from billing.periods import period_label
+from billing.selectors import invoice_get_for_owner
+from billing.services.payments import payment_webhook_handle
+from mlapi.auth import InvalidTokenError, caller_from_request
+
+WEBHOOK_MAX_BYTES = 256 * 1024
+
+
+@require_GET
+def invoice_page(request, invoice_id: int):
+    """Printable invoice for its owner (session or a bearer token with the billing scope); staff see any."""
+    try:
+        caller = caller_from_request(request)
+    except InvalidTokenError:
+        return HttpResponse("Invalid token.", status=401, content_type="text/plain")
+    if not caller.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    if "billing" not in caller.scopes:
+        return HttpResponse("This token lacks the billing scope.", status=403, content_type="text/plain")
+    if caller.user.is_staff:
+        invoice = Invoice.objects.select_related("user").prefetch_related("lines").filter(pk=invoice_id).first()
+    else:
+        invoice = invoice_get_for_owner(user=caller.user, invoice_id=invoice_id)
+    if invoice is None:
+        raise Http404("No such invoice.")
+    return render(request, "billing/invoice.html", {"invoice": invoice, "period": period_label(invoice.period)})
+
+
+@csrf_exempt
+@require_POST
+def payment_webhook(request):
+    """Always answers quickly; only a verified, first-seen paid event changes anything."""
+    if int(request.META.get("CONTENT_LENGTH") or 0) > WEBHOOK_MAX_BYTES:
+        return JsonResponse({"status": "ignored"}, status=413)
+    outcome = payment_webhook_handle(headers=request.headers, body=request.body)
+    return JsonResponse({"status": outcome}, status=400 if outcome == "ignored" else 200)
