@@ -5,6 +5,7 @@ from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from mlapi.graphql_core.view import MlapiGraphQLView
+from mlapi.observability.metrics import metrics_view
 from mlapi.observability.views import healthz, readyz
 
 urlpatterns = [
@@ -14,6 +15,7 @@ urlpatterns = [
     path("graphql/", csrf_exempt(MlapiGraphQLView.as_view(graphiql=settings.GRAPHIQL_ENABLED))),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
+    path("metrics", metrics_view, name="metrics"),
     path("billing/", include("billing.urls")),
     path("api/v1/", include("mlapi.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

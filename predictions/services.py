@@ -21,7 +21,16 @@ from billing.services.usage import (
     rate_limit_consume,
     usage_record_create,
 )
-from mlapi.errors import ApplicationError, ConflictError, FieldError, NotFoundError, PermissionDeniedError
+from mlapi.errors import (
+    ApplicationError,
+    ConflictError,
+    FieldError,
+    LimitExceededError,
+    NotFoundError,
+    PermissionDeniedError,
+)
+from mlapi.observability.context import context_update
+from mlapi.observability.metrics import limit_rejection_observed, prediction_observed
 from predictions.error_codes import PredictionErrorCode, RegistryErrorCode
 from predictions.models import Prediction, RegisteredModel
 from predictions.registry.artifacts import (
@@ -217,8 +226,13 @@ def prediction_create(
         raise ApplicationError(errors)
     tier = pricing_tier_for_user(user=user)
     now = timezone.now()
-    rate_limit_consume(user=user, tier=tier, now=now)
-    quota_precheck(user=user, tier=tier, count=len(rows), now=now)
+    context_update(model=f"{model.name}:{model.version}")
+    try:
+        rate_limit_consume(user=user, tier=tier, now=now)
+        quota_precheck(user=user, tier=tier, count=len(rows), now=now)
+    except LimitExceededError as error:
+        limit_rejection_observed(code=error.errors[0].code)
+        raise
 
     loaded = loaded_model_get(model=model)
     result = predict(loaded=loaded, instances=rows)
@@ -267,11 +281,17 @@ def prediction_create(
                     for position, (instance, output) in enumerate(zip(inputs, result.outputs))
                 ]
             )
+    except LimitExceededError as error:
+        limit_rejection_observed(code=error.errors[0].code)
+        raise
     except IntegrityError:
         existing = usage_record_get_by_key(user=user, idempotency_key=idempotency_key) if idempotency_key else None
         if existing is None:
             raise
         return _replay(usage=existing, request_hash=request_hash)
+    prediction_observed(
+        model_name=model.name, version=model.version, instances=len(rows), seconds=result.wall_seconds, source=source
+    )
     return PredictionOutcome(predictions=predictions, usage=usage, replayed=False)
 
 

@@ -4,6 +4,7 @@ import time
 import uuid
 
 from mlapi.observability.context import request_context
+from mlapi.observability.metrics import request_observed
 
 logger = logging.getLogger("mlapi.request")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -27,6 +28,10 @@ class RequestLogMiddleware:
         finally:
             request_context.reset(token)
         response["X-Request-ID"] = request_id
+        elapsed = time.perf_counter() - started
+        match = getattr(request, "resolver_match", None)
+        route = match.route if match is not None else "unmatched"
+        request_observed(method=request.method, route=route, status=response.status_code, seconds=elapsed)
         caller = getattr(request, "caller", None)
         user = getattr(caller, "user", None) or getattr(request, "user", None)
         logger.info(
@@ -36,7 +41,7 @@ class RequestLogMiddleware:
                 "method": request.method,
                 "path": request.path,
                 "status": response.status_code,
-                "latency_ms": round((time.perf_counter() - started) * 1000, 2),
+                "latency_ms": round(elapsed * 1000, 2),
                 "user_id": getattr(user, "pk", None),
                 "operation": context.get("operation"),
                 "model": context.get("model"),
