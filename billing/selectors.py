@@ -2,10 +2,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.conf import settings
+from django.db.models import Q, QuerySet, Sum
 
 from billing.metering import AMOUNT_STEP, CPU_SECONDS_STEP
-from billing.models import Invoice, MonthlyUsage, UsageRecord
+from billing.models import Invoice, MonthlyUsage, PricingTier, UsageRecord
 from billing.periods import period_of
 from billing.services.usage import pricing_tier_for_user
 
@@ -66,10 +67,15 @@ def invoice_get_for_owner(*, user, invoice_id) -> Invoice | None:
 
 
 def users_to_invoice(*, period: date, user_model) -> QuerySet:
-    """Users with usage in the period, or on a tier with a monthly fee."""
+    """Users charged in the period (their monthly counter says so: no scan of usage records), and
+    active users on a tier with a monthly fee (the default tier's, for users without a tier)."""
+    charged = MonthlyUsage.objects.filter(period=period, predictions__gt=0).values("user_id")
+    with_fee = Q(pricing_tier__monthly_fee__gt=0)
+    default_tier = PricingTier.objects.filter(name=settings.DEFAULT_PRICING_TIER).first()
+    if default_tier is not None and default_tier.monthly_fee > 0:
+        with_fee |= Q(pricing_tier__isnull=True)
     return (
-        user_model.objects.filter(is_active=True)
-        .annotate(usage_in_period=Count("usage_records", filter=Q(usage_records__period=period)))
-        .filter(Q(usage_in_period__gt=0) | Q(pricing_tier__monthly_fee__gt=0))
+        user_model.objects.filter(Q(pk__in=charged) | (with_fee & Q(is_active=True)))
         .select_related("pricing_tier")
+        .order_by("pk")
     )
