@@ -46,13 +46,12 @@ def bearer_token_from_header(header: str) -> str | None:
 
 def caller_from_token(token: str) -> Caller:
     checksum = hashlib.sha256(token.encode("utf-8")).hexdigest()
-    access_token = (
-        AccessToken.objects.select_related("user__pricing_tier", "application__user__pricing_tier")
-        .filter(token_checksum=checksum)
-        .first()
-    )
-    if access_token is None:
-        raise InvalidTokenError("Unknown or revoked access token.")
+    try:
+        access_token = AccessToken.objects.select_related(
+            "user__pricing_tier", "application__user__pricing_tier"
+        ).get(token_checksum=checksum)
+    except AccessToken.DoesNotExist:
+        raise InvalidTokenError("Unknown or revoked access token.") from None
     if access_token.expires <= timezone.now():
         raise InvalidTokenError("The access token has expired.")
     user = access_token.user or (access_token.application.user if access_token.application else None)

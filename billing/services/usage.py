@@ -70,11 +70,11 @@ def quota_precheck(*, user, tier: PricingTier, count: int, now: datetime) -> Non
 def monthly_usage_lock(*, user, now: datetime) -> MonthlyUsage:
     """The user's counter for this month, locked until the surrounding transaction ends."""
     period = period_of(now)
-    row = MonthlyUsage.objects.select_for_update().filter(user=user, period=period).first()
-    if row is None:
+    try:
+        return MonthlyUsage.objects.select_for_update().get(user=user, period=period)
+    except MonthlyUsage.DoesNotExist:
         MonthlyUsage.objects.bulk_create([MonthlyUsage(user=user, period=period)], ignore_conflicts=True)
-        row = MonthlyUsage.objects.select_for_update().get(user=user, period=period)
-    return row
+        return MonthlyUsage.objects.select_for_update().get(user=user, period=period)
 
 
 def usage_record_create(
