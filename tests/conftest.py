@@ -211,3 +211,46 @@ def is_postgres() -> bool:
     return connection.vendor == "postgresql"
 
 
+
+
+@pytest.fixture
+def stored_counts(db):
+    """(predictions, usage records) right now: a refused call must leave both unchanged."""
+    from billing.models import UsageRecord
+    from predictions.models import Prediction
+
+    return lambda: (Prediction.objects.count(), UsageRecord.objects.count())
+
+
+@pytest.fixture
+def record_usage(iris_model):
+    """Writes one usage record the way prediction_create does (under the month's lock, at the tier's prices),
+    without running a model: for invoice arithmetic at chosen moments. Returns the UsageRecord."""
+    from django.db import transaction
+
+    from billing.metering import charge_compute
+    from billing.services.usage import monthly_usage_lock, pricing_tier_for_user, usage_record_create
+
+    def record(user, *, at, predictions=1, cpu_seconds=0.01, stored_bytes=200, tier=None, model=None):
+        tier = tier or pricing_tier_for_user(user=user)
+        with transaction.atomic():
+            monthly = monthly_usage_lock(user=user, now=at)
+            charge = charge_compute(
+                tier=tier,
+                used_before=monthly.predictions,
+                predictions=predictions,
+                cpu_seconds=cpu_seconds,
+                stored_bytes=stored_bytes,
+            )
+            return usage_record_create(
+                monthly=monthly,
+                tier=tier,
+                model=model or iris_model,
+                charge=charge,
+                idempotency_key=None,
+                request_hash="0" * 64,
+                source="test",
+                now=at,
+            )
+
+    return record

@@ -57,9 +57,9 @@ def connection_resolve(
     after: str | None,
 ) -> graphene.relay.Connection:
     size = page_size(first)
-    if after:
-        queryset = queryset.filter(_after_filter(order, _decode(after, len(order))))
     try:
+        if after:
+            queryset = queryset.filter(_after_filter(order, _decode(after, len(order))))
         rows = list(queryset.order_by(*order)[: size + 1])
     except (DjangoValidationError, ValueError, TypeError):
         raise GraphQLError("Invalid cursor.", extensions={"code": "BAD_USER_INPUT"}) from None
