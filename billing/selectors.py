@@ -7,7 +7,7 @@ from django.db.models import Q, QuerySet, Sum
 
 from billing.metering import AMOUNT_STEP, CPU_SECONDS_STEP
 from billing.models import Invoice, MonthlyUsage, PricingTier, UsageRecord
-from billing.periods import period_of
+from billing.periods import period_bounds, period_of
 from billing.services.usage import pricing_tier_for_user
 
 
@@ -74,8 +74,9 @@ def users_to_invoice(*, period: date, user_model) -> QuerySet:
     default_tier = PricingTier.objects.filter(name=settings.DEFAULT_PRICING_TIER).first()
     if default_tier is not None and default_tier.monthly_fee > 0:
         with_fee |= Q(pricing_tier__isnull=True)
+    _, period_end = period_bounds(period)
     return (
-        user_model.objects.filter(Q(pk__in=charged) | (with_fee & Q(is_active=True)))
+        user_model.objects.filter(Q(pk__in=charged) | (with_fee & Q(is_active=True, date_joined__lt=period_end)))
         .select_related("pricing_tier")
         .order_by("pk")
     )

@@ -2,6 +2,7 @@
 
 import io
 import json
+from datetime import datetime, timezone
 from decimal import Decimal
 from functools import lru_cache
 
@@ -28,6 +29,8 @@ class UserFactory(factory.django.DjangoModelFactory):
 
     username = factory.Sequence(lambda n: f"user{n}")
     email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
+    # Customers of long standing, so invoices for any past month in the tests include them.
+    date_joined = datetime(2020, 1, 1, tzinfo=timezone.utc)
 
 
 @pytest.fixture(autouse=True)

@@ -4,5 +4,5 @@ from billing.api import views
 
 urlpatterns = [
     path("invoices", views.InvoiceListView.as_view(), name="invoice-list"),
-    path("invoices/<int:pk>", views.InvoiceDetailView.as_view(), name="invoice-detail"),
+    path("invoices/<str:pk>", views.InvoiceDetailView.as_view(), name="invoice-detail"),
 ]

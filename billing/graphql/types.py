@@ -1,3 +1,4 @@
+from mlapi.graphql_core.scalars import Decimal
 import graphene
 from graphene_django import DjangoObjectType
 
@@ -8,11 +9,11 @@ from billing.periods import period_label
 class CostType(graphene.ObjectType):
     """What one createPrediction call was charged (exact, before invoice rounding)."""
 
-    amount = graphene.Decimal(required=True)
+    amount = Decimal(required=True)
     currency = graphene.String(required=True)
     predictions = graphene.Int(required=True)
     billable_predictions = graphene.Int(required=True, description="Predictions beyond the monthly allowance.")
-    cpu_seconds = graphene.Decimal(required=True)
+    cpu_seconds = Decimal(required=True)
     stored_bytes = graphene.Int(required=True)
 
     class Meta:
@@ -39,9 +40,9 @@ class PricingTierType(DjangoObjectType):
 class UsageType(graphene.ObjectType):
     period = graphene.String(required=True)
     predictions = graphene.Int(required=True)
-    cpu_seconds = graphene.Decimal(required=True)
+    cpu_seconds = Decimal(required=True)
     stored_bytes = graphene.Int(required=True)
-    amount = graphene.Decimal(required=True)
+    amount = Decimal(required=True)
     currency = graphene.String(required=True)
 
     class Meta:

@@ -13,7 +13,7 @@ from django.utils import timezone
 from billing.error_codes import BillingErrorCode
 from billing.metering import BYTES_PER_MB
 from billing.models import Invoice, InvoiceLine, InvoiceNumberSequence, PricingTier, UsageRecord
-from billing.periods import period_label
+from billing.periods import period_bounds, period_label
 from billing.selectors import users_to_invoice
 from billing.services.usage import pricing_tier_for_user
 from mlapi.errors import ConflictError
@@ -188,7 +188,12 @@ def invoice_finalize(*, invoice: Invoice) -> Invoice:
         locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
         if locked.status != Invoice.Status.DRAFT:
             raise _transition_error(locked, "finalize")
-        locked.number = _next_number(locked.period.year)
+        now = timezone.now()
+        if now < period_bounds(locked.period)[1]:
+            raise ConflictError.single(
+                BillingErrorCode.INVALID_TRANSITION, "The month is not over yet: its usage may still grow.", field="period"
+            )
+        locked.number = _next_number(now.year)
         locked.status = Invoice.Status.OPEN
         locked.finalized_at = timezone.now()
         locked.save(update_fields=["number", "status", "finalized_at", "updated_at"])

@@ -10,9 +10,11 @@ from billing.models import Invoice, PaymentEvent
 from billing.payments import InvoiceDocument, InvoiceLineDocument, PaymentProviderError, get_payment_provider
 from billing.periods import period_label
 from billing.services.invoices import invoice_mark_paid
+from mlapi.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
 PAID_EVENTS = {"INVOICING.INVOICE.PAID"}
+MAX_SEND_ATTEMPTS = 10
 
 
 def invoice_document(*, invoice: Invoice) -> InvoiceDocument:
@@ -54,7 +56,8 @@ def invoice_send(*, invoice_id: int) -> str:
         )
         Invoice.objects.filter(pk=invoice.pk).update(
             payment_provider=provider.name,
-            send_attempts=invoice.send_attempts + 1,
+            # A rejection will not succeed by retrying: stop the automatic retries, leave it to a human.
+            send_attempts=invoice.send_attempts + 1 if error.retryable else MAX_SEND_ATTEMPTS,
             last_send_error=f"{error.code}: {str(error)[:200]}",
         )
         return "failed"
@@ -75,7 +78,9 @@ def invoice_send(*, invoice_id: int) -> str:
 def invoices_send_pending() -> dict[str, int]:
     """Retries every open invoice not yet accepted by the provider (run hourly by Celery beat)."""
     outcomes: dict[str, int] = {}
-    pending = Invoice.objects.filter(status=Invoice.Status.OPEN, provider_invoice_id="").values_list("pk", flat=True)
+    pending = Invoice.objects.filter(
+        status=Invoice.Status.OPEN, provider_invoice_id="", send_attempts__lt=MAX_SEND_ATTEMPTS
+    ).values_list("pk", flat=True)
     for invoice_id in list(pending):
         outcome = invoice_send(invoice_id=invoice_id)
         outcomes[outcome] = outcomes.get(outcome, 0) + 1
@@ -100,6 +105,11 @@ def payment_webhook_handle(*, headers: Mapping[str, str], body: bytes) -> str:
             )
             if event.event_type not in PAID_EVENTS or invoice is None:
                 return "recorded"
-            return "paid" if invoice_mark_paid(invoice=invoice) else "already paid"
+            try:
+                return "paid" if invoice_mark_paid(invoice=invoice) else "already paid"
+            except ApplicationError:
+                # Paid at the provider but void (or draft) here: keep the event, leave the invoice, tell a human.
+                logger.error("payment received for an invoice that is not open", extra={"invoice": invoice.pk, "status": invoice.status})
+                return "conflict"
     except IntegrityError:
         return "duplicate"

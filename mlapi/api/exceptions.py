@@ -3,6 +3,7 @@
 import logging
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
 from rest_framework import exceptions
 from rest_framework.response import Response
@@ -40,6 +41,10 @@ def api_exception_handler(exc, context):
         if exc.retry_after is not None:
             response["Retry-After"] = str(exc.retry_after)
         return response
+    if isinstance(exc, RequestDataTooBig):
+        return Response(
+            {"errors": [{"field": None, "code": "PAYLOAD_TOO_LARGE", "message": "Request body too large."}]}, status=413
+        )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
@@ -62,3 +67,10 @@ def api_exception_handler(exc, context):
         {"errors": [{"field": None, "code": "INTERNAL_SERVER_ERROR", "message": "Internal server error.", "request_id": current_request_id()}]},
         status=500,
     )
+
+
+def api_not_found(request, *args, **kwargs):
+    """JSON 404 for any unknown path under /api/v1/ (Django's own 404 page is HTML)."""
+    from django.http import JsonResponse
+
+    return JsonResponse({"errors": [{"field": None, "code": "NOT_FOUND", "message": "No such endpoint."}]}, status=404)

@@ -1,3 +1,4 @@
+from mlapi.graphql_core.scalars import Decimal
 import graphene
 
 
@@ -10,5 +11,5 @@ class Error(graphene.ObjectType):
 
 
 class Money(graphene.ObjectType):
-    amount = graphene.Decimal(required=True, description="Exact decimal string.")
+    amount = Decimal(required=True, description="Exact decimal string.")
     currency = graphene.String(required=True)

@@ -188,6 +188,9 @@ LOGGING = {
     "loggers": {
         "django.request": {"level": "ERROR"},
         "django.server": {"level": "WARNING"},
+        # oauthlib logs issued tokens at DEBUG: never below INFO, whatever LOG_LEVEL says.
+        "oauthlib": {"level": "INFO"},
+        "oauth2_provider": {"level": "INFO"},
     },
 }
 

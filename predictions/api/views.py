@@ -110,7 +110,7 @@ class PredictView(APIView):
             instances=body.get("instances"),
             idempotency_key=request.headers.get("Idempotency-Key"),
         )
-        return _prediction_response(outcome, single="features" in body)
+        return _prediction_response(outcome, single=body.get("features") is not None)
 
 
 class PredictionListView(generics.ListAPIView):

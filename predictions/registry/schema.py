@@ -110,16 +110,24 @@ def input_schema_check(*, schema: Any, estimator: Any) -> dict:
     return {"features": features}
 
 
+def _finite(value: int | float) -> bool:
+    """JSON integers have no size limit; one that does not fit a float is not a usable feature value."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
 def _type_error(value: Any, feature_type: str) -> str | None:
     if feature_type == "number":
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return "Expected a number."
-        if not math.isfinite(value):
+        if not _finite(value):
             return "Expected a finite number."
     elif feature_type == "integer":
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return "Expected an integer."
-        if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
+        if not _finite(value) or (isinstance(value, float) and not value.is_integer()):
             return "Expected an integer."
     elif feature_type == "string":
         if not isinstance(value, str):

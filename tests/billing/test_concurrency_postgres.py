@@ -1,0 +1,162 @@
+"""Quota, idempotency, invoice numbers and generation under concurrency (PostgreSQL row locks), and all-or-nothing writes."""
+
+import threading
+from datetime import date, datetime, timezone
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection
+
+import predictions.services
+from billing.models import Invoice, InvoiceLine, MonthlyUsage, PricingTier, UsageRecord
+from billing.services.invoices import invoice_finalize, invoice_generate
+from mlapi.errors import LimitExceededError
+from predictions.models import Prediction
+from predictions.registry.cache import loaded_model_get
+from predictions.services import ModelRef, prediction_create
+from tests.conftest import IRIS_SETOSA
+
+User = get_user_model()
+
+postgres_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL row locks")
+concurrent_db = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+
+def run_concurrently(count: int, call) -> list[tuple[str, object]]:
+    """Starts `count` threads together; each runs call(i) on its own connection. Returns (outcome, value) per thread."""
+    barrier = threading.Barrier(count)
+    results: list = [None] * count
+
+    def worker(index: int) -> None:
+        try:
+            barrier.wait(timeout=10)
+            results[index] = ("ok", call(index))
+        except Exception as error:  # noqa: BLE001 - the test inspects every outcome
+            results[index] = ("error", error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not any(thread.is_alive() for thread in threads), "a thread is stuck (lock wait?)"
+    return results
+
+
+def _predict(user_id: int, **kwargs):
+    user = User.objects.select_related("pricing_tier").get(pk=user_id)
+    return prediction_create(user=user, model_ref=ModelRef(name="iris"), features=IRIS_SETOSA, **kwargs)
+
+
+@postgres_only
+@concurrent_db
+def test_concurrent_calls_never_exceed_the_quota(make_user, iris_model):
+    # given: 5 predictions left this month
+    tier = PricingTier.objects.create(name="quota-5", price_per_prediction=Decimal("0.01"), monthly_quota=5)
+    user = make_user("racer", tier=tier)
+    loaded_model_get(model=iris_model)
+    # when
+    results = run_concurrently(12, lambda i: _predict(user.pk))
+    # then
+    succeeded = [value for outcome, value in results if outcome == "ok"]
+    refused = [value for outcome, value in results if outcome == "error"]
+    assert len(succeeded) == 5
+    assert len(refused) == 7
+    assert all(isinstance(error, LimitExceededError) for error in refused), refused
+    assert {error.errors[0].code for error in refused} == {"QUOTA_EXCEEDED"}
+    assert MonthlyUsage.objects.get(user=user).predictions == 5
+    assert UsageRecord.objects.filter(user=user).count() == 5
+    assert Prediction.objects.filter(user=user).count() == 5
+    assert sorted(r.billable_predictions for r in UsageRecord.objects.filter(user=user)) == [1] * 5
+
+
+@postgres_only
+@concurrent_db
+def test_one_idempotency_key_sent_concurrently_creates_one_prediction(make_user, iris_model):
+    # given
+    user = make_user("retrier")
+    loaded_model_get(model=iris_model)
+    # when
+    results = run_concurrently(8, lambda i: _predict(user.pk, idempotency_key="order-42"))
+    # then
+    assert [outcome for outcome, _ in results] == ["ok"] * 8, results
+    outcomes = [value for _, value in results]
+    assert len({outcome.predictions[0].pk for outcome in outcomes}) == 1
+    assert len({outcome.usage.pk for outcome in outcomes}) == 1
+    assert sorted(outcome.replayed for outcome in outcomes) == [False] + [True] * 7
+    assert Prediction.objects.filter(user=user).count() == 1
+    assert UsageRecord.objects.filter(user=user).count() == 1
+    assert MonthlyUsage.objects.get(user=user).predictions == 1
+
+
+def _fail_after_usage_record(monkeypatch):
+    original = predictions.services.usage_record_create
+
+    def create_then_fail(**kwargs):
+        original(**kwargs)
+        raise RuntimeError("injected failure after the usage record")
+
+    monkeypatch.setattr(predictions.services, "usage_record_create", create_then_fail)
+
+
+def _fail_at_bulk_create(monkeypatch):
+    def fail(*args, **kwargs):
+        raise RuntimeError("injected failure storing predictions")
+
+    monkeypatch.setattr(Prediction.objects, "bulk_create", fail)
+
+
+@pytest.mark.parametrize("inject", [_fail_after_usage_record, _fail_at_bulk_create], ids=["after-usage-record", "at-bulk-create"])
+@pytest.mark.parametrize("first_call_of_the_month", [True, False], ids=["fresh-counter", "existing-counter"])
+def test_a_failure_after_inference_persists_nothing(make_user, iris_model, monkeypatch, inject, first_call_of_the_month):
+    # given
+    user = make_user("unlucky")
+    if not first_call_of_the_month:
+        _predict(user.pk)
+    counter_before = list(MonthlyUsage.objects.filter(user=user).values_list("predictions", flat=True))
+    counts_before = (Prediction.objects.filter(user=user).count(), UsageRecord.objects.filter(user=user).count())
+    inject(monkeypatch)
+    # when
+    with pytest.raises(RuntimeError):
+        prediction_create(user=user, model_ref=ModelRef(name="iris"), instances=[IRIS_SETOSA] * 3, idempotency_key="k-1")
+    # then
+    assert (Prediction.objects.filter(user=user).count(), UsageRecord.objects.filter(user=user).count()) == counts_before
+    assert list(MonthlyUsage.objects.filter(user=user).values_list("predictions", flat=True)) == counter_before
+    assert not UsageRecord.objects.filter(user=user, idempotency_key="k-1").exists()
+    # and the same key works afterwards, once the fault is gone
+    monkeypatch.undo()
+    outcome = prediction_create(user=user, model_ref=ModelRef(name="iris"), instances=[IRIS_SETOSA] * 3, idempotency_key="k-1")
+    assert outcome.replayed is False and len(outcome.predictions) == 3
+
+
+@postgres_only
+@concurrent_db
+def test_concurrent_finalizes_take_gap_free_distinct_numbers(make_user):
+    # given: six drafts
+    pro = PricingTier.objects.get(name="pro")
+    drafts = [invoice_generate(user=make_user(f"n{i}", tier=pro), period=date(2026, 10, 1))[0] for i in range(6)]
+    # when
+    results = run_concurrently(6, lambda i: invoice_finalize(invoice=Invoice.objects.get(pk=drafts[i].pk)).number)
+    # then
+    assert [outcome for outcome, _ in results] == ["ok"] * 6, results
+    assert sorted(number for _, number in results) == [f"INV-2026-{n:06d}" for n in range(1, 7)]
+    assert set(Invoice.objects.values_list("status", flat=True)) == {"open"}
+
+
+@postgres_only
+@concurrent_db
+def test_concurrent_generation_for_one_user_makes_one_invoice(make_user, record_usage):
+    # given
+    user = make_user("busy", tier=PricingTier.objects.get(name="pro"))
+    record_usage(user, at=datetime(2026, 10, 3, tzinfo=timezone.utc), predictions=3, cpu_seconds=2.0, stored_bytes=4_000_000)
+    # when
+    results = run_concurrently(4, lambda i: invoice_generate(user=user, period=date(2026, 10, 1))[1])
+    # then
+    assert [outcome for outcome, _ in results] == ["ok"] * 4, results
+    assert sorted(value for _, value in results).count("created") == 1
+    invoice = Invoice.objects.get(user=user)
+    assert InvoiceLine.objects.filter(invoice=invoice).count() == 3  # fee, compute, storage: no duplicates
+    assert invoice.total == Decimal("49.10")
