@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: install run serve migrate seed test test-postgres bench bench-quick soak clean
+.PHONY: install run serve migrate seed test test-postgres bench bench-quick bench-growth soak clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,15 @@ test: install
 
 test-postgres: install
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/mlapi} $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: install
+	bash bench/run.sh
+
+bench-quick: install
+	bash bench/run.sh --quick
+
+bench-growth: install
+	$(BIN)/python bench/growth.py
 
 clean:
 	rm -rf $(VENV) media staticfiles db.sqlite3

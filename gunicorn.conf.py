@@ -38,8 +38,10 @@ preload_app = False
 
 timeout = 30
 graceful_timeout = 25  # finish in-flight requests before k8s's terminationGracePeriodSeconds (40)
-max_requests = 1000
-max_requests_jitter = 100  # so the workers do not all restart (and re-warm models) together
+# Recycling guards against slow leaks; a recycled worker re-warms its models, so keep it rare and
+# spread out (with 1000 under load every worker restarted within the same second: an outage).
+max_requests = _env_int("GUNICORN_MAX_REQUESTS", 50_000)
+max_requests_jitter = max_requests // 5
 
 # The workers' heartbeat files on tmpfs: on a disk-backed /tmp they can stall a worker
 # (gunicorn docs, "Blocking os.fchmod").

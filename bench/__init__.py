@@ -1,0 +1,1 @@
+"""The benchmark harness (run with bench/run.sh); see bench/README.md."""
