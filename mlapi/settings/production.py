@@ -1,10 +1,14 @@
 """Production: no defaults for secrets, HTTPS everywhere."""
 
 from mlapi.settings.base import *  # noqa: F403
+from django.core.exceptions import ImproperlyConfigured
+
 from mlapi.settings.env import env
 
 DEBUG = False
 SECRET_KEY = env("SECRET_KEY")
+if len(SECRET_KEY) < 32:
+    raise ImproperlyConfigured("SECRET_KEY must be set to a random string of at least 32 characters.")
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
