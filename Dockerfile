@@ -51,7 +51,7 @@ RUN chmod 0755 docker/entrypoint.sh \
 
 # Production settings need a SECRET_KEY to load; this throwaway one exists only in this RUN line
 # (never an ENV/ARG, so it is in no layer's config). Whitenoise serves the result from STATIC_ROOT.
-RUN SECRET_KEY=collectstatic-at-build-time-only-not-a-secret \
+RUN SECRET_KEY=collectstatic-at-build-time-only-not-a-secret-padded-to-sixty-chars \
     python manage.py collectstatic --noinput
 
 USER 10001:10001

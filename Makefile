@@ -43,5 +43,9 @@ bench-quick: install
 bench-growth: install
 	$(BIN)/python bench/growth.py
 
+SOAK_ARGS ?=
+soak: install
+	$(BIN)/python soak/run.py $(SOAK_ARGS)
+
 clean:
 	rm -rf $(VENV) media staticfiles db.sqlite3

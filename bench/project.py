@@ -72,7 +72,7 @@ def project_env(*, database_url: str, media_root: Path, base_env: dict[str, str]
     return {
         **base_env,
         "DJANGO_SETTINGS_MODULE": "mlapi.settings.production",
-        "SECRET_KEY": "bench-only-not-a-secret-" + "x" * 32,
+        "SECRET_KEY": "bench-only-not-a-secret-" + "x" * 40,
         "SECURE_SSL_REDIRECT": "false",
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "DATABASE_URL": database_url,

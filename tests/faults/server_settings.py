@@ -1,0 +1,10 @@
+"""Settings for a gunicorn server started by a fault test: the test settings, plus the test's MEDIA_ROOT.
+
+`mlapi.settings.test` makes a fresh temporary MEDIA_ROOT in every process (every gunicorn worker
+included), so a server run on it could not find the artifacts the test registered.
+"""
+
+from mlapi.settings.test import *  # noqa: F403
+from mlapi.settings.env import env
+
+MEDIA_ROOT = env("MEDIA_ROOT")
