@@ -1,15 +1,16 @@
 import graphene
 
 from accounts.graphql.schema import AccountsQueries
+from batch.graphql.schema import BatchMutations, BatchQueries
 from billing.graphql.schema import BillingQueries
 from predictions.graphql.schema import PredictionsMutations, PredictionsQueries
 
 
-class Query(AccountsQueries, PredictionsQueries, BillingQueries, graphene.ObjectType):
+class Query(AccountsQueries, PredictionsQueries, BillingQueries, BatchQueries, graphene.ObjectType):
     pass
 
 
-class Mutation(PredictionsMutations, graphene.ObjectType):
+class Mutation(PredictionsMutations, BatchMutations, graphene.ObjectType):
     pass
 
 

@@ -6,5 +6,6 @@ urlpatterns = [
     path("", include("predictions.api.urls")),
     path("", include("accounts.api.urls")),
     path("", include("billing.api.urls")),
+    path("", include("batch.api.urls")),
     re_path(r"^.*$", api_not_found),
 ]

@@ -1,0 +1,19 @@
+from enum import Enum
+
+
+class BatchErrorCode(str, Enum):
+    """Codes of the batch domain. Row errors also use PredictionErrorCode (REQUIRED, INVALID_TYPE,
+    INVALID_CHOICE, UNKNOWN_FIELD) from the same schema validation as online predictions."""
+
+    NOT_FOUND = "NOT_FOUND"
+    INVALID_INPUT = "INVALID_INPUT"
+    UNSUPPORTED_FORMAT = "UNSUPPORTED_FORMAT"
+    FILE_TOO_LARGE = "FILE_TOO_LARGE"
+    TOO_MANY_ROWS = "TOO_MANY_ROWS"
+    EMPTY_FILE = "EMPTY_FILE"
+    INVALID_ENCODING = "INVALID_ENCODING"
+    INVALID_HEADER = "INVALID_HEADER"
+    MALFORMED_ROW = "MALFORMED_ROW"
+    INVALID_TRANSITION = "INVALID_TRANSITION"
+    QUEUE_UNAVAILABLE = "QUEUE_UNAVAILABLE"
+    INTERNAL_ERROR = "INTERNAL_ERROR"

@@ -1,0 +1,203 @@
+"""Batch job lifecycle: submit, dispatch (to Celery, or in-process without a broker), cancel, resume.
+
+States: queued -> running -> succeeded | failed | cancelled | paused; paused and failed jobs resume to
+queued. Every transition is a conditional UPDATE on the current status, so concurrent chunks, cancels
+and resumes never overwrite each other.
+
+Without a broker (CELERY_TASK_ALWAYS_EAGER: no CELERY_BROKER_URL, `make run`, the tests) a job with at
+most BATCH_INLINE_MAX_ROWS remaining rows runs inside the submitting request, after its commit; a larger
+one runs in a background thread of the web process, so the request answers at once. Such a thread dies
+with its process (a dev-server reload): the job then stays running; production runs a broker and workers.
+"""
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import BinaryIO
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from batch.error_codes import BatchErrorCode
+from batch.files import file_scan
+from batch.models import BatchChunk, BatchJob, BatchUpload
+from batch.selectors import batch_job_get_for_owner, batch_upload_get_for_owner
+from batch.services.chunks import ChunkOutcome, batch_chunk_fail, batch_chunk_run, batch_job_fail
+from batch.services.uploads import batch_upload_create, batch_upload_create_from_text, batch_upload_delete
+from billing.services.usage import pricing_tier_for_user, quota_precheck, rate_limit_consume
+from mlapi.errors import ApplicationError, ConflictError, NotFoundError
+from predictions.selectors import model_get_for_user
+from predictions.services import ModelRef
+
+logger = logging.getLogger(__name__)
+
+
+def batch_job_create(*, user, model_ref: ModelRef, upload: BatchUpload, dispatch: bool = True) -> BatchJob:
+    """Reads the file once (rows, chunk ranges, CSV header), checks rate limit and quota, stores the job
+    and its chunks and, after commit, dispatches them. Nothing is stored when any check fails."""
+    if upload.user_id != user.pk:
+        raise NotFoundError.single(BatchErrorCode.NOT_FOUND, "No such upload.", field="uploadId")
+    model = model_get_for_user(user=user, model_id=model_ref.model_id, name=model_ref.name, version=model_ref.version)
+    with upload.file.storage.open(upload.file.name, "rb") as stream:
+        scan = file_scan(
+            stream=stream,
+            file_format=upload.format,
+            feature_names=[f["name"] for f in model.input_schema["features"]],
+            chunk_rows=settings.BATCH_CHUNK_ROWS,
+            max_rows=settings.BATCH_MAX_ROWS,
+        )
+    tier = pricing_tier_for_user(user=user)
+    now = timezone.now()
+    rate_limit_consume(user=user, tier=tier, now=now)  # the submission is one request; its chunks are not
+    quota_precheck(user=user, tier=tier, count=scan.rows_total, now=now)
+    with transaction.atomic():
+        job = BatchJob.objects.create(
+            user=user,
+            model=model,
+            upload=upload,
+            columns=scan.columns,
+            chunk_rows=settings.BATCH_CHUNK_ROWS,
+            rows_total=scan.rows_total,
+            chunks_total=len(scan.chunks),
+            created_at=now,
+        )
+        BatchChunk.objects.bulk_create(
+            BatchChunk(
+                job=job,
+                index=span.index,
+                first_row=span.first_row,
+                first_line=span.first_line,
+                row_count=span.row_count,
+                start_offset=span.start_offset,
+                end_offset=span.end_offset,
+            )
+            for span in scan.chunks
+        )
+        if dispatch:
+            job_id = job.pk
+            transaction.on_commit(lambda: batch_job_dispatch(job_id=job_id))
+    job.refresh_from_db()  # a small job without a broker has already run
+    return job
+
+
+def batch_job_submit(
+    *,
+    user,
+    model_ref: ModelRef,
+    stream: BinaryIO | None = None,
+    filename: str | None = None,
+    content: str | None = None,
+    file_format: str | None = None,
+    upload_id=None,
+) -> BatchJob:
+    """A job from exactly one of: a file (`stream` + `filename`), inline `content` (+ `file_format`), or an
+    earlier upload (`upload_id`). A file stored here is removed again if the job is refused."""
+    given = [stream is not None, content is not None, upload_id is not None]
+    if sum(given) != 1:
+        raise ApplicationError.single(
+            BatchErrorCode.INVALID_INPUT, "Give exactly one of file, content or uploadId.", field="file"
+        )
+    if upload_id is not None:
+        upload = batch_upload_get_for_owner(user=user, upload_id=upload_id)
+        return batch_job_create(user=user, model_ref=model_ref, upload=upload)
+    if stream is not None:
+        upload = batch_upload_create(user=user, stream=stream, filename=filename or "", file_format=file_format)
+    else:
+        upload = batch_upload_create_from_text(user=user, content=content, file_format=file_format)
+    try:
+        return batch_job_create(user=user, model_ref=model_ref, upload=upload)
+    except ApplicationError:
+        batch_upload_delete(upload=upload)
+        raise
+
+
+def batch_job_cancel(*, user, job_id) -> BatchJob:
+    """Stops a queued, running or paused job. A chunk in flight rolls back: rows stored so far stay."""
+    job = batch_job_get_for_owner(user=user, job_id=job_id)
+    cancelled = BatchJob.objects.filter(pk=job.pk, status__in=BatchJob.CANCELLABLE).update(
+        status=BatchJob.Status.CANCELLED, finished_at=timezone.now()
+    )
+    job.refresh_from_db()
+    if not cancelled:
+        raise ConflictError.single(
+            BatchErrorCode.INVALID_TRANSITION, f"A {job.status} job cannot be cancelled.", field="id"
+        )
+    return job
+
+
+def batch_job_resume(*, user, job_id) -> BatchJob:
+    """A paused (quota) or failed job back to queued; its remaining chunks are dispatched again."""
+    job = batch_job_get_for_owner(user=user, job_id=job_id)
+    if job.status not in BatchJob.RESUMABLE:
+        raise ConflictError.single(BatchErrorCode.INVALID_TRANSITION, f"A {job.status} job cannot be resumed.", field="id")
+    remaining = job.chunks.filter(done_at__isnull=True).aggregate(rows=Sum("row_count"))["rows"] or 0
+    quota_precheck(user=user, tier=pricing_tier_for_user(user=user), count=remaining, now=timezone.now())
+    with transaction.atomic():
+        resumed = BatchJob.objects.filter(pk=job.pk, status__in=BatchJob.RESUMABLE).update(
+            status=BatchJob.Status.QUEUED, error_code="", error="", finished_at=None
+        )
+        if not resumed:
+            job.refresh_from_db()
+            raise ConflictError.single(
+                BatchErrorCode.INVALID_TRANSITION, f"A {job.status} job cannot be resumed.", field="id"
+            )
+        job_id = job.pk
+        transaction.on_commit(lambda: batch_job_dispatch(job_id=job_id))
+    job.refresh_from_db()
+    return job
+
+
+def batch_job_dispatch(*, job_id) -> None:
+    """Sends each pending chunk to the workers; without a broker, runs them in this process."""
+    from batch.tasks import run_batch_chunk
+    from mlapi.celery import app
+
+    pending = list(
+        BatchChunk.objects.filter(job_id=job_id, done_at__isnull=True).order_by("index").values_list("index", "row_count")
+    )
+    if not app.conf.task_always_eager:
+        try:
+            with app.producer_or_acquire() as producer:
+                for index, _rows in pending:
+                    run_batch_chunk.apply_async(args=(str(job_id), index), producer=producer)
+        except Exception as error:  # noqa: BLE001 - the broker is down: a failed job can be resumed later
+            logger.error("batch job not queued", exc_info=error, extra={"job_id": str(job_id)})
+            batch_job_fail(
+                job_id=job_id,
+                code=BatchErrorCode.QUEUE_UNAVAILABLE.value,
+                message="The job could not be queued (the broker is unavailable); resume it to try again.",
+            )
+        return
+    if sum(rows for _index, rows in pending) <= settings.BATCH_INLINE_MAX_ROWS:
+        batch_job_run_inline(job_id=job_id)
+        return
+    threading.Thread(target=_run_in_thread, kwargs={"job_id": job_id}, name=f"batch-{job_id}", daemon=True).start()
+
+
+def _run_in_thread(*, job_id) -> None:
+    try:
+        batch_job_run_inline(job_id=job_id)
+    finally:
+        connection.close()  # this thread's own connection
+
+
+def batch_job_run_inline(
+    *, job_id, on_chunk: Callable[[BatchChunk, ChunkOutcome], None] | None = None
+) -> BatchJob:
+    """Runs the pending chunks one after another in this process (no broker; `score_file`).
+
+    Stops at the first chunk that pauses, fails or finds the job stopped. Never raises for a chunk's
+    error: the job records it."""
+    for chunk in BatchChunk.objects.filter(job_id=job_id, done_at__isnull=True).order_by("index"):
+        try:
+            outcome = batch_chunk_run(job_id=job_id, index=chunk.index)
+        except Exception as error:  # noqa: BLE001 - recorded on the job, never raised into a request
+            batch_chunk_fail(job_id=job_id, index=chunk.index, error=error)
+            outcome = ChunkOutcome.FAILED
+        if on_chunk is not None:
+            on_chunk(chunk, outcome)
+        if outcome in (ChunkOutcome.PAUSED, ChunkOutcome.FAILED, ChunkOutcome.SKIPPED):
+            break
+    return BatchJob.objects.get(pk=job_id)
