@@ -1,3 +1,4 @@
+import hashlib
 """Who may call the REST API: 401 without a usable bearer token or session, 403 without the endpoint's scope."""
 
 import uuid
@@ -53,16 +54,21 @@ def test_every_endpoint_needs_its_scope(make_user, issue_token, rest, iris_model
     assert stored_counts() == before
 
 
+def _checksum(token: str) -> str:
+    """Tokens are stored hashed (RFC 9700 token storage): look them up the way the server does."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
 def _expire(token):
-    AccessToken.objects.filter(token=token).update(expires=timezone.now() - timedelta(seconds=1))
+    AccessToken.objects.filter(token_checksum=_checksum(token)).update(expires=timezone.now() - timedelta(seconds=1))
 
 
 def _revoke(token):
-    AccessToken.objects.filter(token=token).delete()
+    AccessToken.objects.filter(token_checksum=_checksum(token)).delete()
 
 
 def _deactivate_owner(token):
-    user = AccessToken.objects.get(token=token).user or AccessToken.objects.get(token=token).application.user
+    user = AccessToken.objects.get(token_checksum=_checksum(token)).user or AccessToken.objects.get(token_checksum=_checksum(token)).application.user
     user.is_active = False
     user.save(update_fields=["is_active"])
 
