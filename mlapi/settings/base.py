@@ -228,6 +228,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "billing.tasks.generate_invoices_for_previous_month",
         "schedule": crontab(minute=5, hour=0, day_of_month=1),  # CELERY_TIMEZONE is UTC
     },
+    "send-pending-invoices": {
+        "task": "billing.tasks.send_pending_invoices",
+        "schedule": crontab(minute=17),  # hourly: retries invoices the payment provider has not accepted
+    },
     "clear-expired-oauth-tokens": {
         "task": "accounts.tasks.clear_expired_tokens",
         "schedule": crontab(minute=30, hour=3),
