@@ -17,7 +17,7 @@ class RegisterModelForm(forms.ModelForm):
     )
     metrics_json = forms.CharField(label="Metrics (JSON, optional)", required=False, widget=forms.Textarea(attrs={"rows": 2}))
     approved_types = forms.CharField(
-        label="skops types to trust beyond scikit-learn/numpy/scipy (comma separated)", required=False
+        label="skops types to trust beyond those skops and scikit-learn trust (comma separated)", required=False
     )
 
     class Meta:

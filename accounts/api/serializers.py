@@ -27,5 +27,5 @@ class MeSerializer(serializers.Serializer):
     email = serializers.CharField()
     is_staff = serializers.BooleanField()
     tier = TierSerializer()
-    usage = UsageSerializer()
+    usage = UsageSerializer(allow_null=True, help_text="Needs the billing scope; null without it.")
     quota_remaining = serializers.IntegerField(allow_null=True)

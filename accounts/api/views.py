@@ -28,7 +28,7 @@ class MeView(APIView):
                     "email": user.email,
                     "is_staff": user.is_staff,
                     "tier": pricing_tier_for_user(user=user),
-                    "usage": usage_summary(user=user, period=period),
+                    "usage": usage_summary(user=user, period=period) if "billing" in request.auth.scopes else None,
                     "quota_remaining": quota_remaining(user=user, now=now),
                 }
             ).data

@@ -8,13 +8,17 @@ from billing.services.usage import pricing_tier_for_user
 from mlapi.errors import ApplicationError
 from graphql import GraphQLError
 
+from mlapi.graphql_core.permissions import require_scope
+
 
 class MeType(graphene.ObjectType):
     username = graphene.String(required=True)
     email = graphene.String(required=True)
     is_staff = graphene.Boolean(required=True)
     tier = graphene.Field(PricingTierType)
-    usage = graphene.Field(UsageType, required=True, period=graphene.String(description="YYYY-MM; default: this month."))
+    usage = graphene.Field(
+        UsageType, required=True, period=graphene.String(description="YYYY-MM; default: this month. Scope billing.")
+    )
     quota_remaining = graphene.Int(description="Predictions left this month; null when the tier has no hard quota.")
 
     class Meta:
@@ -26,6 +30,7 @@ class MeType(graphene.ObjectType):
 
     @staticmethod
     def resolve_usage(user, info, period=None):
+        require_scope(info, "billing")
         try:
             month = period_parse(period) if period else period_of(timezone.now())
         except ApplicationError as error:

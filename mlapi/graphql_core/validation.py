@@ -43,6 +43,8 @@ class _Measure:
         """(deepest depth, cost) of a selection set reached at `depth` with `multiplier` parents' sizes."""
         deepest, cost = depth, 0
         for field in self.selections(selection_set, seen):
+            if field.name.value.startswith("__"):
+                continue  # introspection: allowed or refused as a whole by NoSchemaIntrospectionCustomRule
             if field.alias is not None:
                 self.aliases += 1
             size = 1

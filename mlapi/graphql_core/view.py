@@ -59,6 +59,12 @@ class MlapiGraphQLView(GraphQLView):
             )
         return super().dispatch(request, *args, **kwargs)
 
+    def parse_body(self, request):
+        try:
+            return super().parse_body(request)
+        except RecursionError:
+            raise HttpError(JsonResponse({}, status=400), "The JSON body is nested too deeply.") from None
+
     def _parse_and_validate(self, query: str):
         """Parsing and validating the same document again is wasted work: keep the last 256."""
         key = (query, *validation_settings())

@@ -8,8 +8,9 @@ from mlapi.errors import ApplicationError, PermissionDeniedError
 from predictions.error_codes import RegistryErrorCode
 
 FORMATS_BY_SUFFIX = {"joblib": "joblib", "pkl": "joblib", "pickle": "joblib", "skops": "skops"}
-# skops types whose module starts with one of these are trusted without a named approval.
-TRUSTED_MODULE_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.", "collections.")
+# scikit-learn's own types (e.g. sklearn.tree._tree.Tree) are trusted without a named approval;
+# anything else skops does not trust by default (numpy.load, builtins.eval, ...) must be approved by name.
+TRUSTED_MODULE_PREFIXES = ("sklearn.",)
 
 
 def artifact_format_detect(*, filename: str) -> str:
@@ -54,7 +55,8 @@ def skops_types_to_trust(*, data: bytes, approved: list[str]) -> list[str]:
     if unapproved:
         raise PermissionDeniedError.single(
             RegistryErrorCode.UNTRUSTED_TYPES,
-            f"The file needs types outside scikit-learn/numpy/scipy: {unapproved}. Approve them by name to register it.",
+            f"The file needs types skops does not trust and that are not scikit-learn's: {unapproved}. "
+            "Approve them by name to register it.",
             field="artifact",
         )
     return needed

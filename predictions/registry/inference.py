@@ -7,6 +7,9 @@ from typing import Any
 
 import numpy as np
 
+from mlapi.errors import ApplicationError, FieldError
+from predictions.error_codes import PredictionErrorCode
+
 # Numeric models fitted on a DataFrame are fed plain arrays (much cheaper); the column order is the schema's.
 warnings.filterwarnings("ignore", message="X does not have valid feature names")
 
@@ -56,12 +59,27 @@ def _model_input(loaded: LoadedModel, instances: list[dict]) -> Any:
     return pd.DataFrame.from_records([[row[n] for n in names] for row in instances], columns=list(names))
 
 
+def _require_finite(values: np.ndarray) -> None:
+    """Extreme (but finite) inputs can overflow a model into NaN or inf: refuse rather than store them."""
+    finite = np.isfinite(values)
+    if finite.all():
+        return
+    rows = np.flatnonzero(~finite.reshape(len(values), -1).all(axis=1))
+    raise ApplicationError(
+        [
+            FieldError(f"instances.{row}", PredictionErrorCode.INVALID_VALUE.value, "The model produced a non-finite output for these values.")
+            for row in rows[:20].tolist()
+        ]
+    )
+
+
 def predict(*, loaded: LoadedModel, instances: list[dict]) -> InferenceResult:
     """Scores all instances with one vectorized call; CPU time is this thread's, not wall time."""
     cpu_start, wall_start = time.thread_time(), time.perf_counter()
     features = _model_input(loaded, instances)
     if loaded.has_proba:
         probabilities = loaded.estimator.predict_proba(features)
+        _require_finite(probabilities)
         best = probabilities.argmax(axis=1)
         classes = loaded.classes
         keys = [str(c) for c in classes]
@@ -71,6 +89,8 @@ def predict(*, loaded: LoadedModel, instances: list[dict]) -> InferenceResult:
         ]
     else:
         values = loaded.estimator.predict(features)
+        if not loaded.classes:
+            _require_finite(values)
         key = "label" if loaded.classes else "value"
         outputs = [{key: _json_value(v)} for v in values]
     return InferenceResult(

@@ -19,7 +19,7 @@ class Command(BaseCommand):
         parser.add_argument("--stage", default=RegisteredModel.Stage.STAGING, choices=RegisteredModel.Stage.values)
         parser.add_argument("--input-schema", default=None, help="A JSON file with the input schema (default: derived).")
         parser.add_argument("--metrics", default=None, help="A JSON object of metrics.")
-        parser.add_argument("--trust", action="append", default=[], help="A skops type to trust beyond scikit-learn/numpy/scipy.")
+        parser.add_argument("--trust", action="append", default=[], help="A skops type to trust beyond those skops and scikit-learn trust (repeatable).")
         parser.add_argument("--as-user", default=None, help="Staff username recorded as the registrant (default: first superuser).")
 
     def handle(self, *args, path, name, description, stage, input_schema, metrics, trust, as_user, **options):
