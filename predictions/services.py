@@ -11,16 +11,9 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from billing.metering import charge_compute
 from billing.models import UsageRecord
 from billing.selectors import usage_record_get_by_key
-from billing.services.usage import (
-    monthly_usage_lock,
-    pricing_tier_for_user,
-    quota_precheck,
-    rate_limit_consume,
-    usage_record_create,
-)
+from billing.services.usage import pricing_tier_for_user, quota_precheck, rate_limit_consume, usage_charge
 from mlapi.errors import (
     ApplicationError,
     ConflictError,
@@ -244,23 +237,13 @@ def prediction_create(
     latency_ms = round(result.wall_seconds * 1000, 3)
     try:
         with transaction.atomic():
-            monthly = monthly_usage_lock(user=user, now=now)
-            if idempotency_key:
-                existing = usage_record_get_by_key(user=user, idempotency_key=idempotency_key)
-                if existing is not None:
-                    return _replay(usage=existing, request_hash=request_hash)
-            charge = charge_compute(
+            usage = usage_charge(
+                user=user,
                 tier=tier,
-                used_before=monthly.predictions,
+                model=model,
                 predictions=len(rows),
                 cpu_seconds=result.cpu_seconds,
                 stored_bytes=stored_bytes,
-            )
-            usage = usage_record_create(
-                monthly=monthly,
-                tier=tier,
-                model=model,
-                charge=charge,
                 idempotency_key=idempotency_key,
                 request_hash=request_hash,
                 source=source,
@@ -281,14 +264,15 @@ def prediction_create(
                     for position, (instance, output) in enumerate(zip(inputs, result.outputs))
                 ]
             )
-    except LimitExceededError as error:
-        limit_rejection_observed(code=error.errors[0].code)
-        raise
-    except IntegrityError:
+    except (IntegrityError, LimitExceededError) as error:
+        # The same key committed meanwhile by a concurrent call (unique constraint), possibly taking
+        # the last of the quota: answer with that call's result.
         existing = usage_record_get_by_key(user=user, idempotency_key=idempotency_key) if idempotency_key else None
-        if existing is None:
-            raise
-        return _replay(usage=existing, request_hash=request_hash)
+        if existing is not None:
+            return _replay(usage=existing, request_hash=request_hash)
+        if isinstance(error, LimitExceededError):
+            limit_rejection_observed(code=error.errors[0].code)
+        raise
     prediction_observed(
         model_name=model.name, version=model.version, instances=len(rows), seconds=result.wall_seconds, source=source
     )

@@ -231,25 +231,18 @@ def record_usage(iris_model):
     without running a model: for invoice arithmetic at chosen moments. Returns the UsageRecord."""
     from django.db import transaction
 
-    from billing.metering import charge_compute
-    from billing.services.usage import monthly_usage_lock, pricing_tier_for_user, usage_record_create
+    from billing.services.usage import pricing_tier_for_user, usage_charge
 
     def record(user, *, at, predictions=1, cpu_seconds=0.01, stored_bytes=200, tier=None, model=None):
         tier = tier or pricing_tier_for_user(user=user)
         with transaction.atomic():
-            monthly = monthly_usage_lock(user=user, now=at)
-            charge = charge_compute(
+            return usage_charge(
+                user=user,
                 tier=tier,
-                used_before=monthly.predictions,
+                model=model or iris_model,
                 predictions=predictions,
                 cpu_seconds=cpu_seconds,
                 stored_bytes=stored_bytes,
-            )
-            return usage_record_create(
-                monthly=monthly,
-                tier=tier,
-                model=model or iris_model,
-                charge=charge,
                 idempotency_key=None,
                 request_hash="0" * 64,
                 source="test",

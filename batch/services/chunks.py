@@ -8,7 +8,7 @@ SIGKILLed mid-chunk, a visibility time-out, a resume) finds its chunk claimed an
 one that dies before COMMIT left nothing behind and is simply done again.
 
 Billing is the online flow's: quota pre-check before inference, `charge_compute` on the rows scored with
-the CPU seconds measured around inference and the JSON bytes of input + output, `usage_record_create`
+the CPU seconds measured around inference and the JSON bytes of input + output, `usage_charge`
 under the user's monthly lock (it refuses a chunk that would pass the quota). Rate limits (per minute)
 apply to submitting a job, not to its chunks.
 """
@@ -28,9 +28,8 @@ from django.utils import timezone
 from batch.error_codes import BatchErrorCode
 from batch.files import RawRow, chunk_rows_read
 from batch.models import BatchChunk, BatchJob, BatchResultRow
-from billing.metering import charge_compute
 from billing.models import UsageRecord
-from billing.services.usage import monthly_usage_lock, pricing_tier_for_user, quota_precheck, usage_record_create
+from billing.services.usage import pricing_tier_for_user, quota_precheck, usage_charge
 from mlapi.errors import ApplicationError, FieldError, LimitExceededError
 from mlapi.observability.metrics import limit_rejection_observed, prediction_observed
 from predictions.registry.cache import loaded_model_get
@@ -216,19 +215,13 @@ def batch_chunk_run(*, job_id, index: int) -> ChunkOutcome:
                 return ChunkOutcome.REPLAYED
             _results_insert(job.pk, scored.results)
             if scored.scored:
-                monthly = monthly_usage_lock(user=user, now=now)
-                charge = charge_compute(
+                usage_charge(
+                    user=user,
                     tier=tier,
-                    used_before=monthly.predictions,
+                    model=job.model,
                     predictions=scored.scored,
                     cpu_seconds=scored.cpu_seconds,
                     stored_bytes=scored.stored_bytes,
-                )
-                usage_record_create(
-                    monthly=monthly,
-                    tier=tier,
-                    model=job.model,
-                    charge=charge,
                     idempotency_key=usage_idempotency_key(job_id=job.pk, index=chunk.index),
                     request_hash=_request_hash(job, chunk),
                     source=USAGE_SOURCE,

@@ -5,10 +5,10 @@ from datetime import datetime
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import F
+from django.db import connection
 
 from billing.error_codes import BillingErrorCode
-from billing.metering import Charge
+from billing.metering import charge_compute
 from billing.models import MonthlyUsage, PricingTier, UsageRecord
 from billing.periods import period_bounds, period_of
 from mlapi.errors import ApplicationError, LimitExceededError
@@ -56,7 +56,7 @@ def _quota_error(tier: PricingTier, now: datetime, used: int) -> LimitExceededEr
 
 
 def quota_precheck(*, user, tier: PricingTier, count: int, now: datetime) -> None:
-    """Cheap early refusal before inference; `monthly_usage_lock` is what enforces the quota."""
+    """Cheap early refusal before inference; `usage_charge` is what enforces the quota."""
     if tier.monthly_quota is None:
         return
     used = (
@@ -67,38 +67,61 @@ def quota_precheck(*, user, tier: PricingTier, count: int, now: datetime) -> Non
         raise _quota_error(tier, now, used)
 
 
-def monthly_usage_lock(*, user, now: datetime) -> MonthlyUsage:
-    """The user's counter for this month, locked until the surrounding transaction ends."""
-    period = period_of(now)
-    try:
-        return MonthlyUsage.objects.select_for_update().get(user=user, period=period)
-    except MonthlyUsage.DoesNotExist:
-        MonthlyUsage.objects.bulk_create([MonthlyUsage(user=user, period=period)], ignore_conflicts=True)
-        return MonthlyUsage.objects.select_for_update().get(user=user, period=period)
+def _counter_add(*, user_id: int, period, count: int, quota: int | None) -> int | None:
+    """Adds `count` to the month's counter if the quota allows; the new total, or None (no row / over quota).
+
+    One conditional UPDATE takes the row lock until the transaction ends, checks the quota and counts,
+    so concurrent calls at the boundary cannot overshoot (RETURNING: PostgreSQL, SQLite >= 3.35).
+    """
+    table = MonthlyUsage._meta.db_table
+    within_quota = "" if quota is None else " AND predictions + %s <= %s"
+    params = [count, user_id, period.isoformat()] + ([] if quota is None else [count, quota])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET predictions = predictions + %s WHERE user_id = %s AND period = %s{within_quota} "
+            "RETURNING predictions",
+            params,
+        )
+        row = cursor.fetchone()
+    return None if row is None else row[0]
 
 
-def usage_record_create(
+def usage_charge(
     *,
-    monthly: MonthlyUsage,
+    user,
     tier: PricingTier,
     model,
-    charge: Charge,
+    predictions: int,
+    cpu_seconds: float,
+    stored_bytes: int,
     idempotency_key: str | None,
     request_hash: str,
     source: str,
     now: datetime,
 ) -> UsageRecord:
-    """Counts and records one call; must run in the transaction holding `monthly`'s lock."""
-    if tier.monthly_quota is not None and monthly.predictions + charge.predictions > tier.monthly_quota:
-        raise _quota_error(tier, now, monthly.predictions)
-    MonthlyUsage.objects.filter(pk=monthly.pk).update(predictions=F("predictions") + charge.predictions)
-    monthly.predictions += charge.predictions
+    """Counts, prices and records one accepted call. Call it inside the transaction that stores the
+    call's results: the counter row stays locked until then, and a rollback undoes the count too."""
+    period = period_of(now)
+    total = _counter_add(user_id=user.pk, period=period, count=predictions, quota=tier.monthly_quota)
+    if total is None:
+        MonthlyUsage.objects.bulk_create([MonthlyUsage(user=user, period=period)], ignore_conflicts=True)
+        total = _counter_add(user_id=user.pk, period=period, count=predictions, quota=tier.monthly_quota)
+    if total is None:
+        used = MonthlyUsage.objects.filter(user=user, period=period).values_list("predictions", flat=True).get()
+        raise _quota_error(tier, now, used)
+    charge = charge_compute(
+        tier=tier,
+        used_before=total - predictions,
+        predictions=predictions,
+        cpu_seconds=cpu_seconds,
+        stored_bytes=stored_bytes,
+    )
     return UsageRecord.objects.create(
-        user_id=monthly.user_id,
+        user=user,
         model=model,
         tier=tier,
         created_at=now,
-        period=monthly.period,
+        period=period,
         source=source,
         idempotency_key=idempotency_key,
         request_hash=request_hash,

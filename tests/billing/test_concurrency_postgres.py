@@ -93,13 +93,13 @@ def test_one_idempotency_key_sent_concurrently_creates_one_prediction(make_user,
 
 
 def _fail_after_usage_record(monkeypatch):
-    original = predictions.services.usage_record_create
+    original = predictions.services.usage_charge
 
     def create_then_fail(**kwargs):
         original(**kwargs)
         raise RuntimeError("injected failure after the usage record")
 
-    monkeypatch.setattr(predictions.services, "usage_record_create", create_then_fail)
+    monkeypatch.setattr(predictions.services, "usage_charge", create_then_fail)
 
 
 def _fail_at_bulk_create(monkeypatch):
