@@ -22,7 +22,8 @@ JOBS = "/api/v1/batch-jobs"
 def _submit(api, token, rows: int) -> str:
     response = api.post(JOBS, token, {"model": "iris", "file": SimpleUploadedFile("rows.csv", iris_csv(rows))})
     assert response.status_code == 201, response.content
-    assert response.json()["status"] == "queued"  # sent to the broker, not run here
+    # sent to the broker, not run here (a fast worker may already have picked it up)
+    assert response.json()["status"] in ("queued", "running")
     return response.json()["id"]
 
 
