@@ -5,10 +5,13 @@ GraphQL and REST both resolve the caller here, so the rules are the same for bot
 
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
 from oauth2_provider.models import AccessToken
+
+from mlapi.hot_cache import HotCache
 
 SESSION_SCOPES = frozenset({"read", "predict", "billing"})
 
@@ -44,20 +47,29 @@ def bearer_token_from_header(header: str) -> str | None:
     return token
 
 
-def caller_from_token(token: str) -> Caller:
-    checksum = hashlib.sha256(token.encode("utf-8")).hexdigest()
+# Valid tokens only, for ACCESS_TOKEN_CACHE_SECONDS: a revoked token stops working within that time.
+_valid_tokens = HotCache(setting="ACCESS_TOKEN_CACHE_SECONDS")
+
+
+def _token_load(checksum: str) -> tuple[Caller, datetime]:
     try:
         access_token = AccessToken.objects.select_related(
             "user__pricing_tier", "application__user__pricing_tier"
         ).get(token_checksum=checksum)
     except AccessToken.DoesNotExist:
         raise InvalidTokenError("Unknown or revoked access token.") from None
-    if access_token.expires <= timezone.now():
-        raise InvalidTokenError("The access token has expired.")
     user = access_token.user or (access_token.application.user if access_token.application else None)
     if user is None or not user.is_active:
         raise InvalidTokenError("The access token has no active user.")
-    return Caller(user=user, scopes=frozenset(access_token.scope.split()), via="token")
+    return Caller(user=user, scopes=frozenset(access_token.scope.split()), via="token"), access_token.expires
+
+
+def caller_from_token(token: str) -> Caller:
+    checksum = hashlib.sha256(token.encode("utf-8")).hexdigest()
+    caller, expires = _valid_tokens.get_or_load(checksum, lambda: _token_load(checksum))
+    if expires <= timezone.now():
+        raise InvalidTokenError("The access token has expired.")
+    return caller
 
 
 def caller_from_request(request) -> Caller:
@@ -68,3 +80,7 @@ def caller_from_request(request) -> Caller:
     if user is not None and user.is_authenticated and user.is_active:
         return Caller(user=user, scopes=SESSION_SCOPES, via="session")
     return ANONYMOUS
+
+
+def token_cache_clear() -> None:
+    _valid_tokens.clear()

@@ -4,6 +4,7 @@ from datetime import datetime
 from django.db.models import QuerySet
 
 from mlapi.errors import NotFoundError
+from mlapi.hot_cache import HotCache
 from predictions.error_codes import PredictionErrorCode
 from predictions.models import Prediction, RegisteredModel
 
@@ -24,10 +25,23 @@ def _not_found(field: str) -> NotFoundError:
     return NotFoundError.single(PredictionErrorCode.NOT_FOUND, "No such model.", field=field)
 
 
+# Resolved models, for MODEL_LOOKUP_CACHE_SECONDS: a stage change reaches every worker within that time.
+_resolved = HotCache(setting="MODEL_LOOKUP_CACHE_SECONDS")
+
+
 def model_get_for_user(
     *, user, model_id: int | str | None = None, name: str | None = None, version: int | None = None
 ) -> RegisteredModel:
     """By id, or by name and version (no version: the latest production version)."""
+    key = (str(model_id) if model_id is not None else None, name, version, user.is_staff)
+    return _resolved.get_or_load(key, lambda: _model_resolve(user=user, model_id=model_id, name=name, version=version))
+
+
+def model_lookup_cache_clear() -> None:
+    _resolved.clear()
+
+
+def _model_resolve(*, user, model_id, name, version) -> RegisteredModel:
     visible = model_list_for_user(user=user)
     if model_id is not None:
         try:

@@ -16,7 +16,9 @@ from accounts.services import api_client_create
 from billing.models import PricingTier
 from predictions.demo import bank_marketing_frame, BANK_CATEGORICAL, BANK_NUMERIC, IRIS_FEATURES
 from predictions.models import RegisteredModel
+from mlapi.auth import token_cache_clear
 from predictions.registry.cache import loaded_models_clear
+from predictions.selectors import model_lookup_cache_clear
 from predictions.services import model_register
 
 User = get_user_model()
@@ -35,9 +37,14 @@ class UserFactory(factory.django.DjangoModelFactory):
 
 @pytest.fixture(autouse=True)
 def _fresh_model_cache():
-    loaded_models_clear()
+    def clear():
+        loaded_models_clear()
+        model_lookup_cache_clear()
+        token_cache_clear()
+
+    clear()
     yield
-    loaded_models_clear()
+    clear()
 
 
 @pytest.fixture(autouse=True)

@@ -211,7 +211,10 @@ LOGGING = {
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
-ACCESS_TOKEN_CACHE_SECONDS = env.int("ACCESS_TOKEN_CACHE_SECONDS", default=0)
+# Per-process memo of valid tokens and of model lookups by name: a revoked token or an archived model
+# stops being served within this many seconds on every worker (0 = look up on every request).
+ACCESS_TOKEN_CACHE_SECONDS = env.float("ACCESS_TOKEN_CACHE_SECONDS", default=5)
+MODEL_LOOKUP_CACHE_SECONDS = env.float("MODEL_LOOKUP_CACHE_SECONDS", default=5)
 
 # --- Batch jobs ---
 from celery.schedules import crontab  # noqa: E402

@@ -21,4 +21,7 @@ WARM_MODELS_ON_STARTUP = False
 GRAPHIQL_ENABLED = True
 GRAPHQL_INTROSPECTION_ENABLED = True
 PAYMENT_PROVIDER = "manual"
+# Exact behaviour per request in tests; tests/test_hot_cache.py turns the memos on.
+ACCESS_TOKEN_CACHE_SECONDS = 0
+MODEL_LOOKUP_CACHE_SECONDS = 0
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
