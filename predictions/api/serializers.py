@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from predictions.models import Prediction, RegisteredModel
+from predictions.models import RegisteredModel
 
 
 class ModelSerializer(serializers.ModelSerializer):
@@ -23,19 +23,20 @@ class ModelSerializer(serializers.ModelSerializer):
         )
 
 
-class ModelRefSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = RegisteredModel
-        fields = ("id", "name", "version")
+# Plain serializers on the predict path: a ModelSerializer rebuilds its fields from the model on every use.
+class ModelRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    version = serializers.IntegerField()
 
 
-class PredictionSerializer(serializers.ModelSerializer):
+class PredictionSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
     model = ModelRefSerializer()
+    input = serializers.JSONField()
+    output = serializers.JSONField()
     latency_ms = serializers.FloatField()
-
-    class Meta:
-        model = Prediction
-        fields = ("id", "model", "input", "output", "latency_ms", "created_at")
+    created_at = serializers.DateTimeField()
 
 
 class PredictRequestSerializer(serializers.Serializer):
