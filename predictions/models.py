@@ -43,6 +43,23 @@ class RegisteredModel(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
+    # What both APIs show of a model (not the artifact path, trusted types or registrant).
+    PUBLIC_FIELDS = (
+        "id",
+        "name",
+        "version",
+        "description",
+        "stage",
+        "task",
+        "artifact_format",
+        "sha256",
+        "size_bytes",
+        "input_schema",
+        "classes",
+        "metrics",
+        "created_at",
+    )
+
     class Meta:
         ordering = ["name", "-version"]
         constraints = [models.UniqueConstraint(fields=["name", "version"], name="registered_model_name_version")]

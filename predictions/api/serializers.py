@@ -6,21 +6,7 @@ from predictions.models import RegisteredModel
 class ModelSerializer(serializers.ModelSerializer):
     class Meta:
         model = RegisteredModel
-        fields = (
-            "id",
-            "name",
-            "version",
-            "description",
-            "stage",
-            "task",
-            "artifact_format",
-            "sha256",
-            "size_bytes",
-            "input_schema",
-            "classes",
-            "metrics",
-            "created_at",
-        )
+        fields = RegisteredModel.PUBLIC_FIELDS
 
 
 # Plain serializers on the predict path: a ModelSerializer rebuilds its fields from the model on every use.

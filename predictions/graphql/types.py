@@ -16,21 +16,7 @@ class ModelType(DjangoObjectType):
     class Meta:
         model = RegisteredModel
         name = "Model"
-        fields = (
-            "id",
-            "name",
-            "version",
-            "description",
-            "stage",
-            "task",
-            "artifact_format",
-            "sha256",
-            "size_bytes",
-            "input_schema",
-            "classes",
-            "metrics",
-            "created_at",
-        )
+        fields = RegisteredModel.PUBLIC_FIELDS
         convert_choices_to_enum = False
 
     @staticmethod
