@@ -30,21 +30,23 @@ CREATE = (
 LIST = "{ predictions(first: 20) { edges { node { id output createdAt } } pageInfo { hasNextPage endCursor } } }"
 
 
-def ensure_database(url: str) -> None:
+def recreate_database(url: str) -> None:
+    """Every run starts from an empty database, so the 'small' level really holds SMALL rows."""
     import psycopg2
     from urllib.parse import urlparse
 
     parsed = urlparse(url)
     name = parsed.path.lstrip("/")
+    if "growth" not in name:
+        raise SystemExit(f"refusing to drop {name!r}: the growth database's name must contain 'growth'")
     admin = psycopg2.connect(
         host=parsed.hostname, port=parsed.port or 5432, user=parsed.username or "postgres",
         password=parsed.password, dbname="postgres",
     )
     admin.autocommit = True
     with admin.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
-        if cursor.fetchone() is None:
-            cursor.execute(f'CREATE DATABASE "{name}"')
+        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        cursor.execute(f'CREATE DATABASE "{name}"')
     admin.close()
 
 
@@ -118,7 +120,7 @@ def bulk_load(user, target: int) -> float:
                 price_per_prediction, price_per_cpu_second, price_per_mb,
                 prediction_amount, compute_amount, storage_amount, amount)
             SELECT %(user)s, %(model)s, %(tier)s,
-                   %(start)s::timestamptz + ((g * 7919) %% %(span)s) * interval '1 millisecond',
+                   %(start)s::timestamptz + ((g::bigint * 7919) %% %(span)s) * interval '1 millisecond',
                    %(period)s, 'online', NULL, md5(g::text), 1, 1, 0.000412, 208, 'USD', 0.0004, 0.05, 0.001,
                    0.0004, 0.0000206, 0.000000208, 0.000420808
             FROM generate_series(1, %(n)s) AS g
@@ -192,7 +194,7 @@ def main() -> int:
     if not args.database_url.startswith("postgres"):
         print("growth.py needs PostgreSQL (it bulk-loads with generate_series)", file=sys.stderr)
         return 2
-    ensure_database(args.database_url)
+    recreate_database(args.database_url)
     media = RESULTS.parent / ".growth-media"
     media.mkdir(exist_ok=True)
     setup_django(args.database_url, media)
