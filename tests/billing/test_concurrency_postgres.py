@@ -10,6 +10,7 @@ from django.db import connection
 
 import predictions.services
 from billing.models import Invoice, InvoiceLine, MonthlyUsage, PricingTier, UsageRecord
+from billing.tiers import STANDARD_TIERS
 from billing.services.invoices import invoice_finalize, invoice_generate
 from mlapi.errors import LimitExceededError
 from predictions.models import Prediction
@@ -20,7 +21,9 @@ from tests.conftest import IRIS_SETOSA
 User = get_user_model()
 
 postgres_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL row locks")
-concurrent_db = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+# Real commits (threads need them). Earlier transactional tests may have flushed the tiers the data
+# migration made, so these tests create what they use.
+concurrent_db = pytest.mark.django_db(transaction=True)
 
 
 def run_concurrently(count: int, call) -> list[tuple[str, object]]:
@@ -44,6 +47,10 @@ def run_concurrently(count: int, call) -> list[tuple[str, object]]:
         thread.join(timeout=30)
     assert not any(thread.is_alive() for thread in threads), "a thread is stuck (lock wait?)"
     return results
+
+
+def _pro_tier() -> PricingTier:
+    return PricingTier.objects.get_or_create(name="pro", defaults=STANDARD_TIERS["pro"])[0]
 
 
 def _predict(user_id: int, **kwargs):
@@ -136,7 +143,7 @@ def test_a_failure_after_inference_persists_nothing(make_user, iris_model, monke
 @concurrent_db
 def test_concurrent_finalizes_take_gap_free_distinct_numbers(make_user):
     # given: six drafts
-    pro = PricingTier.objects.get(name="pro")
+    pro = _pro_tier()
     drafts = [invoice_generate(user=make_user(f"n{i}", tier=pro), period=date(2026, 10, 1))[0] for i in range(6)]
     # when
     results = run_concurrently(6, lambda i: invoice_finalize(invoice=Invoice.objects.get(pk=drafts[i].pk)).number)
@@ -150,7 +157,7 @@ def test_concurrent_finalizes_take_gap_free_distinct_numbers(make_user):
 @concurrent_db
 def test_concurrent_generation_for_one_user_makes_one_invoice(make_user, record_usage):
     # given
-    user = make_user("busy", tier=PricingTier.objects.get(name="pro"))
+    user = make_user("busy", tier=_pro_tier())
     record_usage(user, at=datetime(2026, 10, 3, tzinfo=timezone.utc), predictions=3, cpu_seconds=2.0, stored_bytes=4_000_000)
     # when
     results = run_concurrently(4, lambda i: invoice_generate(user=user, period=date(2026, 10, 1))[1])
