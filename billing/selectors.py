@@ -66,6 +66,14 @@ def invoice_get_for_owner(*, user, invoice_id) -> Invoice | None:
         return None
 
 
+def invoice_get_for_viewer(*, user, invoice_id: int) -> Invoice | None:
+    """The printable page: the owner's invoice, or any invoice for staff."""
+    invoices = Invoice.objects.select_related("user").prefetch_related("lines")
+    if not user.is_staff:
+        invoices = invoices.filter(user=user)
+    return invoices.filter(pk=invoice_id).first()
+
+
 def users_to_invoice(*, period: date, user_model) -> QuerySet:
     """Users charged in the period (their monthly counter says so: no scan of usage records), and
     active users on a tier with a monthly fee (the default tier's, for users without a tier)."""

@@ -6,9 +6,8 @@ from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from billing.models import Invoice
 from billing.periods import period_label
-from billing.selectors import invoice_get_for_owner
+from billing.selectors import invoice_get_for_viewer
 from billing.services.payments import payment_webhook_handle
 from mlapi.auth import InvalidTokenError, caller_from_request
 
@@ -26,10 +25,7 @@ def invoice_page(request, invoice_id: int):
         return redirect_to_login(request.get_full_path())
     if "billing" not in caller.scopes:
         return HttpResponse("This token lacks the billing scope.", status=403, content_type="text/plain")
-    if caller.user.is_staff:
-        invoice = Invoice.objects.select_related("user").prefetch_related("lines").filter(pk=invoice_id).first()
-    else:
-        invoice = invoice_get_for_owner(user=caller.user, invoice_id=invoice_id)
+    invoice = invoice_get_for_viewer(user=caller.user, invoice_id=invoice_id)
     if invoice is None:
         raise Http404("No such invoice.")
     return render(request, "billing/invoice.html", {"invoice": invoice, "period": period_label(invoice.period)})
