@@ -17,7 +17,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "graphene_django",
     "rest_framework",
-    "django_filters",
     "drf_spectacular",
     "oauth2_provider",
     "mlapi",
