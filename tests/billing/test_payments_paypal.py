@@ -21,23 +21,18 @@ from billing.payments import (
 )
 from billing.payments import paypal
 
-SANDBOX = "https://api-m.sandbox.paypal.com"
-TOKEN_URL = f"{SANDBOX}/v1/oauth2/token"
-INVOICES_URL = f"{SANDBOX}/v2/invoicing/invoices"
-INVOICE_ID = "INV2-Z56S-5LLA-Q52L-CPZ5"
-SEND_URL = f"{INVOICES_URL}/{INVOICE_ID}/send"
-PAYER_URL = f"https://www.sandbox.paypal.com/invoice/p/#{INVOICE_ID}"
-VERIFY_URL = f"{SANDBOX}/v1/notifications/verify-webhook-signature"
+from tests.billing.paypal_fakes import (
+    INVOICE_ID,
+    INVOICES_URL,
+    PAYER_URL,
+    SEND_URL,
+    SIGNATURE_HEADERS,
+    TOKEN_URL,
+    VERIFY_URL,
+)
+
 CLIENT_SECRET = "client-secret-value"
 WEBHOOK_ID = "1JE4291016473214C"
-
-SIGNATURE_HEADERS = {
-    "Paypal-Auth-Algo": "SHA256withRSA",
-    "Paypal-Cert-Url": "https://api.sandbox.paypal.com/v1/notifications/certs/CERT-360caa42",
-    "Paypal-Transmission-Id": "69cd13f0-d67a-11e5-baa3-778b53f4ae55",
-    "Paypal-Transmission-Sig": "lmI95Jx3Y9nhR5SJWlHVIWpg4AgFk7n9bCHSRxbrd8A9zrhdu2rMyFrmz",
-    "Paypal-Transmission-Time": "2026-11-01T20:01:35Z",
-}
 
 
 @pytest.fixture(autouse=True)

@@ -18,21 +18,17 @@ from billing.models import Invoice, PaymentEvent, PricingTier
 from billing.payments import paypal
 from billing.services.invoices import invoice_finalize, invoice_generate, invoice_void
 
-SANDBOX = "https://api-m.sandbox.paypal.com"
-TOKEN_URL = f"{SANDBOX}/v1/oauth2/token"
-INVOICES_URL = f"{SANDBOX}/v2/invoicing/invoices"
-VERIFY_URL = f"{SANDBOX}/v1/notifications/verify-webhook-signature"
-PAYPAL_INVOICE_ID = "INV2-Z56S-5LLA-Q52L-CPZ5"
-SEND_URL = f"{INVOICES_URL}/{PAYPAL_INVOICE_ID}/send"
-PAYER_URL = f"https://www.sandbox.paypal.com/invoice/p/#{PAYPAL_INVOICE_ID}"
+from tests.billing.paypal_fakes import (
+    INVOICE_ID,
+    INVOICES_URL,
+    PAYER_URL,
+    SEND_URL,
+    SIGNATURE_HEADERS,
+    TOKEN_URL,
+    VERIFY_URL,
+)
+
 WEBHOOK_URL = "/billing/webhooks/payments/"
-SIGNATURE_HEADERS = {
-    "Paypal-Auth-Algo": "SHA256withRSA",
-    "Paypal-Cert-Url": "https://api.sandbox.paypal.com/v1/notifications/certs/CERT-360caa42",
-    "Paypal-Transmission-Id": "69cd13f0-d67a-11e5-baa3-778b53f4ae55",
-    "Paypal-Transmission-Sig": "lmI95Jx3Y9nhR5SJWlHVIWpg4AgFk7n9bCHSRxbrd8A9zrhdu2rMyFrmz",
-    "Paypal-Transmission-Time": "2026-11-01T20:01:35Z",
-}
 
 
 @pytest.fixture(autouse=True)
@@ -72,7 +68,7 @@ def draft(make_user, record_usage):
 
 
 def add_create_and_send(api, *, create_status=201):
-    api.post(INVOICES_URL, status=create_status, json={"id": PAYPAL_INVOICE_ID, "status": "DRAFT"})
+    api.post(INVOICES_URL, status=create_status, json={"id": INVOICE_ID, "status": "DRAFT"})
     api.post(SEND_URL, json={"href": PAYER_URL, "rel": "payer-view", "method": "GET"})
 
 
@@ -87,7 +83,7 @@ def finalize(invoice, django_capture_on_commit_callbacks):
     return Invoice.objects.get(pk=invoice.pk)
 
 
-def webhook_event(*, event_id="WH-58D329510W468432D-8HN650336L201105X", paypal_invoice_id=PAYPAL_INVOICE_ID, **overrides):
+def webhook_event(*, event_id="WH-58D329510W468432D-8HN650336L201105X", paypal_invoice_id=INVOICE_ID, **overrides):
     return {
         "id": event_id,
         "create_time": "2026-11-02T10:00:00.000Z",
@@ -115,7 +111,7 @@ def test_finalizing_sends_the_invoice_to_paypal_after_commit(api, draft, django_
     invoice = finalize(draft, django_capture_on_commit_callbacks)
     # then
     assert invoice.status == Invoice.Status.OPEN
-    assert (invoice.payment_provider, invoice.provider_invoice_id, invoice.payer_url) == ("paypal", PAYPAL_INVOICE_ID, PAYER_URL)
+    assert (invoice.payment_provider, invoice.provider_invoice_id, invoice.payer_url) == ("paypal", INVOICE_ID, PAYER_URL)
     assert (invoice.send_attempts, invoice.last_send_error) == (1, "")
     assert invoice.sent_at is not None
     create = calls_to(api, INVOICES_URL)[0]
@@ -165,7 +161,7 @@ def test_a_failed_send_is_recorded_and_retried_by_send_invoices(api, draft, djan
     assert json.loads(out.getvalue()) == {"sent": 1}
     invoice.refresh_from_db()
     assert invoice.status == Invoice.Status.OPEN
-    assert (invoice.provider_invoice_id, invoice.send_attempts, invoice.last_send_error) == (PAYPAL_INVOICE_ID, 2, "")
+    assert (invoice.provider_invoice_id, invoice.send_attempts, invoice.last_send_error) == (INVOICE_ID, 2, "")
     creates = calls_to(api, INVOICES_URL)
     assert [c.headers["PayPal-Request-Id"] for c in creates] == [invoice.number, invoice.number]
     # and running it again sends nothing more

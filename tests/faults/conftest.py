@@ -26,6 +26,7 @@ from django.db.models import Count, Sum
 
 from billing.models import MonthlyUsage, UsageRecord
 from predictions.models import Prediction
+from soak.run import children_of  # one /proc reader for the soak and the fault tests
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVER_SETTINGS = "tests.faults.server_settings"
@@ -58,23 +59,6 @@ def free_port() -> int:
 def _gunicorn_executable() -> str:
     beside_python = Path(sys.executable).parent / "gunicorn"
     return str(beside_python if beside_python.exists() else ROOT / ".venv" / "bin" / "gunicorn")
-
-
-def children_of(pid: int) -> list[int]:
-    """Live child processes of `pid`, from /proc (psutil is not a dependency)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # "pid (comm) state ppid ...": comm may hold spaces and parentheses, so split after the last ')'
-        fields = stat[stat.rindex(")") + 2 :].split()
-        if int(fields[1]) == pid and fields[0] != "Z":
-            found.append(int(entry.name))
-    return sorted(found)
 
 
 class GunicornServer:
