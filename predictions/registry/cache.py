@@ -67,13 +67,20 @@ def loaded_models_clear() -> None:
         _loaded.clear()
 
 
-def production_models_warm() -> tuple[int, int]:
-    """Loads every production model; returns (loaded, failed). Failures are logged, never raised."""
-    loaded = failed = 0
-    for model in RegisteredModel.objects.filter(stage=RegisteredModel.Stage.PRODUCTION):
+def production_models_unavailable() -> tuple[int, list[str]]:
+    """Loads every production model not loaded yet; returns (how many there are, "name:version" of those
+    that cannot be loaded). Failures are logged, never raised."""
+    production = list(RegisteredModel.objects.filter(stage=RegisteredModel.Stage.PRODUCTION))
+    unavailable = []
+    for model in production:
         try:
             loaded_model_get(model=model)
-            loaded += 1
         except UnavailableError:
-            failed += 1
-    return loaded, failed
+            unavailable.append(f"{model.name}:{model.version}")
+    return len(production), unavailable
+
+
+def production_models_warm() -> tuple[int, int]:
+    """Loads every production model; returns (loaded, failed)."""
+    total, unavailable = production_models_unavailable()
+    return total - len(unavailable), len(unavailable)
