@@ -1,133 +1,28 @@
-"""Writes of the predictions app: registering models and creating (metered) predictions."""
+"""Creating (metered) predictions: validate, check limits, score, then store and bill in one transaction."""
 
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, BinaryIO
+from typing import Any
 
 from django.conf import settings
-from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from billing.models import UsageRecord
 from billing.selectors import usage_record_get_by_key
 from billing.services.usage import pricing_tier_for_user, quota_precheck, rate_limit_consume, usage_charge
-from mlapi.errors import (
-    ApplicationError,
-    ConflictError,
-    FieldError,
-    LimitExceededError,
-    NotFoundError,
-    PermissionDeniedError,
-)
+from mlapi.errors import ApplicationError, ConflictError, FieldError, LimitExceededError, NotFoundError
 from mlapi.observability.context import context_update
 from mlapi.observability.metrics import limit_rejection_observed, prediction_observed
-from predictions.error_codes import PredictionErrorCode, RegistryErrorCode
+from predictions.error_codes import PredictionErrorCode
 from predictions.models import Prediction, RegisteredModel
-from predictions.registry.artifacts import (
-    artifact_format_detect,
-    artifact_read,
-    estimator_load,
-    sha256_hex,
-    skops_types_to_trust,
-)
 from predictions.registry.cache import loaded_model_get
 from predictions.registry.inference import predict
-from predictions.registry.schema import input_schema_check, input_schema_derive, instances_validate
+from predictions.registry.schema import instances_validate
 from predictions.selectors import model_get_for_user
 
 IDEMPOTENCY_KEY_MAX_LENGTH = 200
-
-
-# --- Registry -------------------------------------------------------------------------------------
-
-
-def model_register(
-    *,
-    registered_by,
-    name: str,
-    artifact: BinaryIO,
-    filename: str,
-    description: str = "",
-    stage: str = RegisteredModel.Stage.STAGING,
-    input_schema: dict | list | None = None,
-    metrics: dict | None = None,
-    approved_types: list[str] | None = None,
-) -> RegisteredModel:
-    """Stores the artifact, derives (or checks) its input schema and gives it the next version of `name`.
-
-    joblib files run code when loaded, so only staff may register them: the check is here, not in the views.
-    """
-    if not registered_by.is_staff:
-        raise PermissionDeniedError.single(RegistryErrorCode.PERMISSION_DENIED, "Only staff may register models.")
-    if stage not in RegisteredModel.Stage.values:
-        raise ApplicationError.single(RegistryErrorCode.INVALID_STAGE, f"Stage must be one of {RegisteredModel.Stage.values}.", field="stage")
-    artifact_format = artifact_format_detect(filename=filename)
-    data = artifact_read(stream=artifact, max_bytes=settings.MODEL_ARTIFACT_MAX_BYTES)
-    trusted_types = (
-        skops_types_to_trust(data=data, approved=approved_types or []) if artifact_format == "skops" else []
-    )
-    try:
-        estimator = estimator_load(data=data, artifact_format=artifact_format, trusted_types=trusted_types)
-    except ApplicationError:
-        raise
-    except Exception as exc:
-        raise ApplicationError.single(
-            RegistryErrorCode.ARTIFACT_UNREADABLE, f"The artifact could not be loaded ({type(exc).__name__}).", field="artifact"
-        ) from exc
-    if not hasattr(estimator, "predict"):
-        raise ApplicationError.single(
-            RegistryErrorCode.NOT_AN_ESTIMATOR, "The artifact holds no fitted estimator with predict().", field="artifact"
-        )
-    schema = (
-        input_schema_check(schema=input_schema, estimator=estimator)
-        if input_schema
-        else input_schema_derive(estimator=estimator)
-    )
-    classes = getattr(estimator, "classes_", None)
-    model = RegisteredModel(
-        name=name,
-        description=description,
-        artifact_format=artifact_format,
-        sha256=sha256_hex(data),
-        size_bytes=len(data),
-        trusted_types=trusted_types,
-        input_schema=schema,
-        task=RegisteredModel.Task.CLASSIFICATION if classes is not None else RegisteredModel.Task.REGRESSION,
-        classes=[c.item() if hasattr(c, "item") else c for c in classes] if classes is not None else [],
-        stage=stage,
-        metrics=metrics or {},
-        registered_by=registered_by,
-    )
-    model.full_clean(exclude=["version", "artifact"])
-    model.artifact.save(f"{name}.{artifact_format}", ContentFile(data), save=False)
-    for _attempt in range(5):
-        model.version = (
-            RegisteredModel.objects.filter(name=name).order_by("-version").values_list("version", flat=True).first()
-            or 0
-        ) + 1
-        try:
-            with transaction.atomic():
-                model.save(force_insert=True)
-            return model
-        except IntegrityError:
-            model.pk = None
-    raise ConflictError.single(RegistryErrorCode.INVALID_STAGE, "Could not allocate a version; try again.")
-
-
-def model_set_stage(*, model: RegisteredModel, stage: str, changed_by) -> RegisteredModel:
-    if not changed_by.is_staff:
-        raise PermissionDeniedError.single(RegistryErrorCode.PERMISSION_DENIED, "Only staff may change stages.")
-    if stage not in RegisteredModel.Stage.values:
-        raise ApplicationError.single(RegistryErrorCode.INVALID_STAGE, f"Stage must be one of {RegisteredModel.Stage.values}.", field="stage")
-    RegisteredModel.objects.filter(pk=model.pk).update(stage=stage)
-    model.stage = stage
-    return model
-
-
-# --- Predictions ----------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
