@@ -12,6 +12,8 @@ class PredictionErrorCode(str, Enum):
     NOT_FOUND = "NOT_FOUND"
     MODEL_UNAVAILABLE = "MODEL_UNAVAILABLE"
     IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"
+    UNKNOWN_CATEGORY = "UNKNOWN_CATEGORY"  # a warning: the encoder handles an unseen category
+    MODEL_OUTPUT_MISMATCH = "MODEL_OUTPUT_MISMATCH"  # the estimator did not answer one output per row
 
 
 class RegistryErrorCode(str, Enum):

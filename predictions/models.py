@@ -19,7 +19,11 @@ class RegisteredModel(models.Model):
 
     class Task(models.TextChoices):
         CLASSIFICATION = "classification"
+        MULTILABEL_CLASSIFICATION = "multilabel_classification", "multi-label classification"
         REGRESSION = "regression"
+        MULTIOUTPUT_REGRESSION = "multioutput_regression", "multi-output regression"
+        CLUSTERING = "clustering"
+        OUTLIER_DETECTION = "outlier_detection", "outlier detection"
 
     class Format(models.TextChoices):
         JOBLIB = "joblib"
@@ -34,7 +38,7 @@ class RegisteredModel(models.Model):
     size_bytes = models.PositiveBigIntegerField()
     trusted_types = models.JSONField(default=list, blank=True, help_text="skops types approved at registration.")
     input_schema = models.JSONField()
-    task = models.CharField(max_length=16, choices=Task.choices)
+    task = models.CharField(max_length=32, choices=Task.choices)
     classes = models.JSONField(default=list, blank=True)
     stage = models.CharField(max_length=12, choices=Stage.choices, default=Stage.STAGING, db_index=True)
     metrics = models.JSONField(default=dict, blank=True)

@@ -17,7 +17,6 @@ import enum
 import hashlib
 import json
 import logging
-from dataclasses import dataclass
 
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, connection, transaction
@@ -29,12 +28,9 @@ from batch.error_codes import BatchErrorCode
 from batch.files import RawRow, chunk_rows_read
 from batch.models import BatchChunk, BatchJob, BatchResultRow
 from billing.models import UsageRecord
-from billing.services.usage import pricing_tier_for_user, quota_precheck, usage_charge
 from mlapi.errors import ApplicationError, FieldError, LimitExceededError
-from mlapi.observability.metrics import limit_rejection_observed, prediction_observed
-from predictions.registry.cache import loaded_model_get
-from predictions.registry.inference import predict
-from predictions.registry.schema import MAX_REPORTED_ERRORS, instances_validate
+from predictions.registry.schema import MAX_REPORTED_ERRORS, instance_row, instances_validate
+from predictions.services.metering import ScoredRows, metered_inference
 
 logger = logging.getLogger(__name__)
 
@@ -53,18 +49,12 @@ class _JobStopped(Exception):
     """The job left `running` while this chunk was scored: roll its transaction back."""
 
 
+class _AlreadyStored(Exception):
+    """An earlier delivery of this chunk committed first: roll this one's charge back."""
+
+
 def usage_idempotency_key(*, job_id, index: int) -> str:
     return f"batch:{job_id}:{index}"
-
-
-@dataclass
-class _Scored:
-    results: list[tuple]  # (row_number, line, input JSON, output JSON, error JSON), JSON as text or None
-    scored: int
-    failed: int
-    cpu_seconds: float
-    stored_bytes: int
-    wall_seconds: float = 0.0
 
 
 def _json(value) -> str:
@@ -95,10 +85,8 @@ def _validate(schema: dict, rows: list[RawRow]) -> None:
         row.errors.extend(e for e in map(_strip_path, found) if e.field is None or e.field not in converted_badly)
 
 
-def _score(job: BatchJob, rows: list[RawRow]) -> _Scored:
-    """Predicts the rows without errors in one vectorized call; every row gets its result."""
-    good = [row for row in rows if not row.errors]
-    results = [
+def _error_results(rows: list[RawRow]) -> list[tuple]:
+    return [
         (
             row.row_number,
             row.line,
@@ -109,18 +97,6 @@ def _score(job: BatchJob, rows: list[RawRow]) -> _Scored:
         for row in rows
         if row.errors
     ]
-    if not good:
-        return _Scored(results, 0, len(results), 0.0, 0)
-    loaded = loaded_model_get(model=job.model)
-    result = predict(loaded=loaded, instances=[row.values for row in good])
-    names = loaded.feature_names
-    stored_bytes = 0
-    for row, output in zip(good, result.outputs):
-        instance_json = _json({name: row.values[name] for name in names})
-        output_json = _json(output)
-        stored_bytes += len(instance_json) + len(output_json)
-        results.append((row.row_number, row.line, instance_json, output_json, None))
-    return _Scored(results, len(good), len(rows) - len(good), result.cpu_seconds, stored_bytes, result.wall_seconds)
 
 
 _RESULT_COLUMNS = ("job", "row_number", "line", "input", "output", "error")
@@ -201,35 +177,25 @@ def batch_chunk_run(*, job_id, index: int) -> ChunkOutcome:
             first_line=chunk.first_line,
         )
         _validate(job.model.input_schema, rows)
-        good_count = sum(1 for row in rows if not row.errors)
-        tier = pricing_tier_for_user(user=user)
-        if good_count:
-            quota_precheck(user=user, tier=tier, count=good_count, now=timezone.now())
-        scored = _score(job, rows)
-        now = timezone.now()
-        with transaction.atomic():
+        names = [f["name"] for f in job.model.input_schema["features"]]
+        good = [row for row in rows if not row.errors]
+        failed = len(rows) - len(good)
+
+        def store(usage, scored: ScoredRows) -> None:
+            now = timezone.now()
             claimed = BatchChunk.objects.filter(pk=chunk.pk, done_at__isnull=True).update(
-                done_at=now, rows_done=scored.scored, rows_failed=scored.failed
+                done_at=now, rows_done=len(good), rows_failed=failed
             )
             if not claimed:
-                return ChunkOutcome.REPLAYED
-            _results_insert(job.pk, scored.results)
-            if scored.scored:
-                usage_charge(
-                    user=user,
-                    tier=tier,
-                    model=job.model,
-                    predictions=scored.scored,
-                    cpu_seconds=scored.cpu_seconds,
-                    stored_bytes=scored.stored_bytes,
-                    idempotency_key=usage_idempotency_key(job_id=job.pk, index=chunk.index),
-                    request_hash=_request_hash(job, chunk),
-                    source=USAGE_SOURCE,
-                    now=now,
-                )
+                raise _AlreadyStored
+            scored_results = [
+                (row.row_number, row.line, instance, output, None)
+                for row, instance, output in zip(good, scored.inputs_json, scored.outputs_json, strict=True)
+            ]
+            _results_insert(job.pk, _error_results(rows) + scored_results)
             counted = BatchJob.objects.filter(pk=job.pk, status=BatchJob.Status.RUNNING).update(
-                rows_done=F("rows_done") + scored.scored,
-                rows_failed=F("rows_failed") + scored.failed,
+                rows_done=F("rows_done") + len(good),
+                rows_failed=F("rows_failed") + failed,
                 chunks_done=F("chunks_done") + 1,
             )
             if not counted:
@@ -237,10 +203,23 @@ def batch_chunk_run(*, job_id, index: int) -> ChunkOutcome:
             BatchJob.objects.filter(
                 pk=job.pk, status=BatchJob.Status.RUNNING, chunks_done=F("chunks_total")
             ).update(status=BatchJob.Status.SUCCEEDED, finished_at=now)
+
+        metered_inference(
+            user=user,
+            model=job.model,
+            rows=[instance_row(row.values, names) for row in good],
+            source=USAGE_SOURCE,
+            now=timezone.now(),
+            idempotency_key=usage_idempotency_key(job_id=job.pk, index=chunk.index),
+            request_hash=_request_hash(job, chunk),
+            store=store,
+            rate_limited=False,
+        )
+    except _AlreadyStored:
+        return ChunkOutcome.REPLAYED
     except _JobStopped:
         return ChunkOutcome.SKIPPED
     except LimitExceededError as error:
-        limit_rejection_observed(code=error.errors[0].code)
         batch_job_pause(job_id=job_id, error=error)
         return ChunkOutcome.PAUSED
     except ApplicationError as error:
@@ -256,14 +235,6 @@ def batch_chunk_run(*, job_id, index: int) -> ChunkOutcome:
         ):
             return ChunkOutcome.REPLAYED
         raise
-    if scored.scored:
-        prediction_observed(
-            model_name=job.model.name,
-            version=job.model.version,
-            instances=scored.scored,
-            seconds=scored.wall_seconds,
-            source=USAGE_SOURCE,
-        )
     return ChunkOutcome.DONE
 
 

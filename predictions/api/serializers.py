@@ -28,8 +28,10 @@ class PredictionSerializer(serializers.Serializer):
 class PredictRequestSerializer(serializers.Serializer):
     """Shape only; the service validates every instance against the model's input schema."""
 
-    features = serializers.JSONField(required=False, help_text="One instance: feature name → value.")
-    instances = serializers.JSONField(required=False, help_text="A batch: a list of instances.")
+    features = serializers.JSONField(
+        required=False, help_text="One instance: feature name → value, or an array of values in input-schema order."
+    )
+    instances = serializers.JSONField(required=False, help_text="A batch: a list of instances (objects or arrays).")
 
 
 class CostSerializer(serializers.Serializer):
@@ -41,8 +43,15 @@ class CostSerializer(serializers.Serializer):
     stored_bytes = serializers.IntegerField()
 
 
+class WarningSerializer(serializers.Serializer):
+    field = serializers.CharField(allow_null=True)
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
 class PredictResponseSerializer(serializers.Serializer):
     prediction = PredictionSerializer(allow_null=True)
     predictions = PredictionSerializer(many=True)
     cost = CostSerializer()
     replayed = serializers.BooleanField()
+    warnings = WarningSerializer(many=True, help_text="Non-fatal notes on the input (UNKNOWN_CATEGORY).")

@@ -73,6 +73,7 @@ def _prediction_response(outcome, *, single: bool) -> Response:
             "predictions": outcome.predictions,
             "cost": outcome.usage,
             "replayed": outcome.replayed,
+            "warnings": [w.as_dict() for w in outcome.warnings],
         }
     ).data
     return Response(body, status=status.HTTP_200_OK if outcome.replayed else status.HTTP_201_CREATED)

@@ -4,6 +4,7 @@ from graphene.types.generic import GenericScalar
 from billing.graphql.types import CostType
 from mlapi.graphql_core.mutations import BaseMutation
 from mlapi.graphql_core.permissions import require_scope
+from mlapi.graphql_core.types import Error
 from predictions.graphql.types import PredictionType
 from predictions.services import model_ref_from_input, prediction_create
 
@@ -12,8 +13,10 @@ class CreatePredictionInput(graphene.InputObjectType):
     model_id = graphene.ID(description="A model id; or give modelName (+ modelVersion).")
     model_name = graphene.String()
     model_version = graphene.Int(description="Omitted: the latest production version.")
-    features = GenericScalar(description="One instance: a JSON object of feature values.")
-    instances = graphene.List(GenericScalar, description="A batch: a list of JSON objects.")
+    features = GenericScalar(
+        description="One instance: a JSON object of feature values, or an array of values in input-schema order."
+    )
+    instances = graphene.List(GenericScalar, description="A batch: a list of instances (objects or arrays).")
     idempotency_key = graphene.String(description="Retrying with the same key returns the original result.")
 
 
@@ -22,9 +25,18 @@ class CreatePrediction(BaseMutation):
     predictions = graphene.List(graphene.NonNull(PredictionType), description="Every prediction of this call, in input order.")
     cost = graphene.Field(CostType)
     replayed = graphene.Boolean(description="True when an idempotency key matched an earlier call.")
+    warnings = graphene.List(
+        graphene.NonNull(Error),
+        required=True,
+        description="Non-fatal notes on the input (code UNKNOWN_CATEGORY: an unseen category the model's encoder handles).",
+    )
 
     class Arguments:
         input = CreatePredictionInput(required=True)
+
+    @staticmethod
+    def resolve_warnings(payload, info):
+        return payload.warnings or []
 
     @classmethod
     def perform(cls, root, info, input):
@@ -44,5 +56,6 @@ class CreatePrediction(BaseMutation):
             predictions=outcome.predictions,
             cost=outcome.usage,
             replayed=outcome.replayed,
+            warnings=[Error(**w.as_dict()) for w in outcome.warnings],
             errors=[],
         )

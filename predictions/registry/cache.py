@@ -54,7 +54,7 @@ def _load(model: RegisteredModel) -> LoadedModel:
         logger.error("model artifact failed to load", extra={"model_id": model.pk, "error": type(exc).__name__})
         raise _unavailable(model, "its artifact failed to load") from exc
     return loaded_model_build(
-        model_id=model.pk, sha256=model.sha256, estimator=estimator, input_schema=model.input_schema
+        model_id=model.pk, sha256=model.sha256, estimator=estimator, input_schema=model.input_schema, task=model.task
     )
 
 

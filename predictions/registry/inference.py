@@ -1,4 +1,12 @@
-"""Turning validated instances into the estimator's input and its output into JSON."""
+"""Turning validated instances into the input the estimator was fitted on, and its answer into JSON.
+
+The input mode is chosen once per loaded model:
+- "text": a text vectorizer heads the pipeline: the raw documents, as a 1-D list;
+- "array": every feature is numeric and every step is scikit-learn's own numeric code: a float64 array
+  (much cheaper than a DataFrame; `None` becomes NaN);
+- "frame": a DataFrame in schema order, numbers as float64 (NaN for missing), categories as objects with
+  the missing marker the encoder was fitted with (None or NaN).
+"""
 
 import time
 import warnings
@@ -7,11 +15,21 @@ from typing import Any
 
 import numpy as np
 
-from mlapi.errors import ApplicationError, FieldError
 from predictions.error_codes import PredictionErrorCode
+from predictions.registry import estimators as kinds
+from predictions.registry.outputs import Answerer, ModelOutputError, answerer_build
 
 # Numeric models fitted on a DataFrame are fed plain arrays (much cheaper); the column order is the schema's.
 warnings.filterwarnings("ignore", message="X does not have valid feature names")
+
+_FRAME_STEPS = ("ColumnTransformer", "FunctionTransformer")
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    missing_marker: Any
 
 
 @dataclass(frozen=True)
@@ -20,9 +38,10 @@ class LoadedModel:
     sha256: str
     estimator: Any
     feature_names: tuple[str, ...]
-    numeric_only: bool
-    classes: tuple
-    has_proba: bool
+    task: str
+    input_mode: str
+    columns: tuple[Column, ...]
+    answer: Answerer
 
 
 @dataclass(frozen=True)
@@ -32,67 +51,77 @@ class InferenceResult:
     wall_seconds: float
 
 
-def loaded_model_build(*, model_id: int, sha256: str, estimator: Any, input_schema: dict) -> LoadedModel:
+def _input_mode(estimator: Any, features: list[dict]) -> str:
+    if kinds.text_head(estimator):
+        return "text"
+    numeric = all(f["type"] in ("number", "integer") for f in features)
+    steps = kinds.flat_steps([estimator])
+    plain = all(
+        (type(step).__module__ or "").startswith("sklearn.") and type(step).__name__ not in _FRAME_STEPS
+        for step in steps
+    )
+    return "array" if numeric and plain else "frame"
+
+
+def loaded_model_build(*, model_id: int, sha256: str, estimator: Any, input_schema: dict, task: str) -> LoadedModel:
     features = input_schema["features"]
-    classes = getattr(estimator, "classes_", None)
+    names = [f["name"] for f in features]
+    mode = _input_mode(estimator, features)
+    facts = kinds.column_facts(estimator, names) if mode == "frame" else {}
+    columns = tuple(
+        Column(f["name"], f["type"], facts[f["name"]].missing_marker if f["name"] in facts else np.nan)
+        for f in features
+    )
     return LoadedModel(
         model_id=model_id,
         sha256=sha256,
         estimator=estimator,
-        feature_names=tuple(f["name"] for f in features),
-        numeric_only=all(f["type"] in ("number", "integer") for f in features),
-        classes=tuple(_json_value(c) for c in classes) if classes is not None else (),
-        has_proba=classes is not None and hasattr(estimator, "predict_proba"),
+        feature_names=tuple(names),
+        task=task,
+        input_mode=mode,
+        columns=columns,
+        answer=answerer_build(estimator=estimator, task=task),
     )
 
 
-def _json_value(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value
+def _frame_column(column: Column, values: list) -> Any:
+    has_missing = any(v is None for v in values)
+    if column.type == "number" or (column.type == "integer" and has_missing):
+        return np.array(values, dtype=np.float64)
+    if column.type == "integer":
+        return np.array(values, dtype=np.int64)
+    if column.type == "boolean" and not has_missing:
+        return np.array(values, dtype=bool)
+    marker = column.missing_marker
+    column_values = np.empty(len(values), dtype=object)
+    column_values[:] = [marker if v is None else v for v in values]
+    return column_values
 
 
 def _model_input(loaded: LoadedModel, instances: list[dict]) -> Any:
     names = loaded.feature_names
-    if loaded.numeric_only:
+    if loaded.input_mode == "text":
+        return [row[names[0]] for row in instances]
+    if loaded.input_mode == "array":
         return np.array([[row[n] for n in names] for row in instances], dtype=np.float64)
     import pandas as pd
 
-    return pd.DataFrame.from_records([[row[n] for n in names] for row in instances], columns=list(names))
-
-
-def _require_finite(values: np.ndarray) -> None:
-    """Extreme (but finite) inputs can overflow a model into NaN or inf: refuse rather than store them."""
-    finite = np.isfinite(values)
-    if finite.all():
-        return
-    rows = np.flatnonzero(~finite.reshape(len(values), -1).all(axis=1))
-    raise ApplicationError(
-        [
-            FieldError(f"instances.{row}", PredictionErrorCode.INVALID_VALUE.value, "The model produced a non-finite output for these values.")
-            for row in rows[:20].tolist()
-        ]
+    return pd.DataFrame(
+        {c.name: _frame_column(c, [row[c.name] for row in instances]) for c in loaded.columns}, columns=list(names)
     )
 
 
 def predict(*, loaded: LoadedModel, instances: list[dict]) -> InferenceResult:
-    """Scores all instances with one vectorized call; CPU time is this thread's, not wall time."""
+    """Scores all instances with one vectorized call; CPU time is this thread's, not wall time.
+
+    `instances` are objects with every schema feature (see `schema.instances_prepare`)."""
     cpu_start, wall_start = time.thread_time(), time.perf_counter()
-    features = _model_input(loaded, instances)
-    if loaded.has_proba:
-        probabilities = loaded.estimator.predict_proba(features)
-        _require_finite(probabilities)
-        best = probabilities.argmax(axis=1)
-        classes = loaded.classes
-        keys = [str(c) for c in classes]
-        outputs = [
-            {"label": classes[i], "probabilities": dict(zip(keys, row.tolist()))}
-            for i, row in zip(best.tolist(), probabilities)
-        ]
-    else:
-        values = loaded.estimator.predict(features)
-        if not loaded.classes:
-            _require_finite(values)
-        key = "label" if loaded.classes else "value"
-        outputs = [{key: _json_value(v)} for v in values]
+    outputs = loaded.answer(_model_input(loaded, instances), len(instances))
+    if len(outputs) != len(instances):  # the shapers check each array; this guards any future one
+        raise ModelOutputError.single(
+            PredictionErrorCode.MODEL_OUTPUT_MISMATCH,
+            f"The model answered {len(outputs)} outputs for {len(instances)} input rows.",
+        )
     return InferenceResult(
         outputs=outputs,
         cpu_seconds=time.thread_time() - cpu_start,

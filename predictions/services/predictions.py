@@ -2,24 +2,20 @@
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.utils import timezone
 
 from billing.models import UsageRecord
 from billing.selectors import usage_record_get_by_key
-from billing.services.usage import pricing_tier_for_user, quota_precheck, rate_limit_consume, usage_charge
 from mlapi.errors import ApplicationError, ConflictError, FieldError, LimitExceededError, NotFoundError
-from mlapi.observability.context import context_update
-from mlapi.observability.metrics import limit_rejection_observed, prediction_observed
 from predictions.error_codes import PredictionErrorCode
 from predictions.models import Prediction, RegisteredModel
-from predictions.registry.cache import loaded_model_get
-from predictions.registry.inference import predict
-from predictions.registry.schema import instances_validate
+from predictions.registry.schema import instances_prepare
+from predictions.services.metering import ScoredRows, metered_inference
 from predictions.selectors import model_get_for_user
 
 IDEMPOTENCY_KEY_MAX_LENGTH = 200
@@ -37,6 +33,7 @@ class PredictionOutcome:
     predictions: list[Prediction]
     usage: UsageRecord
     replayed: bool
+    warnings: list[FieldError] = field(default_factory=list)  # non-fatal: unseen categories passed on
 
 
 def _request_hash(*, model: RegisteredModel, instances: list, batch: bool) -> str:
@@ -46,7 +43,7 @@ def _request_hash(*, model: RegisteredModel, instances: list, batch: bool) -> st
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _replay(*, usage: UsageRecord, request_hash: str) -> PredictionOutcome:
+def _replay(*, usage: UsageRecord, request_hash: str, warnings: list[FieldError]) -> PredictionOutcome:
     if usage.request_hash != request_hash:
         raise ConflictError.single(
             PredictionErrorCode.IDEMPOTENCY_CONFLICT,
@@ -54,7 +51,7 @@ def _replay(*, usage: UsageRecord, request_hash: str) -> PredictionOutcome:
             field="idempotencyKey",
         )
     rows = list(usage.prediction_rows.select_related("model").order_by("position"))
-    return PredictionOutcome(predictions=rows, usage=usage, replayed=True)
+    return PredictionOutcome(predictions=rows, usage=usage, replayed=True, warnings=warnings)
 
 
 def _instances_from_input(*, features: Any, instances: Any) -> tuple[list, bool, str]:
@@ -105,73 +102,53 @@ def prediction_create(
     _check_idempotency_key(idempotency_key)
     model = model_get_for_user(user=user, model_id=model_ref.model_id, name=model_ref.name, version=model_ref.version)
     request_hash = _request_hash(model=model, instances=rows, batch=batch)
+    prepared = instances_prepare(schema=model.input_schema, instances=rows, path=path)
     if idempotency_key:
         existing = usage_record_get_by_key(user=user, idempotency_key=idempotency_key)
         if existing is not None:
-            return _replay(usage=existing, request_hash=request_hash)
-    errors: list[FieldError] = instances_validate(schema=model.input_schema, instances=rows, path=path)
-    if errors:
-        raise ApplicationError(errors)
-    tier = pricing_tier_for_user(user=user)
+            return _replay(usage=existing, request_hash=request_hash, warnings=prepared.warnings)
+    if prepared.errors:
+        raise ApplicationError(prepared.errors)
     now = timezone.now()
-    context_update(model=f"{model.name}:{model.version}")
-    try:
-        rate_limit_consume(user=user, tier=tier, now=now)
-        quota_precheck(user=user, tier=tier, count=len(rows), now=now)
-    except LimitExceededError as error:
-        limit_rejection_observed(code=error.errors[0].code)
-        raise
 
-    loaded = loaded_model_get(model=model)
-    result = predict(loaded=loaded, instances=rows)
-    inputs = [{name: row[name] for name in loaded.feature_names} for row in rows]
-    stored_bytes = sum(
-        len(json.dumps(i, separators=(",", ":"))) + len(json.dumps(o, separators=(",", ":")))
-        for i, o in zip(inputs, result.outputs)
-    )
-    latency_ms = round(result.wall_seconds * 1000, 3)
+    def store(usage: UsageRecord, scored: ScoredRows) -> list[Prediction]:
+        latency_ms = round(scored.wall_seconds * 1000, 3)
+        return Prediction.objects.bulk_create(
+            [
+                Prediction(
+                    user=user,
+                    model=model,
+                    usage=usage,
+                    position=position,
+                    input=instance,
+                    output=output,
+                    latency_ms=latency_ms,
+                    created_at=now,
+                )
+                for position, (instance, output) in enumerate(zip(scored.inputs, scored.outputs, strict=True))
+            ]
+        )
+
     try:
-        with transaction.atomic():
-            usage = usage_charge(
-                user=user,
-                tier=tier,
-                model=model,
-                predictions=len(rows),
-                cpu_seconds=result.cpu_seconds,
-                stored_bytes=stored_bytes,
-                idempotency_key=idempotency_key,
-                request_hash=request_hash,
-                source=source,
-                now=now,
-            )
-            predictions = Prediction.objects.bulk_create(
-                [
-                    Prediction(
-                        user=user,
-                        model=model,
-                        usage=usage,
-                        position=position,
-                        input=instance,
-                        output=output,
-                        latency_ms=latency_ms,
-                        created_at=now,
-                    )
-                    for position, (instance, output) in enumerate(zip(inputs, result.outputs))
-                ]
-            )
-    except (IntegrityError, LimitExceededError) as error:
+        usage, predictions = metered_inference(
+            user=user,
+            model=model,
+            rows=prepared.rows,
+            source=source,
+            now=now,
+            idempotency_key=idempotency_key,
+            request_hash=request_hash,
+            store=store,
+            rate_limited=True,
+        )
+    except (IntegrityError, LimitExceededError):
         # The same key committed meanwhile by a concurrent call (unique constraint), possibly taking
         # the last of the quota: answer with that call's result.
         existing = usage_record_get_by_key(user=user, idempotency_key=idempotency_key) if idempotency_key else None
         if existing is not None:
-            return _replay(usage=existing, request_hash=request_hash)
-        if isinstance(error, LimitExceededError):
-            limit_rejection_observed(code=error.errors[0].code)
+            return _replay(usage=existing, request_hash=request_hash, warnings=prepared.warnings)
         raise
-    prediction_observed(
-        model_name=model.name, version=model.version, instances=len(rows), seconds=result.wall_seconds, source=source
-    )
-    return PredictionOutcome(predictions=predictions, usage=usage, replayed=False)
+    return PredictionOutcome(predictions=predictions, usage=usage, replayed=False, warnings=prepared.warnings)
 
 
 def model_ref_from_input(*, model_id: Any = None, name: Any = None, version: Any = None) -> ModelRef:

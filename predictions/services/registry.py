@@ -16,6 +16,7 @@ from predictions.registry.artifacts import (
     sha256_hex,
     skops_types_to_trust,
 )
+from predictions.registry.estimators import classes_of, task_detect
 from predictions.registry.schema import input_schema_check, input_schema_derive
 
 
@@ -61,7 +62,6 @@ def model_register(
         if input_schema
         else input_schema_derive(estimator=estimator)
     )
-    classes = getattr(estimator, "classes_", None)
     model = RegisteredModel(
         name=name,
         description=description,
@@ -70,8 +70,8 @@ def model_register(
         size_bytes=len(data),
         trusted_types=trusted_types,
         input_schema=schema,
-        task=RegisteredModel.Task.CLASSIFICATION if classes is not None else RegisteredModel.Task.REGRESSION,
-        classes=[c.item() if hasattr(c, "item") else c for c in classes] if classes is not None else [],
+        task=task_detect(estimator),
+        classes=classes_of(estimator),
         stage=stage,
         metrics=metrics or {},
         registered_by=registered_by,

@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection
 
-import predictions.services.predictions
+import predictions.services.metering
 from billing.models import Invoice, InvoiceLine, MonthlyUsage, PricingTier, UsageRecord
 from billing.tiers import STANDARD_TIERS
 from billing.services.invoices import invoice_finalize, invoice_generate
@@ -100,13 +100,13 @@ def test_one_idempotency_key_sent_concurrently_creates_one_prediction(make_user,
 
 
 def _fail_after_usage_record(monkeypatch):
-    original = predictions.services.predictions.usage_charge
+    original = predictions.services.metering.usage_charge
 
     def create_then_fail(**kwargs):
         original(**kwargs)
         raise RuntimeError("injected failure after the usage record")
 
-    monkeypatch.setattr(predictions.services.predictions, "usage_charge", create_then_fail)
+    monkeypatch.setattr(predictions.services.metering, "usage_charge", create_then_fail)
 
 
 def _fail_at_bulk_create(monkeypatch):

@@ -132,12 +132,12 @@ def test_unexpected_error_is_logged_with_the_request_id_and_answered_without_a_t
     make_user, issue_token, client, iris_model, caplog, json_lines, monkeypatch
 ):
     # given: inference blows up
-    import predictions.services.predictions
+    import predictions.services.metering
 
     def explode(**kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(predictions.services.predictions, "predict", explode)
+    monkeypatch.setattr(predictions.services.metering, "predict", explode)
     token = issue_token(make_user())
     caplog.set_level(logging.INFO)
     # when

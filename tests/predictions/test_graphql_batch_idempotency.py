@@ -85,12 +85,12 @@ def test_batch_errors_name_the_instance_and_the_feature(make_user, issue_token, 
     # given
     register("bank-marketing", bank_artifact())
     token = issue_token(make_user())
-    instances = [BANK_CLIENT, {**BANK_CLIENT, "marital": "complicated"}, BANK_CLIENT, {**BANK_CLIENT, "pet": "cat"}]
+    instances = [BANK_CLIENT, {**BANK_CLIENT, "marital": 3}, BANK_CLIENT, {**BANK_CLIENT, "pet": "cat"}]
     before = stored_counts()
     # when
     _, body = gql(CREATE, {"input": {"modelName": "bank-marketing", "instances": instances}}, token=token)
     # then
-    assert _codes(body) == [("instances.1.marital", "INVALID_CHOICE"), ("instances.3.pet", "UNKNOWN_FIELD")]
+    assert _codes(body) == [("instances.1.marital", "INVALID_TYPE"), ("instances.3.pet", "UNKNOWN_FIELD")]
     assert stored_counts() == before
 
 

@@ -57,9 +57,9 @@ def test_null_feature_is_required(make_user, issue_token, gql, iris_model, store
 
 
 def test_every_problem_of_an_instance_is_reported_at_once(make_user, issue_token, gql, bank_model, stored_counts):
-    # given: a string for a number, a boolean for a number, an unknown category, an unknown field, a missing one
+    # given: a string for a number, a boolean for a number, a number for a category, an unknown field, a missing one
     token = issue_token(make_user())
-    features = {**BANK_CLIENT, "age": "forty", "balance": True, "job": "astronaut", "favourite_colour": "red"}
+    features = {**BANK_CLIENT, "age": "forty", "balance": True, "job": 7, "favourite_colour": "red"}
     del features["campaign"]
     before = stored_counts()
     # when
@@ -70,7 +70,7 @@ def test_every_problem_of_an_instance_is_reported_at_once(make_user, issue_token
         [
             ("features.age", "INVALID_TYPE"),
             ("features.balance", "INVALID_TYPE"),
-            ("features.job", "INVALID_CHOICE"),
+            ("features.job", "INVALID_TYPE"),
             ("features.campaign", "REQUIRED"),
             ("features.favourite_colour", "UNKNOWN_FIELD"),
         ]

@@ -1,0 +1,109 @@
+"""The one metered-inference path, for online calls and batch chunks alike:
+tier → rate limit (online) → quota → predict → count stored bytes → charge + store in one transaction → metrics.
+
+Billed predictions = stored predictions = returned predictions: the estimator's answer is checked to
+hold exactly one output per row (MODEL_OUTPUT_MISMATCH otherwise) before anything is charged, and the
+caller's `store` writes exactly the rows that were charged, inside the charging transaction.
+"""
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TypeVar
+
+from django.db import transaction
+
+from billing.models import UsageRecord
+from billing.services.usage import pricing_tier_for_user, quota_precheck, rate_limit_consume, usage_charge
+from mlapi.errors import LimitExceededError
+from mlapi.observability.context import context_update
+from mlapi.observability.metrics import limit_rejection_observed, prediction_observed
+from predictions.models import RegisteredModel
+from predictions.registry.cache import loaded_model_get
+from predictions.registry.inference import predict
+
+Stored = TypeVar("Stored")
+
+
+@dataclass(frozen=True)
+class ScoredRows:
+    """What the model answered for the rows, with the compact JSON that is stored and billed."""
+
+    inputs: list[dict]
+    outputs: list[dict]
+    inputs_json: list[str]
+    outputs_json: list[str]
+    stored_bytes: int
+    cpu_seconds: float
+    wall_seconds: float
+
+
+NOTHING_SCORED = ScoredRows([], [], [], [], 0, 0.0, 0.0)
+
+
+def _json(value) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def rows_score(*, model: RegisteredModel, rows: list[dict]) -> ScoredRows:
+    """Scores rows (objects with every schema feature, see `schema.instances_prepare`) in one call."""
+    loaded = loaded_model_get(model=model)
+    result = predict(loaded=loaded, instances=rows)
+    inputs_json = [_json(row) for row in rows]
+    outputs_json = [_json(output) for output in result.outputs]
+    stored_bytes = sum(map(len, inputs_json)) + sum(map(len, outputs_json))
+    return ScoredRows(
+        rows, result.outputs, inputs_json, outputs_json, stored_bytes, result.cpu_seconds, result.wall_seconds
+    )
+
+
+def metered_inference(
+    *,
+    user,
+    model: RegisteredModel,
+    rows: list[dict],
+    source: str,
+    now: datetime,
+    idempotency_key: str | None,
+    request_hash: str,
+    store: Callable[[UsageRecord | None, ScoredRows], Stored],
+    rate_limited: bool,
+) -> tuple[UsageRecord | None, Stored]:
+    """Checks the limits, scores `rows`, then charges and calls `store(usage, scored)` in one transaction.
+
+    With no rows nothing is scored or charged, and `store(None, NOTHING_SCORED)` still runs (a batch chunk
+    whose rows all failed validation records them). Limits raise LimitExceededError before inference;
+    the charge re-checks the quota under the counter's row lock."""
+    context_update(model=f"{model.name}:{model.version}")
+    try:
+        tier = pricing_tier_for_user(user=user)
+        if rate_limited:
+            rate_limit_consume(user=user, tier=tier, now=now)
+        if rows:
+            quota_precheck(user=user, tier=tier, count=len(rows), now=now)
+        scored = rows_score(model=model, rows=rows) if rows else NOTHING_SCORED
+        with transaction.atomic():
+            usage = None
+            if rows:
+                usage = usage_charge(
+                    user=user,
+                    tier=tier,
+                    model=model,
+                    predictions=len(scored.outputs),
+                    cpu_seconds=scored.cpu_seconds,
+                    stored_bytes=scored.stored_bytes,
+                    idempotency_key=idempotency_key,
+                    request_hash=request_hash,
+                    source=source,
+                    now=now,
+                )
+            stored = store(usage, scored)
+    except LimitExceededError as error:
+        limit_rejection_observed(code=error.errors[0].code)
+        raise
+    if rows:
+        prediction_observed(
+            model_name=model.name, version=model.version, instances=len(rows), seconds=scored.wall_seconds, source=source
+        )
+    return usage, stored
