@@ -33,6 +33,12 @@ ENV PATH="/opt/venv/bin:$PATH" \
     MEDIA_ROOT=/app/media \
     PORT=8000
 
+# LightGBM's wheel links the system OpenMP runtime (XGBoost's CPU wheel ships its own).
+# hadolint ignore=DL3008
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libgomp1 \
+ && rm -rf /var/lib/apt/lists/*
+
 # A fixed uid/gid, so volume ownership and the k8s securityContext (runAsUser 10001) agree.
 RUN groupadd --gid 10001 mlapi \
  && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \

@@ -127,6 +127,21 @@ def gql(client):
     return post
 
 
+@pytest.fixture
+def rest(client):
+    """Call the REST API; `body` is sent as JSON. Returns the Django test response."""
+
+    def call(method, path, body=None, *, token=None, **extra):
+        headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if token else {}
+        headers.update(extra)
+        if body is not None:
+            headers.setdefault("content_type", "application/json")
+            return getattr(client, method)(path, json.dumps(body), **headers)
+        return getattr(client, method)(path, **headers)
+
+    return call
+
+
 @lru_cache(maxsize=None)
 def iris_artifact() -> bytes:
     import pandas as pd

@@ -1,26 +1,7 @@
-"""REST helpers: a JSON client that sends bearer tokens, and error extraction by (field, code)."""
-
-import json
-
-import pytest
+"""REST helpers: paths, and error extraction by (field, code). The `rest` client is in tests/conftest.py."""
 
 PREDICT_IRIS = "/api/v1/models/iris/predict"
 PREDICT_BANK = "/api/v1/models/bank-marketing/predict"
-
-
-@pytest.fixture
-def rest(client):
-    """Call the REST API; `body` is sent as JSON. Returns the Django test response."""
-
-    def call(method, path, body=None, *, token=None, **extra):
-        headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if token else {}
-        headers.update(extra)
-        if body is not None:
-            headers.setdefault("content_type", "application/json")
-            return getattr(client, method)(path, json.dumps(body), **headers)
-        return getattr(client, method)(path, **headers)
-
-    return call
 
 
 def error_codes(response) -> list[tuple]:

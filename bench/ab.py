@@ -1,0 +1,98 @@
+"""A/B: this checkout against another commit, single-row iris createPrediction (GraphQL) at c=16.
+
+    .venv/bin/python -m bench.ab --base HEAD~1 [--rounds 3] [--duration 10]
+
+Both servers run as deployed (gunicorn.conf.py, production settings, PostgreSQL), each on its own fresh
+database, and are measured in turns (A, B, A, B, ...) so that a busy moment of the shared machine skews
+both alike; the report gives the medians and the ratio. Loopback only; it stops by itself.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.load import ERROR_LIST_PATTERN, Scenario, run_wrk
+from bench.project import _PREPARE, PRODUCT_BIN, ROOT, access_token, database_reset, project_env
+from bench.servers import LOOPBACK, ManagedProcess, free_port, wait_ready
+
+QUERY = (
+    "mutation($f: GenericScalar!) { createPrediction(input: {modelName: \"iris\", features: $f}) "
+    "{ prediction { id output } cost { amount } errors { code } } }"
+)
+FEATURES = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
+
+
+def _checkout(ref: str, workdir: Path) -> Path:
+    path = workdir / "base"
+    subprocess.run(["git", "worktree", "add", "--detach", str(path), ref], cwd=ROOT, check=True, capture_output=True)
+    return path
+
+
+def _prepare(checkout: Path, name: str, workdir: Path) -> tuple[dict, dict]:
+    url = f"postgres://postgres@127.0.0.1:5432/mlapi_bench_ab_{name}"
+    database_reset(url)
+    env = project_env(database_url=url, media_root=workdir / f"media-{name}", base_env=dict(os.environ))
+    result = subprocess.run(
+        [str(PRODUCT_BIN / "python"), "manage.py", "shell", "--verbosity", "0", "-c", _PREPARE],
+        cwd=checkout, env=env, capture_output=True, text=True, timeout=600, check=True,
+    )
+    line = [x for x in result.stdout.splitlines() if x.startswith("BENCH_SETUP ")][-1]
+    return env, json.loads(line.removeprefix("BENCH_SETUP "))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--base", default="HEAD~1")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument("--connections", type=int, default=16)
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="mlapi-ab-"))
+    base = _checkout(args.base, workdir)
+    servers, scenarios = {}, {}
+    try:
+        for name, checkout in (("head", ROOT), ("base", base)):
+            env, setup = _prepare(checkout, name, workdir)
+            port = free_port()
+            argv = [str(PRODUCT_BIN / "gunicorn"), "mlapi.wsgi", "-c", str(checkout / "gunicorn.conf.py"), "-b", f"{LOOPBACK}:{port}"]
+            servers[name] = ManagedProcess(name, argv, env=env, cwd=checkout, log_path=workdir / f"{name}.log").start()
+            url = f"http://{LOOPBACK}:{port}"
+            wait_ready(servers[name], f"{url}/healthz", timeout_s=120)
+            token = access_token(base_url=url, client_id=setup["client_id"], client_secret=setup["client_secret"])
+            body = json.dumps({"query": QUERY, "variables": {"f": FEATURES}}).encode()
+            headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+            scenarios[name] = Scenario(f"ab-{name}", f"{url}/graphql/", body, headers, ERROR_LIST_PATTERN)
+            run_wrk(scenarios[name], connections=args.connections, duration_s=3, workdir=workdir)  # warm-up
+        results: dict[str, list] = {"head": [], "base": []}
+        for _ in range(args.rounds):
+            for name in ("head", "base"):
+                level = run_wrk(scenarios[name], connections=args.connections, duration_s=args.duration, workdir=workdir)
+                results[name].append(level)
+                time.sleep(1)
+    finally:
+        for server in servers.values():
+            server.stop()
+        subprocess.run(["git", "worktree", "remove", "--force", str(base)], cwd=ROOT, capture_output=True)
+    summary = {}
+    for name, levels in results.items():
+        summary[name] = {
+            "rps": [round(level.rps, 1) for level in levels],
+            "median_rps": round(statistics.median(level.rps for level in levels), 1),
+            "median_p50_ms": round(statistics.median(level.p50_ms for level in levels), 2),
+            "median_p99_ms": round(statistics.median(level.p99_ms for level in levels), 2),
+            "errors": sum(level.errors for level in levels),
+        }
+    summary["ratio_head_to_base"] = round(summary["head"]["median_rps"] / summary["base"]["median_rps"], 3)
+    summary["base_ref"] = args.base
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
