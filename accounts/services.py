@@ -8,6 +8,7 @@ from oauth2_provider.models import Application
 
 from accounts.error_codes import AccountErrorCode
 from billing.models import PricingTier
+from billing.services.subscriptions import subscription_change
 from mlapi.errors import ApplicationError
 
 User = get_user_model()
@@ -40,11 +41,11 @@ def user_ensure(*, username: str, email: str = "", tier_name: str | None = None)
 
 
 def user_set_tier(*, user, tier_name: str) -> None:
+    """Moves the user to the named tier from now on (billing keeps the history)."""
     tier = PricingTier.objects.filter(name=tier_name).first()
     if tier is None:
         raise ApplicationError.single(AccountErrorCode.UNKNOWN_TIER, f"No pricing tier named {tier_name!r}.", field="tier")
-    user.pricing_tier = tier
-    user.save(update_fields=["pricing_tier"])
+    subscription_change(user=user, tier=tier)
 
 
 @transaction.atomic

@@ -54,7 +54,7 @@ def _pro_tier() -> PricingTier:
 
 
 def _predict(user_id: int, **kwargs):
-    user = User.objects.select_related("pricing_tier").get(pk=user_id)
+    user = User.objects.get(pk=user_id)
     return prediction_create(user=user, model_ref=ModelRef(name="iris"), features=IRIS_SETOSA, **kwargs)
 
 
