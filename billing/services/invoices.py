@@ -7,7 +7,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
-from django.db.models import Min, Sum
+from django.db.models import Count, Min, Sum
 from django.utils import timezone
 
 from billing.error_codes import BillingErrorCode
@@ -100,6 +100,7 @@ def usage_groups(*, period: date, user=None, user_ids=None) -> list[dict]:
             compute_amount=Sum("compute_amount"),
             storage_amount=Sum("storage_amount"),
             amount=Sum("amount"),
+            records=Count("id"),
             first_charge=Min("created_at"),
         )
         .order_by()
