@@ -172,3 +172,26 @@ def test_superuser_changes_a_users_tier(admin_client, make_user, pro):
     history = list(Subscription.objects.filter(user=user).order_by("started_at").values_list("tier__name", "ended_at"))
     assert [name for name, _ in history] == ["metered", "pro"]
     assert history[0][1] is not None and history[1][1] is None
+
+
+def test_the_tier_history_is_listed_read_only(admin_client, make_user, pro):
+    # given: a user moved from metered to pro
+    user = make_user("historic")
+    from accounts.services import user_set_tier
+
+    user_set_tier(user=user, tier_name="pro")
+    # when
+    response = admin_client.get("/admin/billing/subscription/", {"q": "historic"})
+    # then
+    assert response.status_code == 200
+    assert response.context["cl"].result_count == 2
+    assert admin_client.get(f"/admin/billing/subscription/{Subscription.objects.filter(user=user).first().pk}/delete/").status_code == 403
+
+
+def test_the_user_changelist_shows_and_filters_by_the_current_tier(admin_client, make_user, pro):
+    make_user("on-pro", tier=pro)
+    make_user("on-metered")
+    response = admin_client.get("/admin/accounts/user/", {"tier": "pro"})
+    assert response.status_code == 200
+    assert [u.username for u in response.context["cl"].result_list] == ["on-pro"]
+    assert response.context["cl"].result_list[0].current_tier_name == "pro"
