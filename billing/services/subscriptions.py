@@ -20,12 +20,12 @@ def subscription_change(*, user, tier: PricingTier, at: datetime | None = None) 
     subscription's start, or in a month whose invoice is finalized. A change at the very instant the
     open subscription started replaces its tier; a change to the tier in force does nothing.
     """
-    now = timezone.now()
+    # The user's row is the lock every change takes, so two changes cannot both see no overlap.
+    get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True).get()
+    now = timezone.now()  # read under the lock: a change "now" never lands before one that got the lock first
     at = at or now
     if at > now:
         raise ConflictError.single(BillingErrorCode.SUBSCRIPTION_CONFLICT, "A tier change cannot be scheduled.", field="at")
-    # The user's row is the lock every change takes, so two changes cannot both see no overlap.
-    get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True).get()
     if closed_since(user=user, moment=at):
         raise ConflictError.single(
             BillingErrorCode.PERIOD_CLOSED, "That month's invoice is finalized: its tiers are final.", field="at"

