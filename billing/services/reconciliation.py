@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from django.db.models import Count, Sum
 
+from billing.metering import AMOUNT_STEP
 from billing.models import Invoice, InvoiceLine, MonthlyUsage, UsageRecord
 from billing.periods import period_label
 from billing.services.invoices import usage_groups, usage_lines
@@ -52,7 +53,7 @@ class PeriodReconciliation:
             "invoices": self.invoices,
             "usage_records": self.usage_records,
             "usage_predictions": self.usage_predictions,
-            "usage_amount": str(self.usage_amount),
+            "usage_amount": str(self.usage_amount.quantize(AMOUNT_STEP)),
             "invoiced_usage_amount": str(self.invoiced_usage_amount),
             "differences": [d.as_dict() for d in self.differences],
         }
