@@ -134,3 +134,13 @@ def test_the_me_query_shows_the_tier_in_force(make_user, issue_token, gql, pro):
     user_set_tier(user=user, tier_name="pro")
     status, body = gql("{ me { tier { name } } }", token=token)
     assert status == 200 and body["data"]["me"]["tier"]["name"] == "pro"
+
+
+def test_a_client_created_on_a_tier_is_on_it_from_the_moment_it_joined(db, pro):
+    # given / when
+    from accounts.services import api_client_create
+
+    user = api_client_create(username="new-pro", tier_name="pro").application.user
+    # then: no sliver of the default tier before the subscription
+    ((name, started, ended),) = _history(user)
+    assert (name, started, ended) == ("pro", user.date_joined, None)
