@@ -15,7 +15,7 @@ class UserWithTierChangeForm(UserChangeForm):
         queryset=PricingTier.objects.all(),
         required=False,
         help_text="Changing it ends the current tier now and starts this one (billing keeps the history; "
-        "the month's fee is prorated). Empty: the default tier.",
+        "the month's fee is prorated). Empty for users never put on a tier: they are on the default tier.",
     )
 
     def __init__(self, *args, **kwargs):
