@@ -8,6 +8,7 @@ from oauth2_provider.models import Application
 
 from accounts.error_codes import AccountErrorCode
 from billing.models import PricingTier
+from billing.services.subscriptions import subscription_change
 from mlapi.errors import ApplicationError
 
 User = get_user_model()
@@ -23,7 +24,8 @@ class ApiClientCredentials:
 def user_ensure(*, username: str, email: str = "", tier_name: str | None = None):
     """The user with this username, created (without a usable password) if missing."""
     user = User.objects.filter(username=username).first()
-    if user is None:
+    created = user is None
+    if created:
         user = User(username=username, email=email)
         user.set_unusable_password()
         try:
@@ -35,16 +37,17 @@ def user_ensure(*, username: str, email: str = "", tier_name: str | None = None)
         user.email = email
         user.save(update_fields=["email"])
     if tier_name is not None:
-        user_set_tier(user=user, tier_name=tier_name)
+        # A new user is on the tier from the moment they joined, not on the default tier for a few milliseconds.
+        user_set_tier(user=user, tier_name=tier_name, at=user.date_joined if created else None)
     return user
 
 
-def user_set_tier(*, user, tier_name: str) -> None:
+def user_set_tier(*, user, tier_name: str, at=None) -> None:
+    """Moves the user to the named tier from `at` (default: now); billing keeps the history."""
     tier = PricingTier.objects.filter(name=tier_name).first()
     if tier is None:
         raise ApplicationError.single(AccountErrorCode.UNKNOWN_TIER, f"No pricing tier named {tier_name!r}.", field="tier")
-    user.pricing_tier = tier
-    user.save(update_fields=["pricing_tier"])
+    subscription_change(user=user, tier=tier, at=at)
 
 
 @transaction.atomic

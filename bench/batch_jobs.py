@@ -86,6 +86,7 @@ def fixtures():
     from django.contrib.auth import get_user_model
 
     from billing.models import PricingTier
+    from billing.services.subscriptions import subscription_change
     from predictions.demo import iris_train
     from predictions.services import model_register
 
@@ -97,7 +98,8 @@ def fixtures():
         price_per_cpu_second=Decimal("0.05"),
         price_per_mb=Decimal("0.001"),
     )
-    user = User.objects.create_user("bench", pricing_tier=tier)
+    user = User.objects.create_user("bench")
+    subscription_change(user=user, tier=tier)
     estimator, _metrics = iris_train()
     buffer = io.BytesIO()
     joblib.dump(estimator, buffer)

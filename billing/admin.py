@@ -1,6 +1,6 @@
 from django.contrib import admin, messages
 
-from billing.models import Invoice, InvoiceLine, PaymentEvent, PricingTier, UsageRecord
+from billing.models import Invoice, InvoiceLine, PaymentEvent, PricingTier, Subscription, UsageRecord
 from billing.services.invoices import invoice_finalize, invoice_mark_paid, invoice_void
 from mlapi.errors import ApplicationError
 
@@ -29,6 +29,17 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(Subscription)
+class SubscriptionAdmin(ReadOnlyAdmin):
+    """The tier history, read-only: a user's tier is changed on the user's page (through subscription_change)."""
+
+    list_display = ("user", "tier", "started_at", "ended_at")
+    list_filter = ("tier",)
+    search_fields = ("user__username",)
+    date_hierarchy = "started_at"
+    list_select_related = ("user", "tier")
 
 
 @admin.register(UsageRecord)

@@ -29,12 +29,46 @@ class PricingTier(models.Model):
         return self.name
 
 
+class Subscription(models.Model):
+    """The tier a user was on from `started_at` until `ended_at` (empty: still in force).
+
+    History is only appended to, by `subscription_change`: at most one open subscription per user
+    (a partial unique constraint) and no overlaps (checked under the user's row lock). Time not
+    covered by any subscription is on the default tier (settings.DEFAULT_PRICING_TIER).
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="subscriptions")
+    tier = models.ForeignKey(PricingTier, on_delete=models.PROTECT, related_name="subscriptions")
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True, help_text="Empty: the subscription in force now.")
+
+    class Meta:
+        ordering = ["user", "started_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user"], condition=Q(ended_at__isnull=True), name="subscription_one_open_per_user"
+            ),
+            models.CheckConstraint(
+                condition=Q(ended_at__isnull=True) | Q(ended_at__gt=models.F("started_at")),
+                name="subscription_ends_after_it_starts",
+            ),
+        ]
+        indexes = [models.Index(fields=["user", "started_at"], name="subscription_user_started_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} on {self.tier_id} from {self.started_at:%Y-%m-%d %H:%M:%S}"
+
+
 class MonthlyUsage(models.Model):
-    """Running totals per user and calendar month (UTC): the row quotas lock and count against."""
+    """Running totals per user and calendar month (UTC): the row quotas lock and count against.
+
+    `closed_at` is set when the month's invoice is finalized: no usage is counted or recorded in a
+    closed month any more (a late call lands in the next open month, see `usage_charge`)."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="monthly_usage")
     period = models.DateField(help_text="First day of the month, UTC.")
     predictions = models.PositiveBigIntegerField(default=0)
+    closed_at = models.DateTimeField(null=True, blank=True, help_text="When the month's invoice was finalized.")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "period"], name="monthly_usage_user_period_unique")]
@@ -47,7 +81,10 @@ class UsageRecord(models.Model):
     model = models.ForeignKey("predictions.RegisteredModel", on_delete=models.PROTECT, related_name="usage_records")
     tier = models.ForeignKey(PricingTier, on_delete=models.PROTECT, related_name="usage_records")
     created_at = models.DateTimeField(db_index=True)
-    period = models.DateField(help_text="First day of the month (UTC) of created_at.")
+    period = models.DateField(
+        help_text="The billing month it is invoiced in: created_at's (UTC), or the next open one when that "
+        "month was already closed for the user."
+    )
     source = models.CharField(max_length=16, default="online")
     idempotency_key = models.CharField(max_length=200, null=True, blank=True)
     request_hash = models.CharField(max_length=64)

@@ -54,7 +54,7 @@ _valid_tokens = HotCache(setting="ACCESS_TOKEN_CACHE_SECONDS")
 def _token_load(checksum: str) -> tuple[Caller, datetime]:
     try:
         access_token = AccessToken.objects.select_related(
-            "user__pricing_tier", "application__user__pricing_tier"
+            "user", "application__user"
         ).get(token_checksum=checksum)
     except AccessToken.DoesNotExist:
         raise InvalidTokenError("Unknown or revoked access token.") from None

@@ -8,8 +8,8 @@ creates a "soak" tier (no quota, no rate limit, no allowance: every prediction i
 and a token, starts `gunicorn mlapi.wsgi -c gunicorn.conf.py` with production settings (one worker per
 core), and sends createPrediction (GraphQL) and POST /api/v1/models/<name>/predict (REST) calls in turn,
 iris and bank-marketing in turn, each with a unique idempotency key, at a fixed rate from a thread pool.
-Every 10 s it samples each worker's RSS. At the end it reconciles the database with the responses and
-writes soak/results/<timestamp>.json and soak/results/latest.md. Exit status 0 only if there was no error,
+Every 10 s it samples each worker's RSS. At the end it reconciles the database with the responses, builds
+the month's invoices and runs `manage.py billing_reconcile --include-drafts` on them, and writes soak/results/<timestamp>.json and soak/results/latest.md. Exit status 0 only if there was no error,
 no worker died and every reconciliation line holds (1: soak failed, 2: set-up failed). A target rate the
 machine cannot sustain is reported ("target rate NOT reached"), not failed: the client waits for a free
 thread rather than queue without bound.
@@ -438,6 +438,22 @@ def reconcile(*, database_url: str, username: str, load: Load) -> list[dict]:
     return [{"check": name, "figures": [str(f) for f in figures], "ok": len(set(figures)) == 1} for name, figures in lines]
 
 
+def billing_reconcile(*, env: dict[str, str], months: list[str]) -> dict:
+    """The months' draft invoices, built now, held to the closed-month arithmetic by `manage.py billing_reconcile`
+    (usage lines = usage records, counters = records' predictions). Exit status 1 = a difference, not a set-up failure."""
+    for month in months:
+        manage("generate_invoices", "--period", month, env=env)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "billing_reconcile", "--include-drafts", "--json"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    if result.returncode not in (0, 1):
+        raise SoakError(f"manage.py billing_reconcile failed ({result.returncode}):\n{result.stderr[-3000:]}")
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    report["exit_status"] = result.returncode
+    return report
+
+
 # --- Report ---------------------------------------------------------------------------------------
 
 
@@ -615,10 +631,21 @@ def main(argv: list[str] | None = None) -> int:
 
         log("reconcile")
         checks = reconcile(database_url=args.database_url, username="soak", load=load)
+        months = sorted({f"{started:%Y-%m}", f"{datetime.now(timezone.utc):%Y-%m}"})
+        log(f"generate_invoices {', '.join(months)}; billing_reconcile --include-drafts")
+        billing = billing_reconcile(env=env, months=months)
+        checks.append(
+            {
+                "check": "billing_reconcile: invoiced usage lines == usage records, counters == records' predictions",
+                "figures": [f"{billing['invoices_checked']} invoices", f"{billing['differences']} differences"],
+                "ok": billing["ok"] and billing["exit_status"] == 0 and billing["invoices_checked"] > 0,
+            }
+        )
         summary = summarize(
             args=args, load=load, sampler=sampler, checks=checks, started=started, elapsed=elapsed,
             database=database, workers=args.workers, worker_pids_seen=worker_pids_seen, server_alive=server_alive,
         )  # fmt: skip
+        summary["billing_reconcile"] = billing
         if not summary["passed"]:
             summary["gunicorn_log_tail"] = server.log_tail(60)
         RESULTS.mkdir(parents=True, exist_ok=True)

@@ -72,11 +72,16 @@ def metered_tier(db):
 
 @pytest.fixture
 def make_user(db, metered_tier):
+    """A user on `tier` (default: metered) since they joined, through the one service that writes tier history."""
+    from billing.services.subscriptions import subscription_change
+
     def make(username=None, *, tier=None, is_staff=False):
-        kwargs = {"is_staff": is_staff, "pricing_tier": tier or metered_tier}
+        kwargs = {"is_staff": is_staff}
         if username:
             kwargs["username"] = username
-        return UserFactory(**kwargs)
+        user = UserFactory(**kwargs)
+        subscription_change(user=user, tier=tier or metered_tier, at=user.date_joined)
+        return user
 
     return make
 
@@ -256,7 +261,7 @@ def record_usage(iris_model):
     from billing.services.usage import pricing_tier_for_user, usage_charge
 
     def record(user, *, at, predictions=1, cpu_seconds=0.01, stored_bytes=200, tier=None, model=None):
-        tier = tier or pricing_tier_for_user(user=user)
+        tier = tier or pricing_tier_for_user(user=user, now=at)
         with transaction.atomic():
             return usage_charge(
                 user=user,

@@ -165,7 +165,7 @@ def batch_chunk_run(*, job_id, index: int) -> ChunkOutcome:
         return ChunkOutcome.REPLAYED
     if _job_start(job_id) != BatchJob.Status.RUNNING:
         return ChunkOutcome.SKIPPED
-    job = BatchJob.objects.select_related("model", "upload", "user__pricing_tier").get(pk=job_id)
+    job = BatchJob.objects.select_related("model", "upload", "user").get(pk=job_id)
     user = job.user
     try:
         rows = chunk_rows_read(

@@ -2,19 +2,19 @@
 
 import logging
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
-from django.db.models import Max, Sum
+from django.db.models import Count, Min, Sum
 from django.utils import timezone
 
 from billing.error_codes import BillingErrorCode
 from billing.metering import BYTES_PER_MB
-from billing.models import Invoice, InvoiceLine, InvoiceNumberSequence, PricingTier, UsageRecord
+from billing.models import Invoice, InvoiceLine, InvoiceNumberSequence, MonthlyUsage, PricingTier, UsageRecord
 from billing.periods import period_bounds, period_label
-from billing.selectors import users_to_invoice
+from billing.selectors import TierSpan, tier_spans, users_to_invoice
 from billing.services.usage import pricing_tier_for_user
 from mlapi.errors import ConflictError
 
@@ -51,44 +51,69 @@ class InvoiceDraft:
         return sum((line.amount for line in self.lines), Decimal("0.00"))
 
 
-def invoice_draft_compute(*, user, period: date) -> InvoiceDraft:
-    """One GROUP BY over the month's usage records: lines per unit price, so a mid-month tier change
-    shows each price it was charged at. The fee is the tier's in force at the last charge of the month
-    (the user's current tier if nothing was charged)."""
-    groups = list(
-        UsageRecord.objects.filter(user=user, period=period)
-        .values("tier_id", "currency", "price_per_prediction", "price_per_cpu_second", "price_per_mb")
+def _micros(delta: timedelta) -> int:
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _days(micros: int) -> str:
+    days = Decimal(micros) / Decimal(86_400_000_000)
+    return f"{days.quantize(Decimal('0.01'), rounding=ROUND_HALF_UP).normalize():f}"
+
+
+def subscription_lines(*, spans: list[TierSpan], period: date) -> list[LineDraft]:
+    """One line per tier in force during the period: its monthly fee × the share of the period's
+    seconds it was in force, rounded half-up to the cent per line. Quantity is that share."""
+    start, end = period_bounds(period)
+    period_micros = _micros(end - start)
+    in_force: dict[int, tuple[PricingTier, int]] = {}
+    for span in spans:
+        tier, micros = in_force.get(span.tier.pk, (span.tier, 0))
+        in_force[span.tier.pk] = (tier, micros + _micros(span.end - span.start))
+    lines = []
+    for tier, micros in in_force.values():
+        whole = micros == period_micros
+        lines.append(
+            LineDraft(
+                kind=InvoiceLine.Kind.SUBSCRIPTION,
+                description=f"{tier.name} plan, {period_label(period)}"
+                + ("" if whole else f": {_days(micros)} of {_days(period_micros)} days"),
+                quantity=(Decimal(micros) / Decimal(period_micros)).quantize(QUANTITY_STEP, rounding=ROUND_HALF_UP),
+                unit_price=tier.monthly_fee,
+                amount=to_cents(tier.monthly_fee * micros / Decimal(period_micros)),
+            )
+        )
+    return lines
+
+
+def usage_groups(*, period: date, user=None, user_ids=None) -> list[dict]:
+    """One GROUP BY over the month's usage records, per user and unit prices."""
+    records = UsageRecord.objects.filter(period=period)
+    records = records.filter(user=user) if user is not None else records.filter(user_id__in=user_ids)
+    return list(
+        records.values("user_id", "tier_id", "currency", "price_per_prediction", "price_per_cpu_second", "price_per_mb")
         .annotate(
             billable=Sum("billable_predictions"),
+            predictions=Sum("predictions"),
             cpu_seconds=Sum("cpu_seconds"),
             stored_bytes=Sum("stored_bytes"),
             prediction_amount=Sum("prediction_amount"),
             compute_amount=Sum("compute_amount"),
             storage_amount=Sum("storage_amount"),
-            last_charge=Max("created_at"),
+            amount=Sum("amount"),
+            records=Count("id"),
+            first_charge=Min("created_at"),
         )
         .order_by()
     )
-    if groups:
-        latest = max(groups, key=lambda g: g["last_charge"])
-        tier = PricingTier.objects.get(pk=latest["tier_id"])
-    else:
-        tier = pricing_tier_for_user(user=user)
-    lines = [
-        LineDraft(
-            kind=InvoiceLine.Kind.SUBSCRIPTION,
-            description=f"{tier.name} plan, {period_label(period)}",
-            quantity=Decimal("1"),
-            unit_price=tier.monthly_fee,
-            amount=to_cents(tier.monthly_fee),
-        )
-    ]
-    by_price = sorted(groups, key=lambda g: g["last_charge"])
-    for kind, quantity_of, price_field, amount_field, label in (
-        (InvoiceLine.Kind.PREDICTIONS, lambda g: Decimal(g["billable"]), "price_per_prediction", "prediction_amount", "Predictions beyond the monthly allowance"),
-        (InvoiceLine.Kind.COMPUTE, lambda g: g["cpu_seconds"], "price_per_cpu_second", "compute_amount", "Inference compute (CPU seconds)"),
-        (InvoiceLine.Kind.STORAGE, lambda g: Decimal(g["stored_bytes"]) / BYTES_PER_MB, "price_per_mb", "storage_amount", "Stored request input and output (MB)"),
-    ):
+
+
+def usage_lines(groups: list[dict]) -> list[LineDraft]:
+    """Lines per unit price (in the order each price was first charged), so a mid-month tier change
+    shows each price it was charged at. Each line's amount is the sum of its records' exact amounts,
+    rounded half-up to the cent once."""
+    by_price = sorted(groups, key=lambda g: g["first_charge"])
+    lines = []
+    for kind, quantity_of, price_field, amount_field, label in USAGE_LINE_KINDS:
         merged: dict[Decimal, list] = {}
         for group in by_price:
             quantity, amount = quantity_of(group), group[amount_field]
@@ -107,6 +132,23 @@ def invoice_draft_compute(*, user, period: date) -> InvoiceDraft:
                     amount=to_cents(amount),
                 )
             )
+    return lines
+
+
+USAGE_LINE_KINDS = (
+    (InvoiceLine.Kind.PREDICTIONS, lambda g: Decimal(g["billable"]), "price_per_prediction", "prediction_amount", "Predictions beyond the monthly allowance"),
+    (InvoiceLine.Kind.COMPUTE, lambda g: g["cpu_seconds"], "price_per_cpu_second", "compute_amount", "Inference compute (CPU seconds)"),
+    (InvoiceLine.Kind.STORAGE, lambda g: Decimal(g["stored_bytes"]) / BYTES_PER_MB, "price_per_mb", "storage_amount", "Stored request input and output (MB)"),
+)  # fmt: skip
+
+
+def invoice_draft_compute(*, user, period: date) -> InvoiceDraft:
+    """The fee lines from the tier history (prorated by the seconds each tier was in force), then the
+    usage lines from the month's usage records. The invoice's tier is the one in force at the month's end."""
+    start, end = period_bounds(period)
+    spans = tier_spans(user=user, start=start, end=end)
+    tier = spans[-1].tier if spans else pricing_tier_for_user(user=user, now=min(timezone.now(), end - timedelta(microseconds=1)))
+    lines = subscription_lines(spans=spans, period=period) + usage_lines(usage_groups(user=user, period=period))
     return InvoiceDraft(tier=tier, currency=tier.currency, lines=lines)
 
 
@@ -138,6 +180,11 @@ def invoice_generate(*, user, period: date) -> tuple[Invoice, str]:
             if invoice.status != Invoice.Status.DRAFT:
                 return invoice, "unchanged"
             outcome = "updated"
+    _draft_store(invoice=invoice, draft=draft)
+    return invoice, outcome
+
+
+def _draft_store(*, invoice: Invoice, draft: InvoiceDraft) -> None:
     invoice.currency, invoice.total, invoice.tier_name = draft.currency, draft.total, draft.tier.name
     invoice.save(update_fields=["currency", "total", "tier_name", "updated_at"])
     invoice.lines.all().delete()
@@ -147,7 +194,18 @@ def invoice_generate(*, user, period: date) -> tuple[Invoice, str]:
             for position, line in enumerate(draft.lines)
         ]
     )
-    return invoice, outcome
+
+
+def _period_close(*, invoice: Invoice, now) -> None:
+    """Closes the month for the invoice's user and brings the draft up to date with every usage record
+    committed in it. Setting closed_at takes the counter row's lock, so a call still being charged in
+    that month commits first (and is included here); any later one lands in the next open month."""
+    MonthlyUsage.objects.bulk_create([MonthlyUsage(user_id=invoice.user_id, period=invoice.period)], ignore_conflicts=True)
+    MonthlyUsage.objects.filter(user_id=invoice.user_id, period=invoice.period).update(closed_at=now)
+    draft = invoice_draft_compute(user=invoice.user, period=invoice.period)
+    if _lines_of(invoice) != [line.key() for line in draft.lines] or invoice.total != draft.total:
+        logger.info("draft refreshed at finalization", extra={"invoice": invoice.pk})
+        _draft_store(invoice=invoice, draft=draft)
 
 
 @dataclass(frozen=True)
@@ -193,6 +251,7 @@ def invoice_finalize(*, invoice: Invoice) -> Invoice:
             raise ConflictError.single(
                 BillingErrorCode.INVALID_TRANSITION, "The month is not over yet: its usage may still grow.", field="period"
             )
+        _period_close(invoice=locked, now=now)
         locked.number = _next_number(now.year)
         locked.status = Invoice.Status.OPEN
         locked.finalized_at = timezone.now()

@@ -3,26 +3,30 @@
 import logging
 from datetime import datetime
 
-from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
+from django.utils import timezone
 
 from billing.error_codes import BillingErrorCode
 from billing.metering import charge_compute
+from billing.metrics import late_usage_moved_observed
 from billing.models import MonthlyUsage, PricingTier, UsageRecord
-from billing.periods import period_bounds, period_of
-from mlapi.errors import ApplicationError, LimitExceededError
+from billing.periods import period_bounds, period_next, period_of
+from billing.selectors import tier_in_force
+from mlapi.errors import LimitExceededError
 
 logger = logging.getLogger(__name__)
 
+# A late call stamped in a closed month lands in the next open one; more hops than this is a bug.
+MAX_CLOSED_MONTHS_SKIPPED = 24
 
-def pricing_tier_for_user(*, user) -> PricingTier:
-    if user.pricing_tier_id is not None:
-        return user.pricing_tier
-    tier = PricingTier.objects.filter(name=settings.DEFAULT_PRICING_TIER).first()
-    if tier is None:
-        raise ApplicationError.single(BillingErrorCode.NO_PRICING_TIER, "No pricing tier is configured.")
-    return tier
+
+def pricing_tier_for_user(*, user, now: datetime | None = None) -> PricingTier:
+    """The tier in force at `now` (default: now): the user's subscription then, else the default tier.
+
+    One query (subscription joined to its tier) per call, read fresh rather than from the token memo,
+    so a tier change prices the very next call."""
+    return tier_in_force(user=user, at=now or timezone.now())
 
 
 def rate_limit_consume(*, user, tier: PricingTier, now: datetime) -> None:
@@ -45,8 +49,8 @@ def rate_limit_consume(*, user, tier: PricingTier, now: datetime) -> None:
         )
 
 
-def _quota_error(tier: PricingTier, now: datetime, used: int) -> LimitExceededError:
-    _, resets_at = period_bounds(period_of(now))
+def _quota_error(tier: PricingTier, now: datetime, used: int, period=None) -> LimitExceededError:
+    _, resets_at = period_bounds(period or period_of(now))
     return LimitExceededError.single(
         BillingErrorCode.QUOTA_EXCEEDED,
         f"Monthly quota of {tier.monthly_quota} predictions reached ({used} used); it resets at "
@@ -68,22 +72,46 @@ def quota_precheck(*, user, tier: PricingTier, count: int, now: datetime) -> Non
 
 
 def _counter_add(*, user_id: int, period, count: int, quota: int | None) -> int | None:
-    """Adds `count` to the month's counter if the quota allows; the new total, or None (no row / over quota).
+    """Adds `count` to the month's counter if the month is open and the quota allows; the new total, or
+    None (no row / month closed / over quota).
 
     One conditional UPDATE takes the row lock until the transaction ends, checks the quota and counts,
-    so concurrent calls at the boundary cannot overshoot (RETURNING: PostgreSQL, SQLite >= 3.35).
+    so concurrent calls at the boundary cannot overshoot (RETURNING: PostgreSQL, SQLite >= 3.35). The
+    invoice's finalization sets closed_at on the same row, so a call and a finalization cannot cross:
+    whichever locks the row first wins, and the other sees its result.
     """
     table = MonthlyUsage._meta.db_table
     within_quota = "" if quota is None else " AND predictions + %s <= %s"
     params = [count, user_id, period.isoformat()] + ([] if quota is None else [count, quota])
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {table} SET predictions = predictions + %s WHERE user_id = %s AND period = %s{within_quota} "
-            "RETURNING predictions",
+            f"UPDATE {table} SET predictions = predictions + %s "
+            f"WHERE user_id = %s AND period = %s AND closed_at IS NULL{within_quota} RETURNING predictions",
             params,
         )
         row = cursor.fetchone()
     return None if row is None else row[0]
+
+
+def _counter_add_slow(*, user, tier: PricingTier, period, count: int, now: datetime) -> tuple:
+    """The counter row was missing, the month closed, or the quota full: (period counted in, new total)."""
+    first_period = period
+    for _ in range(MAX_CLOSED_MONTHS_SKIPPED):
+        MonthlyUsage.objects.bulk_create([MonthlyUsage(user=user, period=period)], ignore_conflicts=True)
+        total = _counter_add(user_id=user.pk, period=period, count=count, quota=tier.monthly_quota)
+        if total is not None:
+            if period != first_period:
+                logger.warning(
+                    "usage stamped in a closed month billed in the next open one",
+                    extra={"user": user.pk, "stamped": str(first_period), "billed": str(period)},
+                )
+                late_usage_moved_observed()
+            return period, total
+        used, closed_at = MonthlyUsage.objects.filter(user=user, period=period).values_list("predictions", "closed_at").get()
+        if closed_at is None:
+            raise _quota_error(tier, now, used, period)
+        period = period_next(period)
+    raise RuntimeError(f"no open billing month within {MAX_CLOSED_MONTHS_SKIPPED} of {first_period}")
 
 
 def usage_charge(
@@ -100,15 +128,16 @@ def usage_charge(
     now: datetime,
 ) -> UsageRecord:
     """Counts, prices and records one accepted call. Call it inside the transaction that stores the
-    call's results: the counter row stays locked until then, and a rollback undoes the count too."""
+    call's results: the counter row stays locked until then, and a rollback undoes the count too.
+
+    The record keeps `now` as its timestamp. Its billing period is `now`'s month, unless that month's
+    invoice is already finalized (a call that started before midnight, a skewed host): then it is the
+    next open month, so it is still invoiced exactly once. The common case is one UPDATE and one INSERT.
+    """
     period = period_of(now)
     total = _counter_add(user_id=user.pk, period=period, count=predictions, quota=tier.monthly_quota)
     if total is None:
-        MonthlyUsage.objects.bulk_create([MonthlyUsage(user=user, period=period)], ignore_conflicts=True)
-        total = _counter_add(user_id=user.pk, period=period, count=predictions, quota=tier.monthly_quota)
-    if total is None:
-        used = MonthlyUsage.objects.filter(user=user, period=period).values_list("predictions", flat=True).get()
-        raise _quota_error(tier, now, used)
+        period, total = _counter_add_slow(user=user, tier=tier, period=period, count=predictions, now=now)
     charge = charge_compute(
         tier=tier,
         used_before=total - predictions,

@@ -234,6 +234,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "billing.tasks.send_pending_invoices",
         "schedule": crontab(minute=17),  # hourly: retries invoices the payment provider has not accepted
     },
+    "reconcile-closed-billing-periods": {
+        "task": "billing.tasks.reconcile_closed_periods",
+        "schedule": crontab(minute=40, hour=2),  # daily: closed months' usage = invoiced lines = counters
+    },
     "clear-expired-oauth-tokens": {
         "task": "accounts.tasks.clear_expired_tokens",
         "schedule": crontab(minute=30, hour=3),

@@ -77,7 +77,7 @@ def metered_inference(
     the charge re-checks the quota under the counter's row lock."""
     context_update(model=f"{model.name}:{model.version}")
     try:
-        tier = pricing_tier_for_user(user=user)
+        tier = pricing_tier_for_user(user=user, now=now)
         if rate_limited:
             rate_limit_consume(user=user, tier=tier, now=now)
         if rows:

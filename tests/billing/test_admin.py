@@ -5,8 +5,9 @@ from decimal import Decimal
 
 import pytest
 
-from billing.models import Invoice, InvoiceLine, PricingTier
+from billing.models import Invoice, InvoiceLine, PricingTier, Subscription
 from billing.services.invoices import invoice_finalize, invoice_generate
+from billing.services.usage import pricing_tier_for_user
 
 CHANGELIST = "/admin/billing/invoice/"
 OCTOBER = date(2026, 10, 1)
@@ -149,7 +150,7 @@ def test_a_negative_price_is_refused(admin_client):
 def test_superuser_changes_a_users_tier(admin_client, make_user, pro):
     # given
     user = make_user("upgrader")
-    assert user.pricing_tier.name == "metered"
+    assert pricing_tier_for_user(user=user).name == "metered"
     # when
     response = admin_client.post(
         f"/admin/accounts/user/{user.pk}/change/",
@@ -161,10 +162,36 @@ def test_superuser_changes_a_users_tier(admin_client, make_user, pro):
             "is_active": "on",
             "date_joined_0": "2026-01-02",
             "date_joined_1": "10:00:00",
-            "pricing_tier": str(pro.pk),
+            "tier": str(pro.pk),
         },
     )
     # then
     assert response.status_code == 302, response.context["adminform"].form.errors if response.context else response
-    user.refresh_from_db()
-    assert user.pricing_tier == pro
+    assert pricing_tier_for_user(user=user) == pro
+    # the history: metered until the change, pro from then on
+    history = list(Subscription.objects.filter(user=user).order_by("started_at").values_list("tier__name", "ended_at"))
+    assert [name for name, _ in history] == ["metered", "pro"]
+    assert history[0][1] is not None and history[1][1] is None
+
+
+def test_the_tier_history_is_listed_read_only(admin_client, make_user, pro):
+    # given: a user moved from metered to pro
+    user = make_user("historic")
+    from accounts.services import user_set_tier
+
+    user_set_tier(user=user, tier_name="pro")
+    # when
+    response = admin_client.get("/admin/billing/subscription/", {"q": "historic"})
+    # then
+    assert response.status_code == 200
+    assert response.context["cl"].result_count == 2
+    assert admin_client.get(f"/admin/billing/subscription/{Subscription.objects.filter(user=user).first().pk}/delete/").status_code == 403
+
+
+def test_the_user_changelist_shows_and_filters_by_the_current_tier(admin_client, make_user, pro):
+    make_user("on-pro", tier=pro)
+    make_user("on-metered")
+    response = admin_client.get("/admin/accounts/user/", {"tier": "pro"})
+    assert response.status_code == 200
+    assert [u.username for u in response.context["cl"].result_list] == ["on-pro"]
+    assert response.context["cl"].result_list[0].current_tier_name == "pro"

@@ -1,17 +1,20 @@
 """Quota, idempotency, invoice numbers and generation under concurrency (PostgreSQL row locks), and all-or-nothing writes."""
 
 import threading
+import time
 from datetime import date, datetime, timezone
 from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import connection
+from django.db import connection, transaction
 
 import predictions.services.metering
-from billing.models import Invoice, InvoiceLine, MonthlyUsage, PricingTier, UsageRecord
+from billing.models import Invoice, InvoiceLine, MonthlyUsage, PricingTier, Subscription, UsageRecord
 from billing.tiers import STANDARD_TIERS
 from billing.services.invoices import invoice_finalize, invoice_generate
+from billing.services.reconciliation import billing_reconcile
+from billing.services.subscriptions import subscription_change
 from mlapi.errors import LimitExceededError
 from predictions.models import Prediction
 from predictions.registry.cache import loaded_model_get
@@ -54,7 +57,7 @@ def _pro_tier() -> PricingTier:
 
 
 def _predict(user_id: int, **kwargs):
-    user = User.objects.select_related("pricing_tier").get(pk=user_id)
+    user = User.objects.get(pk=user_id)
     return prediction_create(user=user, model_ref=ModelRef(name="iris"), features=IRIS_SETOSA, **kwargs)
 
 
@@ -167,3 +170,58 @@ def test_concurrent_generation_for_one_user_makes_one_invoice(make_user, record_
     invoice = Invoice.objects.get(user=user)
     assert InvoiceLine.objects.filter(invoice=invoice).count() == 3  # fee, compute, storage: no duplicates
     assert invoice.total == Decimal("49.10")
+
+
+@postgres_only
+@concurrent_db
+def test_concurrent_tier_changes_leave_one_open_subscription_and_no_overlap(make_user):
+    # given: a user and six tiers to move to at once
+    user = make_user("switcher")
+    tiers = [PricingTier.objects.create(name=f"t{i}") for i in range(6)]
+    # when
+    results = run_concurrently(6, lambda i: subscription_change(user=User.objects.get(pk=user.pk), tier=tiers[i]).pk)
+    # then: the user's row lock serialized them: a contiguous history, one open subscription
+    assert [outcome for outcome, _ in results] == ["ok"] * 6, results
+    history = list(Subscription.objects.filter(user=user).order_by("started_at"))
+    assert len(history) == 7 and [s.ended_at is None for s in history].count(True) == 1
+    assert all(earlier.ended_at == later.started_at for earlier, later in zip(history, history[1:]))
+
+
+@postgres_only
+@concurrent_db
+def test_a_call_charged_while_its_month_is_finalized_is_on_the_invoice(make_user, record_usage):
+    # given: January's draft, and a call stamped 23:59:59 that is still being charged (its counter row locked)
+    user = make_user("edge", tier=_pro_tier())
+    record_usage(user, at=datetime(2026, 1, 10, tzinfo=timezone.utc), predictions=2)
+    draft, _ = invoice_generate(user=user, period=date(2026, 1, 1))
+    charged, finalized = threading.Event(), {}
+
+    def late_call():
+        try:
+            with transaction.atomic():
+                record_usage(User.objects.get(pk=user.pk), at=datetime(2026, 1, 31, 23, 59, 59, tzinfo=timezone.utc), predictions=5)
+                charged.set()
+                time.sleep(1.0)  # the prediction rows being written
+        finally:
+            connection.close()
+
+    def finalize():
+        try:
+            charged.wait(timeout=10)
+            started = time.monotonic()
+            finalized["invoice"] = invoice_finalize(invoice=Invoice.objects.get(pk=draft.pk))
+            finalized["waited"] = time.monotonic() - started
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=late_call), threading.Thread(target=finalize)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    # then: finalization waited for the call's commit and billed it in January
+    invoice = finalized["invoice"]
+    assert finalized["waited"] >= 0.5
+    assert next(l for l in invoice.lines.all() if l.kind == "compute").quantity == Decimal("0.02")  # both calls' 0.01 s
+    assert UsageRecord.objects.get(user=user, predictions=5).period == date(2026, 1, 1)
+    assert billing_reconcile(period=date(2026, 1, 1)).ok

@@ -8,7 +8,6 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from accounts.services import user_set_tier
 from billing.models import Invoice, PricingTier, UsageRecord
 from billing.periods import period_label, period_of
 from billing.services.invoices import invoice_generate
@@ -36,9 +35,8 @@ HALF_CENT = Decimal("0.005")
 
 @pytest.fixture
 def pro_user(make_user):
-    user = make_user("pro-customer")
-    user_set_tier(user=user, tier_name="pro")
-    return user
+    """On pro since they joined (long before this month): this month's fee is whole."""
+    return make_user("pro-customer", tier=PricingTier.objects.get(name="pro"))
 
 
 def _predict(gql, token, **input_):

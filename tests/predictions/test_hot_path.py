@@ -21,13 +21,13 @@ def _predict(gql, token):
     return status, body
 
 
-def test_one_prediction_costs_five_queries_without_the_memos(make_user, issue_token, gql, iris_model, django_assert_num_queries):
+def test_one_prediction_costs_six_queries_without_the_memos(make_user, issue_token, gql, iris_model, django_assert_num_queries):
     # given: a warm process (model loaded)
     token = issue_token(make_user())
     _predict(gql, token)
-    # when / then: token, model, counter UPDATE ... RETURNING, usage INSERT, prediction INSERT
-    # (+ the SAVEPOINT / RELEASE pair of the call's transaction inside the test's own)
-    with django_assert_num_queries(7):
+    # when / then: token, model, the subscription in force (joined to its tier), counter UPDATE ... RETURNING,
+    # usage INSERT, prediction INSERT (+ the SAVEPOINT / RELEASE pair of the call's transaction inside the test's own)
+    with django_assert_num_queries(8):
         status, body = _predict(gql, token)
     assert status == 200 and body["data"]["createPrediction"]["errors"] == []
 
@@ -38,8 +38,9 @@ def test_with_the_memos_a_repeated_prediction_only_writes(make_user, issue_token
     settings.MODEL_LOOKUP_CACHE_SECONDS = 60
     token = issue_token(make_user())
     _predict(gql, token)
-    # when / then: no token or model lookup, only the three writes (+ SAVEPOINT / RELEASE)
-    with django_assert_num_queries(5):
+    # when / then: no token or model lookup: the tier in force (never memoized: a tier change prices the
+    # very next call) and the three writes (+ SAVEPOINT / RELEASE)
+    with django_assert_num_queries(6):
         status, body = _predict(gql, token)
     assert body["data"]["createPrediction"]["errors"] == []
     assert Prediction.objects.count() == 2
