@@ -191,7 +191,7 @@ CELERY_TIMEZONE = "UTC"
 
 # --- Observability ---
 METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"])
-LOG_LEVEL = env("LOG_LEVEL", default="INFO")
+LOG_LEVEL = env("LOG_LEVEL", default="INFO").upper()  # logging accepts only upper case
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
