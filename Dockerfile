@@ -55,9 +55,10 @@ RUN chmod 0755 docker/entrypoint.sh \
  && install -d -o 10001 -g 10001 /app/media \
  && python -m compileall -q /app
 
-# Production settings need a SECRET_KEY to load; this throwaway one exists only in this RUN line
+# Production settings need a SECRET_KEY and a REDIS_URL to load; these throwaway ones exist only in this RUN line
 # (never an ENV/ARG, so it is in no layer's config). Whitenoise serves the result from STATIC_ROOT.
 RUN SECRET_KEY=collectstatic-at-build-time-only-not-a-secret-padded-to-sixty-chars \
+    REDIS_URL=redis://collectstatic-never-connects:6379/0 \
     python manage.py collectstatic --noinput
 
 USER 10001:10001

@@ -76,6 +76,9 @@ def project_env(*, database_url: str, media_root: Path, base_env: dict[str, str]
         "SECURE_SSL_REDIRECT": "false",
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "DATABASE_URL": database_url,
+        # Production settings require Redis (the rate limit's shared cache); the bench tier has no rate
+        # limit, so nothing is written there.
+        "REDIS_URL": base_env.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15"),
         "MEDIA_ROOT": str(media_root),
         "PYTHONUNBUFFERED": "1",
     }

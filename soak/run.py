@@ -117,6 +117,9 @@ def project_env(*, database_url: str, media_root: Path, minutes: float) -> dict[
         SECRET_KEY=secrets.token_urlsafe(64),
         ALLOWED_HOSTS="127.0.0.1",
         DATABASE_URL=database_url,
+        # Production settings require Redis (the rate limit's shared cache); the soak tier has no rate
+        # limit, so nothing is written there.
+        REDIS_URL=os.environ.get("SOAK_REDIS_URL", "redis://127.0.0.1:6379/15"),
         MEDIA_ROOT=str(media_root),
         STATIC_ROOT=str(media_root.parent / "static"),
         LOG_LEVEL="WARNING",  # one JSON line per request otherwise

@@ -191,7 +191,7 @@ CELERY_TIMEZONE = "UTC"
 
 # --- Observability ---
 METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"])
-LOG_LEVEL = env("LOG_LEVEL", default="INFO")
+LOG_LEVEL = env("LOG_LEVEL", default="INFO").upper()  # logging accepts only upper case
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -241,5 +241,33 @@ CELERY_BEAT_SCHEDULE = {
     "clear-expired-oauth-tokens": {
         "task": "accounts.tasks.clear_expired_tokens",
         "schedule": crontab(minute=30, hour=3),
+    },
+}
+
+# --- Browser pages: own static assets and a Content-Security-Policy ---
+# Swagger UI from drf-spectacular-sidecar and GraphiQL from mlapi/static/mlapi/vendor/: no CDN.
+INSTALLED_APPS += ["drf_spectacular_sidecar", "csp"]
+SPECTACULAR_SETTINGS.update(
+    {"SWAGGER_UI_DIST": "SIDECAR", "SWAGGER_UI_FAVICON_HREF": "SIDECAR", "REDOC_DIST": "SIDECAR"}
+)
+# django-csp (Django 5.2 has no CSP of its own). Scripts only from this origin: no inline script, no
+# eval, no other host; a template that truly needs an inline script uses nonce="{{ request.csp_nonce }}".
+# Inline styles stay allowed (the admin's and the invoice page's <style> blocks, style attributes that
+# Swagger UI and GraphiQL set): CSS cannot run script. No form-action: the OAuth consent form must
+# redirect to the client's own redirect URI.
+from csp.constants import NONCE, NONE, SELF  # noqa: E402
+
+MIDDLEWARE += ["csp.middleware.CSPMiddleware"]
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, "'unsafe-inline'"],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "frame-ancestors": [NONE],
     },
 }

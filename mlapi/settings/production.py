@@ -17,3 +17,12 @@ CSRF_COOKIE_SECURE = True
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True
+
+# The rate limit counts in the cache. A per-process cache (LocMemCache, what base.py falls back to
+# without REDIS_URL) gives every gunicorn worker its own count: with 2 workers, 120 of 130 calls got
+# through a 60/min limit. Production therefore needs the shared Redis; there is no per-process fallback.
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.locmem.LocMemCache":  # noqa: F405
+    raise ImproperlyConfigured(
+        "REDIS_URL must be set in production (e.g. redis://redis:6379/0): the per-minute rate limit "
+        "counts in this shared cache, and a per-process cache would count each worker separately."
+    )

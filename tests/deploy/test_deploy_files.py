@@ -121,6 +121,7 @@ def test_every_manifest_parses_and_names_kind_and_namespace():
         "beat-deployment.yaml",
         "migrate-job.yaml",
         "media-pvc.yaml",
+        "network-policy.yaml",
     }
     for filename, doc in docs:
         assert doc.get("apiVersion") and doc.get("kind"), filename
@@ -171,17 +172,72 @@ def test_read_only_root_filesystems_get_a_writable_tmp():
             assert tmp and tmp[0]["name"] in empty_dirs, f"{where}: /tmp is not an emptyDir"
 
 
-def test_workloads_read_the_configmap_and_secret_that_exist():
+SECRET_MOUNT = "/run/secrets/mlapi"
+
+
+def test_workloads_read_the_configmap_from_env_and_the_secret_from_files():
     configmap = _one("ConfigMap")
     secret = _one("Secret")
 
     for workload in _workloads():
-        for container in _containers(_pod_spec(workload)):
-            refs = container.get("envFrom", [])
-            assert {"configMapRef": {"name": configmap["metadata"]["name"]}} in refs
-            assert {"secretRef": {"name": secret["metadata"]["name"]}} in refs
+        pod_spec = _pod_spec(workload)
+        secret_volumes = {
+            v["name"] for v in pod_spec["volumes"] if v.get("secret", {}).get("secretName") == secret["metadata"]["name"]
+        }
+        for container in _containers(pod_spec):
+            where = f"{workload['metadata']['name']}/{container['name']}"
+            assert container.get("envFrom") == [{"configMapRef": {"name": configmap["metadata"]["name"]}}], where
+            assert not any("valueFrom" in variable for variable in container.get("env", [])), where
+            mounts = [m for m in container["volumeMounts"] if m["name"] in secret_volumes]
+            assert [(m["mountPath"], m.get("readOnly")) for m in mounts] == [(SECRET_MOUNT, True)], where
     assert configmap["data"]["DJANGO_SETTINGS_MODULE"] == "mlapi.settings.production"
     assert configmap["data"]["DEBUG"] == "false"
+
+
+def test_every_secret_key_is_read_through_a_file_variable():
+    keys = set(_one("Secret")["stringData"])
+    configmap = _one("ConfigMap")["data"]
+    file_variables = {name: path for name, path in configmap.items() if name.endswith("_FILE")}
+
+    assert {name.removesuffix("_FILE") for name in file_variables} == keys
+    for name, path in file_variables.items():
+        assert path == f"{SECRET_MOUNT}/{name.removesuffix('_FILE')}", name
+    # the settings know every one of them (mlapi/settings/env.py reads NAME from NAME_FILE)
+    env_py = (ROOT / "mlapi" / "settings" / "env.py").read_text()
+    for key in keys:
+        assert f'"{key}"' in env_py, key
+
+
+def test_images_are_pinned_by_digest_never_latest():
+    images = {container["image"] for workload in _workloads() for container in _containers(_pod_spec(workload))}
+
+    assert len(images) == 1, images  # one image for every role
+    image = images.pop()
+    name, digest = image.split("@")
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}", digest), image
+    assert ":" in name.rsplit("/", 1)[-1] and not name.endswith(":latest"), image
+
+
+def test_network_policies_deny_by_default_and_open_only_what_each_role_needs():
+    policies = {doc["metadata"]["name"]: doc["spec"] for _, doc in _k8s_docs() if doc["kind"] == "NetworkPolicy"}
+    deny = [spec for spec in policies.values() if spec["podSelector"] == {}]
+    web_labels = _deployment("web")["spec"]["template"]["metadata"]["labels"]
+
+    assert len(deny) == 1 and set(deny[0]["policyTypes"]) == {"Ingress", "Egress"}
+    assert "ingress" not in deny[0] and "egress" not in deny[0]
+    ingress = [spec for spec in policies.values() if "ingress" in spec]
+    assert len(ingress) == 1 and ingress[0]["podSelector"]["matchLabels"].items() <= web_labels.items()
+    assert ingress[0]["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "web"
+    assert [p["port"] for rule in ingress[0]["ingress"] for p in rule["ports"]] == [8000]
+    egress_ports = {
+        (p["protocol"], p["port"]) for spec in policies.values() for rule in spec.get("egress", []) for p in rule["ports"]
+    }
+    assert egress_ports == {("UDP", 53), ("TCP", 53), ("TCP", 5432), ("TCP", 6379), ("TCP", 443)}
+    for workload in _workloads():  # every app pod is covered by the egress policy
+        labels = workload["spec"]["template"]["metadata"]["labels"]
+        assert any(
+            spec.get("egress") and spec["podSelector"]["matchLabels"].items() <= labels.items() for spec in policies.values()
+        ), workload["metadata"]["name"]
 
 
 def test_secret_example_holds_the_secrets_and_only_placeholders():
@@ -286,6 +342,10 @@ def test_beat_is_a_single_recreated_pod():
     assert command[:4] == ["celery", "-A", "mlapi", "beat"]
     schedule = command[command.index("--schedule") + 1]
     assert schedule.startswith("/tmp/")  # the only writable place on a read-only root
+    # liveness: beat answers celery's ping (remote control on) under its own node name
+    assert "--enable-remote-control" in command
+    liveness = container["livenessProbe"]["exec"]["command"]
+    assert liveness[:2] == ["sh", "-c"] and "inspect ping -d celerybeat@$HOSTNAME" in liveness[2]
 
 
 def test_migrate_job_runs_migrate_once_with_the_app_image():
@@ -351,6 +411,8 @@ def test_compose_app_services_share_image_env_and_media():
         assert "media:/app/media" in services[name]["volumes"], name
     assert services["worker"]["command"][:4] == ["celery", "-A", "mlapi", "worker"]
     assert services["beat"]["command"][:4] == ["celery", "-A", "mlapi", "beat"]
+    assert "--enable-remote-control" in services["beat"]["command"]
+    assert "inspect ping -d celerybeat@$$HOSTNAME" in " ".join(services["beat"]["healthcheck"]["test"])
     assert services["web"]["ports"] == ["${WEB_PORT:-8000}:8000"]
 
 
