@@ -6,6 +6,7 @@ from django.contrib.admin import helpers
 from django.template.response import TemplateResponse
 
 from mlapi.errors import ApplicationError
+from predictions.error_codes import RegistryErrorCode
 from predictions.models import Prediction, RegisteredModel
 from predictions.services import model_register, model_set_stage
 from predictions.services.registry import model_production_differences
@@ -21,10 +22,17 @@ FORM_FIELD_BY_ERROR_FIELD = {
 }
 
 
+# Shown beside the checkbox that overrides them.
+FORM_FIELD_BY_ERROR_CODE = {
+    RegistryErrorCode.BREAKING_CHANGE.value: "allow_breaking",
+    RegistryErrorCode.DUPLICATE_ARTIFACT.value: "force",
+}
+
+
 def _errors_onto_form(form: forms.Form, error: ApplicationError) -> None:
     for e in error.errors:
         top = (e.field or "").split(".", 1)[0]
-        field = FORM_FIELD_BY_ERROR_FIELD.get(top)
+        field = FORM_FIELD_BY_ERROR_CODE.get(e.code) or FORM_FIELD_BY_ERROR_FIELD.get(top)
         form.add_error(field if field in form.fields else None, f"{e.message} ({e.code})")
 
 
