@@ -3,7 +3,6 @@
 import hashlib
 
 import pytest
-from django.contrib.messages import get_messages
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from predictions.models import Prediction, RegisteredModel
