@@ -2,14 +2,47 @@ import json
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.template.response import TemplateResponse
 
 from mlapi.errors import ApplicationError
+from predictions.error_codes import RegistryErrorCode
 from predictions.models import Prediction, RegisteredModel
 from predictions.services import model_register, model_set_stage
+from predictions.services.registry import model_production_differences
+
+# Where a service error's `field` is shown on the admin forms (anything else: at the top of the form).
+FORM_FIELD_BY_ERROR_FIELD = {
+    "name": "name",
+    "stage": "stage",
+    "description": "description",
+    "artifact": "artifact_upload",
+    "input_schema": "input_schema_json",
+    "metrics": "metrics_json",
+}
+
+
+# Shown beside the checkbox that overrides them.
+FORM_FIELD_BY_ERROR_CODE = {
+    RegistryErrorCode.BREAKING_CHANGE.value: "allow_breaking",
+    RegistryErrorCode.DUPLICATE_ARTIFACT.value: "force",
+}
+
+
+def _errors_onto_form(form: forms.Form, error: ApplicationError) -> None:
+    for e in error.errors:
+        top = (e.field or "").split(".", 1)[0]
+        field = FORM_FIELD_BY_ERROR_CODE.get(e.code) or FORM_FIELD_BY_ERROR_FIELD.get(top)
+        form.add_error(field if field in form.fields else None, f"{e.message} ({e.code})")
 
 
 class RegisterModelForm(forms.ModelForm):
-    """Upload form: the service stores the file, hashes it, derives the schema and picks the version."""
+    """Upload form: the service stores the file, hashes it, derives the schema and picks the version.
+
+    The admin re-renders a bound form (keeping what was typed) only when validation fails, and only
+    the service knows every reason a registration is refused, so the service call is the form's last
+    validation step; `save_model` then has nothing left to write.
+    """
 
     artifact_upload = forms.FileField(label="Artifact (.joblib, .pkl or .skops)")
     input_schema_json = forms.CharField(
@@ -19,6 +52,15 @@ class RegisterModelForm(forms.ModelForm):
     approved_types = forms.CharField(
         label="skops types to trust beyond those skops and scikit-learn trust (comma separated)", required=False
     )
+    force = forms.BooleanField(
+        label="Register even if this file is already registered under this name", required=False
+    )
+    allow_breaking = forms.BooleanField(
+        label="Into production even if its inputs break clients of the current production version", required=False
+    )
+
+    # Set per request by RegisteredModelAdmin.get_form.
+    registrant = None
 
     class Meta:
         model = RegisteredModel
@@ -39,6 +81,59 @@ class RegisterModelForm(forms.ModelForm):
         cleaned["metrics"] = self._json("metrics_json")
         return cleaned
 
+    def full_clean(self):
+        super().full_clean()
+        self.registered = None
+        if self.is_bound and not self._errors:
+            self._register()
+
+    def _register(self) -> None:
+        data = self.cleaned_data
+        upload = data["artifact_upload"]
+        try:
+            self.registered = model_register(
+                registered_by=self.registrant,
+                name=data["name"],
+                artifact=upload,
+                filename=upload.name,
+                description=data.get("description", ""),
+                stage=data["stage"],
+                input_schema=data.get("input_schema"),
+                metrics=data.get("metrics"),
+                approved_types=[t.strip() for t in (data.get("approved_types") or "").split(",") if t.strip()],
+                force=data.get("force", False),
+                allow_breaking=data.get("allow_breaking", False),
+            )
+        except ApplicationError as error:
+            _errors_onto_form(self, error)
+
+
+class ChangeModelForm(forms.ModelForm):
+    """Description and stage; a stage change goes through model_set_stage as the last validation step."""
+
+    allow_breaking = forms.BooleanField(
+        label="Into production even if its inputs break clients of the current production version", required=False
+    )
+
+    changed_by = None
+
+    class Meta:
+        model = RegisteredModel
+        fields = ("description", "stage")
+
+    def full_clean(self):
+        super().full_clean()
+        if self.is_bound and not self._errors and "stage" in self.changed_data:
+            try:
+                model_set_stage(
+                    model=self.instance,
+                    stage=self.cleaned_data["stage"],
+                    changed_by=self.changed_by,
+                    allow_breaking=self.cleaned_data.get("allow_breaking", False),
+                )
+            except ApplicationError as error:
+                _errors_onto_form(self, error)
+
 
 @admin.register(RegisteredModel)
 class RegisteredModelAdmin(admin.ModelAdmin):
@@ -46,6 +141,7 @@ class RegisteredModelAdmin(admin.ModelAdmin):
     list_filter = ("stage", "task", "artifact_format")
     search_fields = ("name", "description", "sha256")
     actions = ("promote_to_production", "archive")
+    breaking_confirmation_template = "admin/predictions/registeredmodel/breaking_change_confirmation.html"
     readonly_fields = (
         "name",
         "version",
@@ -63,57 +159,83 @@ class RegisteredModelAdmin(admin.ModelAdmin):
     )
 
     def get_form(self, request, obj=None, **kwargs):
-        if obj is None:
-            kwargs["form"] = RegisterModelForm
-        return super().get_form(request, obj, **kwargs)
+        kwargs["form"] = RegisterModelForm if obj is None else ChangeModelForm
+        form = super().get_form(request, obj, **kwargs)
+        # modelform_factory made a fresh class for this request, so a class attribute is per request.
+        form.registrant = form.changed_by = request.user
+        return form
 
     def get_readonly_fields(self, request, obj=None):
         return self.readonly_fields if obj is not None else ()
 
     def get_fields(self, request, obj=None):
         if obj is None:
-            return ("name", "description", "stage", "artifact_upload", "input_schema_json", "metrics_json", "approved_types")
-        return ("description", "stage", *self.readonly_fields)
+            return (
+                "name",
+                "description",
+                "stage",
+                "artifact_upload",
+                "input_schema_json",
+                "metrics_json",
+                "approved_types",
+                "force",
+                "allow_breaking",
+            )
+        return ("description", "stage", "allow_breaking", *self.readonly_fields)
+
+    def save_form(self, request, form, change):
+        if not change:
+            return form.registered
+        return super().save_form(request, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        if change:  # a new model has no many-to-many fields, and its form was never saved by Django
+            super().save_related(request, form, formsets, change)
 
     def save_model(self, request, obj, form, change):
+        # A new model was saved by model_register and a stage by model_set_stage, during validation.
         if change:
-            model_set_stage(model=obj, stage=form.cleaned_data["stage"], changed_by=request.user)
             RegisteredModel.objects.filter(pk=obj.pk).update(description=obj.description)
-            return
-        upload = form.cleaned_data["artifact_upload"]
-        approved = [t.strip() for t in (form.cleaned_data.get("approved_types") or "").split(",") if t.strip()]
-        registered = model_register(
-            registered_by=request.user,
-            name=form.cleaned_data["name"],
-            artifact=upload,
-            filename=upload.name,
-            description=form.cleaned_data.get("description", ""),
-            stage=form.cleaned_data["stage"],
-            input_schema=form.cleaned_data.get("input_schema"),
-            metrics=form.cleaned_data.get("metrics"),
-            approved_types=approved,
-        )
-        obj.pk = registered.pk
-        obj.version = registered.version
 
-    def add_view(self, request, form_url="", extra_context=None):
-        try:
-            return super().add_view(request, form_url, extra_context)
-        except ApplicationError as error:
-            for e in error.errors:
-                self.message_user(request, f"{e.field or 'model'}: {e.message} ({e.code})", level=messages.ERROR)
-            from django.http import HttpResponseRedirect
-
-            return HttpResponseRedirect(request.path)
-
-    def _set_stage(self, request, queryset, stage: str) -> None:
+    def _set_stage(self, request, queryset, stage: str, *, allow_breaking: bool = False) -> None:
+        changed = 0
         for model in queryset:
-            model_set_stage(model=model, stage=stage, changed_by=request.user)
-        self.message_user(request, f"{queryset.count()} model(s) set to {stage}.")
+            try:
+                model_set_stage(model=model, stage=stage, changed_by=request.user, allow_breaking=allow_breaking)
+                changed += 1
+            except ApplicationError as error:
+                for e in error.errors:
+                    self.message_user(request, f"{model}: {e.message} ({e.code})", level=messages.ERROR)
+        self.message_user(request, f"{changed} model(s) set to {stage}.")
 
     @admin.action(description="Promote to production")
     def promote_to_production(self, request, queryset):
-        self._set_stage(request, queryset, RegisteredModel.Stage.PRODUCTION)
+        confirmed = request.POST.get("confirm_breaking") == "yes"
+        if not confirmed:
+            breaking = [
+                (model, [d for d in model_production_differences(model=model) if d.breaking])
+                for model in queryset
+                if model.stage != RegisteredModel.Stage.PRODUCTION
+            ]
+            breaking = [(model, differences) for model, differences in breaking if differences]
+            if breaking:
+                return self._breaking_confirmation(request, queryset, breaking)
+        self._set_stage(request, queryset, RegisteredModel.Stage.PRODUCTION, allow_breaking=confirmed)
+        return None
+
+    def _breaking_confirmation(self, request, queryset, breaking) -> TemplateResponse:
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Promote despite breaking input changes?",
+            "subtitle": None,
+            "opts": self.model._meta,
+            "queryset": queryset,
+            "breaking": breaking,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "media": self.media,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, self.breaking_confirmation_template, context)
 
     @admin.action(description="Archive")
     def archive(self, request, queryset):

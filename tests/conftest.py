@@ -202,6 +202,8 @@ def regressor_artifact() -> bytes:
 @pytest.fixture
 def register(staff_user):
     def register_model(name, artifact: bytes, *, stage=RegisteredModel.Stage.PRODUCTION, filename=None, **kwargs):
+        # Tests make several versions from one file; the duplicate-file refusal has its own tests.
+        kwargs.setdefault("force", True)
         return model_register(
             registered_by=staff_user,
             name=name,

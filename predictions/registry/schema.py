@@ -176,12 +176,15 @@ class PreparedInstances:
     warnings: list[FieldError] = field(default_factory=list)
 
 
-def _as_object(instance: Any, names: list[str], where: str, errors: list[FieldError]) -> dict | None:
+def _as_object(instance: Any, features: list[dict], where: str, errors: list[FieldError]) -> dict | None:
+    """An object as it is; a positional array zipped with the feature names (trailing nullable features may
+    be left out, so appending a nullable feature to a schema breaks no client)."""
+    names = [f["name"] for f in features]
     if isinstance(instance, dict):
         return instance
     if isinstance(instance, list):
-        if len(instance) == len(names):
-            return dict(zip(names, instance, strict=True))
+        if len(instance) <= len(names) and all(f.get("nullable") for f in features[len(instance) :]):
+            return dict(zip(names, instance))
         errors.append(
             FieldError(
                 where,
@@ -228,7 +231,7 @@ def instances_prepare(*, schema: dict, instances: list, path: str) -> PreparedIn
     known = set(names)
     for index, instance in enumerate(instances):
         where = f"{path}.{index}" if path == "instances" else path
-        values = _as_object(instance, names, where, errors)
+        values = _as_object(instance, features, where, errors)
         if values is None:
             continue
         for feature in features:
@@ -254,7 +257,7 @@ def instances_prepare(*, schema: dict, instances: list, path: str) -> PreparedIn
 def instance_row(instance: dict | list, names: list[str]) -> dict:
     """A valid instance (object or positional array) as an object with every feature, None where missing."""
     if isinstance(instance, list):
-        return dict(zip(names, instance, strict=True))
+        instance = dict(zip(names, instance))
     return {name: instance.get(name) for name in names}
 
 

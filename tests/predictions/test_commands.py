@@ -98,7 +98,7 @@ def test_register_model_as_the_first_superuser(tmp_path, make_user, issue_token,
     path = _artifact(tmp_path)
     # when
     first = json.loads(_run("register_model", str(path), "--name", "iris", "--stage", "production"))
-    second = json.loads(_run("register_model", str(path), "--name", "iris"))
+    second = json.loads(_run("register_model", str(path), "--name", "iris", "--force"))
     # then
     assert (first["name"], first["version"], first["stage"]) == ("iris", 1, "production")
     assert (second["version"], second["stage"]) == (2, "staging")
@@ -185,3 +185,157 @@ def test_seed_demo_twice_is_idempotent_and_the_demo_user_predicts_on_both_models
     # the first run's secret was rotated away
     old_secret = re.search(r"client_secret=(\S+)", first).group(1)
     assert _token(client, client_id, old_secret).status_code == 401
+
+
+# --- register_model and set_model_stage as an operator sees them: one line with the code, exit 1 ---
+
+
+@pytest.fixture
+def cli(capsys, monkeypatch):
+    """Runs `manage.py <argv>` in-process as the shell would (run_from_argv), returning (exit, out, err)."""
+    from django.core.management import execute_from_command_line
+    from django.db import connections
+
+    # run_from_argv closes every connection when it ends; the test's transaction must survive it.
+    monkeypatch.setattr(connections, "close_all", lambda: None)
+
+    def run(*argv) -> tuple[int, str, str]:
+        capsys.readouterr()
+        try:
+            execute_from_command_line(["manage.py", *argv])
+            code = 0
+        except SystemExit as exit_:
+            code = exit_.code
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+def _assert_one_line_error(code: int, err: str, error_code: str) -> None:
+    assert code == 1
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert error_code in lines[0]
+
+
+def test_register_model_with_a_bad_name_is_one_line_invalid_name(cli, tmp_path, staff_user):
+    path = _artifact(tmp_path)
+    code, out, err = cli("register_model", str(path), "--name", "bad name!", "--as-user", "staff")
+    _assert_one_line_error(code, err, "INVALID_NAME")
+    assert out == ""
+    assert RegisteredModel.objects.count() == 0
+
+
+def test_register_model_refuses_a_duplicate_file_then_registers_it_when_forced(cli, tmp_path, staff_user):
+    # given
+    path = _artifact(tmp_path)
+    assert cli("register_model", str(path), "--name", "iris", "--as-user", "staff")[0] == 0
+    # when
+    code, _, err = cli("register_model", str(path), "--name", "iris", "--as-user", "staff")
+    forced_code, forced_out, _ = cli("register_model", str(path), "--name", "iris", "--as-user", "staff", "--force")
+    # then
+    _assert_one_line_error(code, err, "DUPLICATE_ARTIFACT")
+    assert "iris v1" in err
+    assert forced_code == 0
+    assert json.loads(forced_out)["version"] == 2
+    assert RegisteredModel.objects.count() == 2
+
+
+def test_register_model_with_an_unreadable_path_is_artifact_unreadable(cli, tmp_path, staff_user):
+    # given: a directory named like an artifact
+    directory = tmp_path / "model.joblib"
+    directory.mkdir()
+    # when
+    code, _, err = cli("register_model", str(directory), "--name", "iris", "--as-user", "staff")
+    # then
+    _assert_one_line_error(code, err, "ARTIFACT_UNREADABLE")
+
+
+def test_register_model_with_garbage_is_one_line_artifact_unreadable(cli, tmp_path, staff_user):
+    path = _artifact(tmp_path, "junk.joblib", b"garbage")
+    code, _, err = cli("register_model", str(path), "--name", "iris", "--as-user", "staff")
+    _assert_one_line_error(code, err, "ARTIFACT_UNREADABLE")
+
+
+def test_register_model_with_nan_metrics_is_invalid_metrics(cli, tmp_path, staff_user):
+    path = _artifact(tmp_path)
+    code, _, err = cli("register_model", str(path), "--name", "iris", "--as-user", "staff", "--metrics", '{"auc": NaN}')
+    _assert_one_line_error(code, err, "INVALID_METRICS")
+    assert RegisteredModel.objects.count() == 0
+
+
+SCHEMA_AB = [{"name": "a", "type": "number"}, {"name": "b", "type": "string", "allowed": ["x", "y"]}]
+SCHEMA_AB_WIDER = [{"name": "a", "type": "number"}, {"name": "b", "type": "string", "allowed": ["x", "y", "z"]}]
+SCHEMA_A_ONLY_X = [{"name": "a", "type": "number"}, {"name": "b", "type": "string", "allowed": ["x"]}]
+
+
+@pytest.fixture
+def reg_versions(register):
+    """reg v1 in production; v2 (narrower: 'y' no longer allowed) and v3 (wider) in staging."""
+    return [
+        register("reg", regressor_artifact(), input_schema=schema, stage=stage)
+        for schema, stage in (
+            (SCHEMA_AB, RegisteredModel.Stage.PRODUCTION),
+            (SCHEMA_A_ONLY_X, RegisteredModel.Stage.STAGING),
+            (SCHEMA_AB_WIDER, RegisteredModel.Stage.STAGING),
+        )
+    ]
+
+
+def _stages() -> dict[int, str]:
+    return dict(RegisteredModel.objects.filter(name="reg").values_list("version", "stage"))
+
+
+def test_set_model_stage_refuses_a_breaking_promotion_then_allows_it(cli, reg_versions, staff_user):
+    # when
+    code, _, err = cli("set_model_stage", "reg", "2", "production", "--as-user", "staff")
+    # then
+    _assert_one_line_error(code, err, "BREAKING_CHANGE")
+    assert "'y'" in err  # the difference is listed
+    assert _stages() == {1: "production", 2: "staging", 3: "staging"}
+    # when
+    code, out, _ = cli("set_model_stage", "reg", "2", "production", "--as-user", "staff", "--allow-breaking")
+    # then
+    assert code == 0
+    assert json.loads(out) == {"id": reg_versions[1].pk, "name": "reg", "version": 2, "previous_stage": "staging", "stage": "production"}
+    assert _stages() == {1: "production", 2: "production", 3: "staging"}
+
+
+def test_set_model_stage_promotes_a_compatible_version(reg_versions, staff_user):
+    result = json.loads(_run("set_model_stage", "reg", "3", "production", "--as-user", "staff"))
+    assert (result["version"], result["stage"]) == (3, "production")
+    assert _stages() == {1: "production", 2: "staging", 3: "production"}
+
+
+def test_set_model_stage_archives_without_a_check(reg_versions, staff_user):
+    _run("set_model_stage", "reg", "1", "archived", "--as-user", "staff")
+    assert _stages()[1] == "archived"
+
+
+def test_set_model_stage_of_an_unknown_version_is_not_found(cli, reg_versions, staff_user):
+    code, _, err = cli("set_model_stage", "reg", "9", "production", "--as-user", "staff")
+    _assert_one_line_error(code, err, "NOT_FOUND")
+
+
+def test_set_model_stage_as_a_non_staff_user_is_refused(cli, reg_versions, make_user):
+    make_user("mallory")
+    code, _, err = cli("set_model_stage", "reg", "3", "production", "--as-user", "mallory")
+    _assert_one_line_error(code, err, "PERMISSION_DENIED")
+    assert _stages()[3] == "staging"
+
+
+def test_register_model_into_production_checks_compatibility(cli, tmp_path, reg_versions, staff_user):
+    # given
+    path = _artifact(tmp_path, "reg.joblib", regressor_artifact())
+    schema = tmp_path / "schema.json"
+    schema.write_text(json.dumps(SCHEMA_A_ONLY_X))
+    argv = ("register_model", str(path), "--name", "reg", "--as-user", "staff", "--force", "--stage", "production")
+    # when
+    code, _, err = cli(*argv, "--input-schema", str(schema))
+    allowed_code, out, _ = cli(*argv, "--input-schema", str(schema), "--allow-breaking")
+    # then
+    _assert_one_line_error(code, err, "BREAKING_CHANGE")
+    assert allowed_code == 0
+    assert json.loads(out)["version"] == 4

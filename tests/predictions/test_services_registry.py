@@ -10,7 +10,7 @@ import pytest
 from mlapi.errors import ApplicationError, PermissionDeniedError
 from predictions.demo import BANK_CATEGORICAL, IRIS_FEATURES
 from predictions.models import RegisteredModel
-from predictions.services import model_register
+from predictions.services import model_register, model_set_stage
 from tests.conftest import IRIS_SETOSA, bank_artifact, iris_artifact, regressor_artifact
 
 CREATE = """
@@ -151,10 +151,10 @@ def test_versions_increment_per_name_independently(staff_user):
         (m.name, m.version)
         for m in (
             _register(staff_user, "iris", iris_artifact()),
-            _register(staff_user, "iris", iris_artifact()),
+            _register(staff_user, "iris", iris_artifact(), force=True),
             _register(staff_user, "reg", regressor_artifact()),
-            _register(staff_user, "iris", iris_artifact()),
-            _register(staff_user, "reg", regressor_artifact()),
+            _register(staff_user, "iris", iris_artifact(), force=True),
+            _register(staff_user, "reg", regressor_artifact(), force=True),
         )
     ]
     # then
@@ -165,7 +165,7 @@ def test_a_refused_registration_does_not_take_a_version(staff_user):
     _register(staff_user, "iris", iris_artifact())
     with pytest.raises(ApplicationError):
         _register(staff_user, "iris", b"garbage")
-    assert _register(staff_user, "iris", iris_artifact()).version == 2
+    assert _register(staff_user, "iris", iris_artifact(), force=True).version == 2
 
 
 def test_iris_schema_is_derived_from_feature_names(iris_model):
@@ -245,3 +245,232 @@ def test_pickle_protocol_file_is_readable_as_joblib(staff_user):
     estimator = joblib.load(io.BytesIO(regressor_artifact()))
     model = _register(staff_user, "reg", pickle.dumps(estimator), filename="reg.pickle")
     assert model.task == "regression"
+
+
+# --- Registration never crashes: each failure is a coded ApplicationError, and nothing is left behind ---
+
+
+class SchemaExplodes:
+    """Loads and predicts, but asking for its features raises something no one planned for."""
+
+    def predict(self, rows):
+        return [0 for _ in rows]
+
+    @property
+    def feature_names_in_(self):
+        raise RuntimeError("broken estimator")
+
+
+class ClassesExplode:
+    n_features_in_ = 1
+
+    def predict(self, rows):
+        return [0 for _ in rows]
+
+    @property
+    def classes_(self):
+        raise RuntimeError("broken estimator")
+
+
+def _joblib_bytes(obj) -> bytes:
+    buffer = io.BytesIO()
+    joblib.dump(obj, buffer)
+    return buffer.getvalue()
+
+
+class UnreadableStream(io.RawIOBase):
+    def read(self, *_args):
+        raise OSError(5, "Input/output error")
+
+
+@pytest.fixture
+def media_root(settings, tmp_path):
+    """A media directory of the test's own, so "no new file" can be checked exactly."""
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    return tmp_path / "media"
+
+
+def _stored_files(root) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+def test_a_registration_stores_exactly_one_file(staff_user, media_root):
+    # the baseline the "nothing left behind" tests compare with
+    model = _register(staff_user, "iris", iris_artifact())
+    assert _stored_files(media_root) == [model.artifact.name]
+
+
+@pytest.mark.parametrize("name", ["bad name!", "", "x" * 101, "ünïcode/slash"], ids=["punctuation", "empty", "too-long", "slash"])
+def test_a_bad_name_is_invalid_name(staff_user, media_root, name):
+    with pytest.raises(ApplicationError) as raised:
+        _register(staff_user, name, iris_artifact(), filename="iris.joblib")
+    assert _codes(raised.value) == [("name", "INVALID_NAME")]
+    assert RegisteredModel.objects.count() == 0
+    assert _stored_files(media_root) == []
+
+
+def test_an_artifact_stream_that_fails_to_read_is_unreadable(staff_user, media_root):
+    with pytest.raises(ApplicationError) as raised:
+        model_register(registered_by=staff_user, name="iris", artifact=UnreadableStream(), filename="iris.joblib")
+    assert _codes(raised.value) == [("artifact", "ARTIFACT_UNREADABLE")]
+    assert _stored_files(media_root) == []
+
+
+def test_an_unexpected_exception_while_deriving_the_schema_is_invalid_schema(staff_user, media_root):
+    with pytest.raises(ApplicationError) as raised:
+        _register(staff_user, "odd", _joblib_bytes(SchemaExplodes()))
+    assert _codes(raised.value) == [("input_schema", "INVALID_SCHEMA")]
+    assert RegisteredModel.objects.count() == 0
+    assert _stored_files(media_root) == []
+
+
+def test_an_estimator_whose_classes_cannot_be_read_is_unsupported(staff_user, media_root):
+    with pytest.raises(ApplicationError) as raised:
+        _register(staff_user, "odd", _joblib_bytes(ClassesExplode()))
+    assert _codes(raised.value) == [("artifact", "UNSUPPORTED_ESTIMATOR")]
+    assert _stored_files(media_root) == []
+
+
+def test_a_schema_json_cannot_carry_is_invalid_schema_on_every_database(staff_user, media_root):
+    # given: NaN among the allowed values (what an encoder fitted on a column with NaN yields);
+    # SQLite used to answer "could not allocate a version", PostgreSQL a DataError traceback
+    schema = [{"name": "a", "type": "number", "allowed": [1.0, float("nan")]}, {"name": "b", "type": "number"}]
+    # when
+    with pytest.raises(ApplicationError) as raised:
+        _register(staff_user, "reg", regressor_artifact(), input_schema=schema)
+    # then
+    assert _codes(raised.value) == [("input_schema", "INVALID_SCHEMA")]
+    assert RegisteredModel.objects.count() == 0
+    assert _stored_files(media_root) == []
+
+
+@pytest.mark.parametrize("metrics", [{"auc": float("nan")}, [0.9], {"auc": float("inf")}], ids=["nan", "list", "inf"])
+def test_metrics_must_be_a_json_object_of_finite_values(staff_user, media_root, metrics):
+    with pytest.raises(ApplicationError) as raised:
+        _register(staff_user, "iris", iris_artifact(), metrics=metrics)
+    assert _codes(raised.value) == [("metrics", "INVALID_METRICS")]
+    assert _stored_files(media_root) == []
+
+
+def test_the_same_file_under_the_same_name_is_refused_naming_the_version(staff_user, media_root):
+    # given
+    first = _register(staff_user, "iris", iris_artifact())
+    # when
+    with pytest.raises(ApplicationError) as raised:
+        _register(staff_user, "iris", iris_artifact())
+    # then
+    assert _codes(raised.value) == [("artifact", "DUPLICATE_ARTIFACT")]
+    assert raised.value.http_status == 409
+    assert "iris v1" in raised.value.errors[0].message
+    assert RegisteredModel.objects.count() == 1
+    assert _stored_files(media_root) == [first.artifact.name]
+
+
+def test_the_same_file_is_registered_again_when_forced(staff_user, media_root):
+    _register(staff_user, "iris", iris_artifact())
+    again = _register(staff_user, "iris", iris_artifact(), force=True)
+    assert again.version == 2
+    assert len(_stored_files(media_root)) == 2
+
+
+def test_the_same_file_under_another_name_is_not_a_duplicate(staff_user):
+    _register(staff_user, "iris", iris_artifact())
+    assert _register(staff_user, "iris-copy", iris_artifact()).version == 1
+
+
+def test_a_version_clash_is_version_conflict_and_the_stored_file_is_deleted(staff_user, media_root, monkeypatch):
+    # given: v1 exists and every attempt computes version 1 again (as when others keep winning the race)
+    first = _register(staff_user, "iris", iris_artifact())
+    monkeypatch.setattr("predictions.services.registry._next_version", lambda name: 1)
+    # when
+    with pytest.raises(ApplicationError) as raised:
+        _register(staff_user, "iris", regressor_artifact(), filename="iris.joblib")
+    # then
+    assert _codes(raised.value) == [("name", "VERSION_CONFLICT")]
+    assert raised.value.http_status == 409
+    assert RegisteredModel.objects.count() == 1
+    assert _stored_files(media_root) == [first.artifact.name]
+
+
+# --- Stage changes compare input schemas with the current production version ---
+
+SCHEMA_AB = [{"name": "a", "type": "number"}, {"name": "b", "type": "string", "allowed": ["x", "y"]}]
+SCHEMA_AB_WIDER = [{"name": "a", "type": "number"}, {"name": "b", "type": "string", "allowed": ["x", "y", "z"]}]
+SCHEMA_AC = [{"name": "a", "type": "number"}, {"name": "c", "type": "number"}]
+
+
+def _version(user, schema, stage=RegisteredModel.Stage.STAGING, **kwargs):
+    return _register(user, "reg", regressor_artifact(), input_schema=schema, stage=stage, force=True, **kwargs)
+
+
+def test_a_breaking_promotion_is_refused_listing_each_difference(staff_user):
+    # given
+    _version(staff_user, SCHEMA_AB, stage=RegisteredModel.Stage.PRODUCTION)
+    candidate = _version(staff_user, SCHEMA_AC)
+    # when
+    with pytest.raises(ApplicationError) as raised:
+        model_set_stage(model=candidate, stage=RegisteredModel.Stage.PRODUCTION, changed_by=staff_user)
+    # then: b removed, c new and required
+    assert _codes(raised.value) == [("input_schema.b", "BREAKING_CHANGE"), ("input_schema.c", "BREAKING_CHANGE")]
+    assert raised.value.http_status == 409
+    candidate.refresh_from_db()
+    assert candidate.stage == "staging"
+
+
+def test_a_breaking_promotion_goes_through_when_allowed(staff_user):
+    _version(staff_user, SCHEMA_AB, stage=RegisteredModel.Stage.PRODUCTION)
+    candidate = _version(staff_user, SCHEMA_AC)
+    model_set_stage(model=candidate, stage=RegisteredModel.Stage.PRODUCTION, changed_by=staff_user, allow_breaking=True)
+    candidate.refresh_from_db()
+    assert candidate.stage == "production"
+
+
+def test_a_compatible_promotion_goes_through(staff_user):
+    _version(staff_user, SCHEMA_AB, stage=RegisteredModel.Stage.PRODUCTION)
+    candidate = _version(staff_user, SCHEMA_AB_WIDER)
+    model_set_stage(model=candidate, stage=RegisteredModel.Stage.PRODUCTION, changed_by=staff_user)
+    candidate.refresh_from_db()
+    assert candidate.stage == "production"
+
+
+def test_the_first_production_version_and_archiving_need_no_check(staff_user):
+    # given
+    old = _version(staff_user, SCHEMA_AB)
+    new = _version(staff_user, SCHEMA_AC)
+    # when: nothing in production yet
+    model_set_stage(model=old, stage=RegisteredModel.Stage.PRODUCTION, changed_by=staff_user)
+    model_set_stage(model=old, stage=RegisteredModel.Stage.ARCHIVED, changed_by=staff_user)
+    model_set_stage(model=new, stage=RegisteredModel.Stage.PRODUCTION, changed_by=staff_user)
+    # then
+    assert dict(RegisteredModel.objects.values_list("version", "stage")) == {1: "archived", 2: "production"}
+
+
+def test_registering_straight_into_production_is_checked_too(staff_user, media_root):
+    # given
+    _version(staff_user, SCHEMA_AB, stage=RegisteredModel.Stage.PRODUCTION)
+    # when
+    with pytest.raises(ApplicationError) as raised:
+        _version(staff_user, SCHEMA_AC, stage=RegisteredModel.Stage.PRODUCTION)
+    allowed = _version(staff_user, SCHEMA_AC, stage=RegisteredModel.Stage.PRODUCTION, allow_breaking=True)
+    # then
+    assert {code for _, code in _codes(raised.value)} == {"BREAKING_CHANGE"}
+    assert (allowed.version, allowed.stage) == (2, "production")
+    assert len(_stored_files(media_root)) == 2
+
+
+def test_a_model_whose_stage_was_already_set_on_the_instance_is_still_checked(staff_user):
+    # given: the admin change form sets the new stage on the instance before the service runs
+    _version(staff_user, SCHEMA_AB, stage=RegisteredModel.Stage.PRODUCTION)
+    candidate = _version(staff_user, SCHEMA_AC)
+    candidate.stage = RegisteredModel.Stage.PRODUCTION
+    # when / then
+    with pytest.raises(ApplicationError):
+        model_set_stage(model=candidate, stage=RegisteredModel.Stage.PRODUCTION, changed_by=staff_user)
+    assert RegisteredModel.objects.get(pk=candidate.pk).stage == "staging"
+
+
+def test_non_staff_may_not_change_a_stage(staff_user, make_user):
+    model = _version(staff_user, SCHEMA_AB)
+    with pytest.raises(PermissionDeniedError):
+        model_set_stage(model=model, stage=RegisteredModel.Stage.PRODUCTION, changed_by=make_user())
+    assert RegisteredModel.objects.get(pk=model.pk).stage == "staging"

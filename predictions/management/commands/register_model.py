@@ -1,10 +1,11 @@
 import json
 from pathlib import Path
 
-from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
 from mlapi.errors import ApplicationError
+from predictions.error_codes import RegistryErrorCode
+from predictions.management.commands._errors import command_error, registrant_get
 from predictions.models import RegisteredModel
 from predictions.services import model_register
 
@@ -21,39 +22,55 @@ class Command(BaseCommand):
         parser.add_argument("--metrics", default=None, help="A JSON object of metrics.")
         parser.add_argument("--trust", action="append", default=[], help="A skops type to trust beyond those skops and scikit-learn trust (repeatable).")
         parser.add_argument("--as-user", default=None, help="Staff username recorded as the registrant (default: first superuser).")
-
-    def handle(self, *args, path, name, description, stage, input_schema, metrics, trust, as_user, **options):
-        User = get_user_model()
-        registrant = (
-            User.objects.filter(username=as_user).first()
-            if as_user
-            else User.objects.filter(is_superuser=True, is_active=True).order_by("pk").first()
+        parser.add_argument("--force", action="store_true", help="Register even if this file is already registered under NAME.")
+        parser.add_argument(
+            "--allow-breaking",
+            action="store_true",
+            help="With --stage production: go ahead even if the inputs break clients of the current production version.",
         )
-        if registrant is None:
-            raise CommandError("No staff user to record as registrant: create a superuser or pass --as-user.")
-        source = Path(path)
-        if not source.is_file():
-            raise CommandError(f"No file at {path}.")
+
+    def handle(
+        self, *args, path, name, description, stage, input_schema, metrics, trust, as_user, force, allow_breaking, **options
+    ):
+        registrant = registrant_get(as_user)
+        schema = _json_argument(
+            lambda: Path(input_schema).read_text(), RegistryErrorCode.INVALID_SCHEMA, "input_schema", input_schema
+        )
+        metrics_value = _json_argument(lambda: metrics, RegistryErrorCode.INVALID_METRICS, "metrics", metrics)
         try:
-            schema = json.loads(Path(input_schema).read_text()) if input_schema else None
-            metrics_value = json.loads(metrics) if metrics else None
-        except (OSError, ValueError) as error:
-            raise CommandError(f"Cannot read the schema or metrics: {error}") from None
+            stream = Path(path).open("rb")
+        except OSError as error:
+            raise command_error(
+                ApplicationError.single(
+                    RegistryErrorCode.ARTIFACT_UNREADABLE, f"Cannot read {path} ({error.strerror}).", field="artifact"
+                )
+            ) from None
         try:
-            with source.open("rb") as stream:
+            with stream:
                 model = model_register(
                     registered_by=registrant,
                     name=name,
                     artifact=stream,
-                    filename=source.name,
+                    filename=Path(path).name,
                     description=description,
                     stage=stage,
                     input_schema=schema,
                     metrics=metrics_value,
                     approved_types=trust,
+                    force=force,
+                    allow_breaking=allow_breaking,
                 )
         except ApplicationError as error:
-            raise CommandError(str(error)) from None
+            raise command_error(error) from None
         self.stdout.write(
             json.dumps({"id": model.pk, "name": model.name, "version": model.version, "stage": model.stage, "sha256": model.sha256})
         )
+
+
+def _json_argument(read, code: RegistryErrorCode, field: str, given):
+    if not given:
+        return None
+    try:
+        return json.loads(read())
+    except (OSError, ValueError) as error:
+        raise command_error(ApplicationError.single(code, f"Cannot read {given!r} as JSON ({error}).", field=field)) from None
