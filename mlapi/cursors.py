@@ -4,7 +4,7 @@ GraphQL connections (`mlapi.graphql_core.pagination`) and REST lists (`mlapi.api
 cursors here, so a forged cursor is refused the same way before it reaches a query.
 """
 
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import Enum
 
 from django.core.exceptions import ValidationError
@@ -46,10 +46,14 @@ def _checked(field, raw: str | int):
         raise InvalidCursorError
     try:
         value = field.to_python(raw)
-        if value is None or (isinstance(value, datetime) and timezone.is_naive(value)):
-            raise InvalidCursorError  # the server only hands out aware datetimes
+        if isinstance(value, datetime):
+            if timezone.is_naive(value):
+                raise InvalidCursorError  # the server only hands out aware datetimes
+            value.astimezone(UTC)  # and ones that exist in UTC (9999-12-31T23:59-12:00 does not)
+        if value is None:
+            raise InvalidCursorError
         field.run_validators(value)  # the integer range of the column, a slug's characters, ...
-        field.get_db_prep_value(value, connection, prepared=False)  # e.g. a datetime that overflows in UTC
+        field.get_db_prep_value(value, connection, prepared=False)  # as the query will send it
     except (ValidationError, ValueError, TypeError, OverflowError):
         raise InvalidCursorError from None
     return value
