@@ -1,14 +1,14 @@
 from rest_framework import generics
-from rest_framework.pagination import CursorPagination
 
 from billing.api.serializers import InvoiceSerializer
 from billing.selectors import invoice_get_for_owner, invoice_list_for_owner
+from mlapi.api.pagination import StrictCursorPagination
 from mlapi.api.permissions import HasScope
 from mlapi.errors import NotFoundError
 from billing.error_codes import BillingErrorCode
 
 
-class InvoicePagination(CursorPagination):
+class InvoicePagination(StrictCursorPagination):
     ordering = ("-period", "-pk")
     page_size = 12
 

@@ -6,9 +6,10 @@ from typing import Any
 
 import graphene
 from django.conf import settings
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q, QuerySet
 from graphql import GraphQLError
+
+from mlapi.cursors import MAX_CURSOR_LENGTH, InvalidCursorError, PaginationErrorCode, cursor_field, cursor_json_value
 
 DEFAULT_PAGE_SIZE = 20
 
@@ -17,14 +18,24 @@ def _encode(values: list) -> str:
     return base64.urlsafe_b64encode(json.dumps(values, default=str).encode()).decode()
 
 
-def _decode(cursor: str, size: int) -> list:
+def _invalid_cursor() -> GraphQLError:
+    return GraphQLError("Invalid cursor.", extensions={"code": PaginationErrorCode.INVALID_CURSOR.value})
+
+
+def _decode(cursor: str, model, order: tuple[str, ...]) -> list:
+    """The values of the `order` fields that `cursor` holds, each checked against its model field."""
+    if not isinstance(cursor, str) or len(cursor) > MAX_CURSOR_LENGTH:
+        raise _invalid_cursor()
     try:
-        values = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except (ValueError, TypeError):
-        values = None
-    if not isinstance(values, list) or len(values) != size:
-        raise GraphQLError("Invalid cursor.", extensions={"code": "BAD_USER_INPUT"})
-    return values
+        values = json.loads(base64.b64decode(cursor.encode("ascii"), altchars=b"-_", validate=True))
+    except (ValueError, TypeError, RecursionError):
+        raise _invalid_cursor() from None
+    if not isinstance(values, list) or len(values) != len(order):
+        raise _invalid_cursor()
+    try:
+        return [cursor_json_value(cursor_field(model, f.lstrip("-")), v) for f, v in zip(order, values)]
+    except InvalidCursorError:
+        raise _invalid_cursor() from None
 
 
 def _after_filter(order: tuple[str, ...], values: list) -> Q:
@@ -57,12 +68,9 @@ def connection_resolve(
     after: str | None,
 ) -> graphene.relay.Connection:
     size = page_size(first)
-    try:
-        if after:
-            queryset = queryset.filter(_after_filter(order, _decode(after, len(order))))
-        rows = list(queryset.order_by(*order)[: size + 1])
-    except (DjangoValidationError, ValueError, TypeError):
-        raise GraphQLError("Invalid cursor.", extensions={"code": "BAD_USER_INPUT"}) from None
+    if after:
+        queryset = queryset.filter(_after_filter(order, _decode(after, queryset.model, order)))
+    rows = list(queryset.order_by(*order)[: size + 1])
     has_next = len(rows) > size
     rows = rows[:size]
 

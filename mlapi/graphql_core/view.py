@@ -1,5 +1,5 @@
-"""The GraphQL endpoint: resolves the caller, enforces CSRF for sessions, caches parsed documents,
-applies the abuse limits and never answers with a traceback."""
+"""The GraphQL endpoint: resolves the caller, refuses anonymous callers before any real work, enforces CSRF for
+sessions, caches parsed documents, applies the abuse limits and never answers with a traceback."""
 
 import logging
 import re
@@ -10,10 +10,11 @@ from django.conf import settings
 from django.http import HttpResponseNotAllowed, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from graphene_django.views import GraphQLView, HttpError
-from graphql import ExecutionResult, GraphQLError, OperationType, execute, get_operation_ast, parse, validate
+from graphql import ExecutionResult, GraphQLError, OperationType, execute, get_operation_ast
 
 from mlapi.auth import InvalidTokenError, caller_from_request
-from mlapi.graphql_core.validation import validation_rules, validation_settings
+from mlapi.graphql_core.anonymous import anonymous_refusal
+from mlapi.graphql_core.validation import document_errors, document_parse, validation_settings
 from mlapi.observability.context import context_update, current_request_id
 
 logger = logging.getLogger(__name__)
@@ -71,10 +72,10 @@ class MlapiGraphQLView(GraphQLView):
         if cached is not None:
             return cached
         try:
-            document = parse(query)
+            document = document_parse(query)
         except GraphQLError as error:
             return None, [error]
-        errors = validate(self.schema.graphql_schema, document, validation_rules())
+        errors = document_errors(self.schema.graphql_schema, document)
         result = (document, errors)
         if len(query) <= _MAX_CACHED_QUERY_LENGTH:
             with self._documents_lock:
@@ -90,6 +91,8 @@ class MlapiGraphQLView(GraphQLView):
             raise HttpError(JsonResponse({}, status=400), "Must provide query string.")
         if not isinstance(query, str):
             return ExecutionResult(errors=[GraphQLError("The query must be a string.")])
+        if not request.caller.is_authenticated:
+            return anonymous_refusal(self.schema.graphql_schema, query, operation_name)
         document, errors = self._parse_and_validate(query)
         if errors:
             return ExecutionResult(data=None, errors=errors)

@@ -148,6 +148,13 @@ GRAPHQL_MAX_ALIASES = env.int("GRAPHQL_MAX_ALIASES", default=15)
 GRAPHQL_MAX_COST = env.int("GRAPHQL_MAX_COST", default=5000)
 GRAPHQL_MAX_MUTATIONS = env.int("GRAPHQL_MAX_MUTATIONS", default=1)
 RELAY_CONNECTION_MAX_LIMIT = env.int("RELAY_CONNECTION_MAX_LIMIT", default=100)
+# Documents are bounded before validation (lexical tokens, and comments, each; characters), and every list
+# field counts in the cost: connections by `first`, other lists (Model.versions, Invoice.lines) by this bound.
+GRAPHQL_MAX_TOKENS = env.int("GRAPHQL_MAX_TOKENS", default=2000)
+GRAPHQL_MAX_QUERY_LENGTH = env.int("GRAPHQL_MAX_QUERY_LENGTH", default=50_000)
+GRAPHQL_LIST_COST_BOUND = env.int("GRAPHQL_LIST_COST_BOUND", default=20)
+# graphql-core's field-merging check stops after this much work (its own default, 500,000, is ~1 s of CPU).
+GRAPHQL_FIELD_MERGE_BUDGET = env.int("GRAPHQL_FIELD_MERGE_BUDGET", default=10_000)
 
 # --- REST ---
 REST_FRAMEWORK = {

@@ -152,9 +152,9 @@ def test_unknown_or_garbage_prediction_id_is_not_found(make_user, issue_token, r
     assert error_codes(response) == [("id", "NOT_FOUND")]
 
 
-def test_garbage_cursor_is_not_found(make_user, issue_token, rest, iris_model):
+def test_garbage_cursor_is_invalid_cursor(make_user, issue_token, rest, iris_model):
     token = issue_token(make_user())
     _predict(rest, token)
     response = rest("get", f"{PREDICTIONS}?cursor=not-a-cursor", token=token)
-    assert response.status_code == 404
-    assert error_codes(response) == [(None, "NOT_FOUND")]
+    assert response.status_code == 400
+    assert error_codes(response) == [("cursor", "INVALID_CURSOR")]

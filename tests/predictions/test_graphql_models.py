@@ -144,7 +144,7 @@ def test_models_garbage_cursor_is_a_user_error_not_a_crash(make_user, issue_toke
     # then
     for status, body in results:
         assert status == 200
-        assert _error_codes(body) == ["BAD_USER_INPUT"]
+        assert _error_codes(body) == ["INVALID_CURSOR"]
 
 
 def test_models_cursor_with_wrongly_typed_values_is_a_user_error(make_user, issue_token, gql, iris_model):
@@ -155,7 +155,7 @@ def test_models_cursor_with_wrongly_typed_values_is_a_user_error(make_user, issu
     status, body = gql(MODELS, {"after": after}, token=token)
     # then
     assert status == 200
-    assert _error_codes(body) == ["BAD_USER_INPUT"]
+    assert _error_codes(body) == ["INVALID_CURSOR"]
 
 
 def test_model_by_id_returns_every_contract_field(make_user, issue_token, gql, register):

@@ -182,7 +182,7 @@ def test_garbage_cursor_is_a_user_error_not_a_crash(make_user, issue_token, gql,
     for after in ("garbage", "!!!", _cursor(["only-one"]), _cursor({"a": 1})):
         status, body = gql(PREDICTIONS, {"after": after}, token=token)
         assert status == 200
-        assert _error_codes(body) == ["BAD_USER_INPUT"]
+        assert _error_codes(body) == ["INVALID_CURSOR"]
 
 
 def test_cursor_with_wrongly_typed_values_is_a_user_error(make_user, issue_token, gql, iris_model):
@@ -193,7 +193,7 @@ def test_cursor_with_wrongly_typed_values_is_a_user_error(make_user, issue_token
     status, body = gql(PREDICTIONS, {"after": _cursor(["yesterday", "not-a-uuid"])}, token=token)
     # then
     assert status == 200
-    assert _error_codes(body) == ["BAD_USER_INPUT"]
+    assert _error_codes(body) == ["INVALID_CURSOR"]
 
 
 def test_predictions_without_a_token_is_unauthenticated(gql, iris_model):

@@ -1,13 +1,16 @@
-"""GraphQL abuse limits: depth, aliases, cost and mutations per document (through fragments), page sizes,
-body size and batch size, introspection, and that every refusal is a JSON GraphQL error, never a crash."""
+"""GraphQL abuse limits: depth, aliases, cost and mutations per document (through fragments, measured in linear
+time), every list in the cost, document size (characters, tokens) before validation, the field-merging budget,
+anonymous callers refused unvalidated, page sizes, body size and batch size, introspection, and that every refusal
+is a JSON GraphQL error, never a crash."""
 
 import base64
 import json
+import time
 from urllib.parse import urlencode
 
 import pytest
 
-from tests.conftest import IRIS_SETOSA
+from tests.conftest import IRIS_SETOSA, iris_artifact
 
 CREATE = """
 mutation Create($input: CreatePredictionInput!) {
@@ -25,6 +28,15 @@ def _nested_versions(levels: int) -> str:
     return '{ model(name: "iris") { ' + "versions { " * levels + "id" + " }" * levels + " } }"
 
 
+def fragment_bomb(levels: int) -> str:
+    """Each fragment spreads the next twice: expanding every spread would visit 2**levels copies of the last one.
+    24 levels is about 1 KB."""
+    lines = ["query Bomb{...F0}"]
+    lines += [f"fragment F{i} on Query{{...F{i + 1} ...F{i + 1}}}" for i in range(levels)]
+    lines.append(f"fragment F{levels} on Query{{me{{username}}}}")
+    return "\n".join(lines)
+
+
 def _raw_post(client, body: str | bytes, token: str | None = None, content_type="application/json"):
     client.raise_request_exception = False
     headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if token else {}
@@ -35,8 +47,9 @@ def _raw_post(client, body: str | bytes, token: str | None = None, content_type=
 
 
 def test_depth_at_the_limit_runs_and_one_more_level_is_too_deep(make_user, issue_token, gql, iris_model, settings):
-    # given: GRAPHQL_MAX_DEPTH is 10
+    # given: GRAPHQL_MAX_DEPTH is 10; lists counted as one item, so that only the depth is over a limit
     assert settings.GRAPHQL_MAX_DEPTH == 10
+    settings.GRAPHQL_LIST_COST_BOUND = 1
     token = issue_token(make_user())
     # when
     at_status, at_limit = gql(_nested_versions(9), token=token)
@@ -50,8 +63,9 @@ def test_depth_at_the_limit_runs_and_one_more_level_is_too_deep(make_user, issue
     assert "data" not in over_limit
 
 
-def test_depth_reached_only_through_nested_fragment_spreads_is_too_deep(make_user, issue_token, gql, iris_model):
+def test_depth_reached_only_through_nested_fragment_spreads_is_too_deep(make_user, issue_token, gql, iris_model, settings):
     # given: each fragment adds one level and spreads the next; the operation itself is two levels deep
+    settings.GRAPHQL_LIST_COST_BOUND = 1
     token = issue_token(make_user())
     fragments = "\n".join(
         f"fragment F{i} on Model {{ versions {{ id {'...F' + str(i + 1) if i < 10 else ''} }} }}" for i in range(1, 11)
@@ -64,8 +78,9 @@ def test_depth_reached_only_through_nested_fragment_spreads_is_too_deep(make_use
     assert _codes(body) == ["QUERY_TOO_DEEP"]
 
 
-def test_depth_through_inline_fragments_is_counted(make_user, issue_token, gql, iris_model):
+def test_depth_through_inline_fragments_is_counted(make_user, issue_token, gql, iris_model, settings):
     # given
+    settings.GRAPHQL_LIST_COST_BOUND = 1
     token = issue_token(make_user())
     query = '{ model(name: "iris") { ' + "... on Model { versions { " * 10 + "id" + " } }" * 10 + " } }"
     # when
@@ -169,6 +184,173 @@ def test_first_above_the_connection_limit_is_a_user_error(make_user, issue_token
         assert status == 200, field
         assert _codes(body) == ["BAD_USER_INPUT"], field
         assert body["data"] is None
+
+
+# --- Every list counts, and fragments are measured once --------------------------------------------
+
+
+@pytest.fixture
+def iris_four_versions(register):
+    """Four production versions of iris: each nested `versions` level multiplies the rows by four."""
+    return [register("iris", iris_artifact()) for _ in range(4)]
+
+
+def test_nested_versions_are_too_complex_on_a_model_with_several_versions(
+    make_user, issue_token, gql, iris_four_versions, settings
+):
+    # given: every `versions` list counts as GRAPHQL_LIST_COST_BOUND (20) items
+    assert settings.GRAPHQL_LIST_COST_BOUND == 20
+    token = issue_token(make_user(), scope="read")
+    # when: 20 x 20 x 20 items is over the cost limit (5000); 20 x 20 is not
+    deep_status, deep = gql(_nested_versions(3), token=token)
+    nine_status, nine = gql(_nested_versions(9), token=token)
+    two_status, two = gql(_nested_versions(2), token=token)
+    # then
+    assert (deep_status, _codes(deep)) == (400, ["QUERY_TOO_COMPLEX"])
+    assert (nine_status, _codes(nine)) == (400, ["QUERY_TOO_COMPLEX"])
+    assert "data" not in deep and "data" not in nine
+    assert two_status == 200 and "errors" not in two
+    assert [len(v["versions"]) for v in two["data"]["model"]["versions"]] == [4, 4, 4, 4]
+
+
+def test_invoice_lines_count_as_a_list_under_a_connection(make_user, issue_token, gql, settings):
+    # given: 1 (invoices) + 100 x (1 edges + 1 node + 1 lines + 20 x 1 kind) = 2301
+    token = issue_token(make_user())
+    query = "{ invoices(first: 100) { edges { node { lines { kind } } } } }"
+    # when
+    settings.GRAPHQL_MAX_COST = 2300
+    over_status, over = gql(query, token=token)
+    settings.GRAPHQL_MAX_COST = 2301
+    at_status, at_limit = gql(query, token=token)
+    # then
+    assert (over_status, _codes(over)) == (400, ["QUERY_TOO_COMPLEX"])
+    assert at_status == 200 and "errors" not in at_limit
+
+
+def test_a_fragment_bomb_is_refused_in_linear_time(make_user, issue_token, client, settings):
+    # given: 2**22 copies of `me { username }` if every spread were expanded (the old rule took minutes)
+    token = issue_token(make_user())
+    bomb = fragment_bomb(22)
+    assert len(bomb) < 1_000
+    # when
+    started = time.process_time()
+    response = _raw_post(client, json.dumps({"query": bomb}), token)
+    cpu_seconds = time.process_time() - started
+    # then: refused by cost, at once (a generous bound: the worker is not tied up)
+    assert response.status_code == 400
+    assert _codes(response.json()) == ["QUERY_TOO_COMPLEX"]
+    assert cpu_seconds < 2.0
+
+
+def test_a_fragment_bomb_under_the_cost_limit_runs(make_user, issue_token, gql):
+    # given: 2**11 copies of two fields, merged into one `me { username }` by execution
+    token = issue_token(make_user())
+    # when
+    status, body = gql(fragment_bomb(11), token=token)
+    # then
+    assert status == 200
+    assert body == {"data": {"me": {"username": body["data"]["me"]["username"]}}}
+
+
+def test_fragments_spread_in_a_cycle_are_refused_not_looped(make_user, issue_token, gql):
+    token = issue_token(make_user())
+    status, body = gql("{ me { ...A } } fragment A on Me { username ...B } fragment B on Me { ...A ...B }", token=token)
+    assert status == 400
+    assert body["errors"] and "data" not in body
+
+
+# --- Document size, before validation --------------------------------------------------------------
+
+
+def test_tokens_at_the_limit_are_served_and_one_more_is_too_large(make_user, issue_token, gql, settings):
+    # given: `{ me { username ... } }` has 5 tokens besides the repeated field
+    settings.GRAPHQL_MAX_TOKENS = 50
+    token = issue_token(make_user())
+    # when
+    at_status, at_limit = gql("{ me { " + "username " * 45 + "} }", token=token)
+    over_status, over_limit = gql("{ me { " + "username " * 46 + "} }", token=token)
+    # then
+    assert at_status == 200 and "errors" not in at_limit
+    assert (over_status, _codes(over_limit)) == (400, ["QUERY_TOO_LARGE"])
+
+
+def test_comments_count_against_the_token_limit(make_user, issue_token, gql, settings):
+    settings.GRAPHQL_MAX_TOKENS = 50
+    status, body = gql("#\n" * 51 + "{ me { username } }", token=issue_token(make_user()))
+    assert (status, _codes(body)) == (400, ["QUERY_TOO_LARGE"])
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "{ me { " + "username " * 100_000 + "} }",
+        "{ me { username" + " " * 900_000 + "} }",
+        "{ me { username #" + "x" * 900_000 + "\n} }",
+        '{ model(name: "' + "x" * 900_000 + '") { id } }',
+        "{ me { " + "u" * 4_900_000 + " } }",
+    ],
+    ids=["0.9MB-of-fields", "0.9MB-of-spaces", "0.9MB-comment", "0.9MB-string", "4.9MB-name"],
+)
+def test_a_document_up_to_the_body_limit_is_refused_before_parsing(make_user, issue_token, client, query):
+    # given: documents far longer than GRAPHQL_MAX_QUERY_LENGTH, within the body limit
+    token = issue_token(make_user())
+    # when
+    started = time.process_time()
+    response = _raw_post(client, json.dumps({"query": query}), token)
+    cpu_seconds = time.process_time() - started
+    # then: parsing 0.9 MB used to take seconds
+    assert response.status_code == 400
+    assert _codes(response.json()) == ["QUERY_TOO_LARGE"]
+    assert cpu_seconds < 1.0
+
+
+def test_many_repeated_fields_are_refused_by_the_merge_budget(make_user, issue_token, gql, settings):
+    # given: within the token and cost limits, but checking that 1,990 `username`s merge compares every pair
+    token = issue_token(make_user())
+    query = "{ me { " + "username " * 1990 + "} }"
+    # when
+    status, body = gql(query, token=token)
+    # then
+    assert (status, _codes(body)) == (400, ["QUERY_TOO_COMPLEX"])
+
+
+# --- Anonymous callers ------------------------------------------------------------------------------
+
+
+def test_anonymous_documents_are_refused_without_validation(gql, db):
+    # given: a document that validation would refuse (unknown field)
+    # when
+    status, body = gql('{ m: model(name: "iris") { passwordHash } }')
+    # then: refused as unauthenticated, per root field, without being validated
+    assert status == 200
+    assert _codes(body) == ["UNAUTHENTICATED"]
+    assert body["errors"][0]["path"] == ["m"]
+    assert body["data"] == {"m": None}
+
+
+@pytest.mark.parametrize(
+    "query",
+    [fragment_bomb(24), "{ me { " + "username " * 300 + "} }", "{ ...F } fragment F on Query { me { username } }", "{"],
+    ids=["fragment-bomb", "over-the-anonymous-token-bound", "fragment-at-the-root", "syntax-error"],
+)
+def test_anonymous_documents_that_are_not_plain_root_fields_get_one_top_level_refusal(client, db, query):
+    # when
+    started = time.process_time()
+    response = _raw_post(client, json.dumps({"query": query}))
+    cpu_seconds = time.process_time() - started
+    # then
+    assert response.status_code == 400
+    assert _codes(response.json()) == ["UNAUTHENTICATED"]
+    assert "data" not in response.json()
+    assert cpu_seconds < 1.0
+
+
+def test_anonymous_non_null_root_field_makes_data_null(gql, db):
+    status, body = gql("{ models { edges { cursor } } me { username } }")
+    assert status == 200
+    assert _codes(body) == ["UNAUTHENTICATED", "UNAUTHENTICATED"]
+    assert [e["path"] for e in body["errors"]] == [["models"], ["me"]]
+    assert body["data"] is None
 
 
 # --- Mutations per document -----------------------------------------------------------------------
