@@ -169,7 +169,10 @@ SPECTACULAR_SETTINGS = {
 # --- Serving ---
 PREDICTION_MAX_INSTANCES = env.int("PREDICTION_MAX_INSTANCES", default=1000)
 MODEL_ARTIFACT_MAX_BYTES = env.int("MODEL_ARTIFACT_MAX_BYTES", default=200 * 1024 * 1024)
+# Each process loads its production models in a background thread (it answers /healthz meanwhile; /readyz
+# is 503 until they are in), then looks for newly promoted ones every WARM_MODELS_INTERVAL_SECONDS (0: once).
 WARM_MODELS_ON_STARTUP = env.bool("WARM_MODELS_ON_STARTUP", default=True)
+WARM_MODELS_INTERVAL_SECONDS = env.float("WARM_MODELS_INTERVAL_SECONDS", default=30.0)
 
 # --- Billing ---
 DEFAULT_PRICING_TIER = env("DEFAULT_PRICING_TIER", default="free")
