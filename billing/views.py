@@ -16,7 +16,8 @@ WEBHOOK_MAX_BYTES = 256 * 1024
 
 @require_GET
 def invoice_page(request, invoice_id: int):
-    """Printable invoice for its owner (session or a bearer token with the billing scope); staff see any."""
+    """Printable invoice for its owner (session or a bearer token with the billing scope); staff see any
+    from their session or with a staff-scoped token."""
     try:
         caller = caller_from_request(request)
     except InvalidTokenError:
@@ -25,7 +26,7 @@ def invoice_page(request, invoice_id: int):
         return redirect_to_login(request.get_full_path())
     if "billing" not in caller.scopes:
         return HttpResponse("This token lacks the billing scope.", status=403, content_type="text/plain")
-    invoice = invoice_get_for_viewer(user=caller.user, invoice_id=invoice_id)
+    invoice = invoice_get_for_viewer(user=caller.user, invoice_id=invoice_id, every_tenant=caller.sees_every_tenant)
     if invoice is None:
         raise Http404("No such invoice.")
     return render(request, "billing/invoice.html", {"invoice": invoice, "period": period_label(invoice.period)})

@@ -116,8 +116,12 @@ OAUTH2_PROVIDER = {
         "read": "Read the model registry and your own predictions",
         "predict": "Create predictions",
         "billing": "Read your usage and invoices",
+        # Privileged: granted only to staff applications (accounts.oauth), never through /o/authorize/.
+        "staff": "Staff only: see every tenant's predictions and invoices",
+        "introspection": "Resource servers only: introspect tokens on /o/introspect/",
     },
     "DEFAULT_SCOPES": ["read", "predict"],
+    "SCOPES_BACKEND_CLASS": "accounts.oauth.ApplicationScopes",
     "ACCESS_TOKEN_EXPIRE_SECONDS": env.int("OAUTH2_ACCESS_TOKEN_EXPIRE_SECONDS", default=3600),
     "REFRESH_TOKEN_EXPIRE_SECONDS": env.int("OAUTH2_REFRESH_TOKEN_EXPIRE_SECONDS", default=14 * 24 * 3600),
     "ROTATE_REFRESH_TOKEN": True,
