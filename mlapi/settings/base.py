@@ -186,6 +186,10 @@ PAYPAL_CLIENT_SECRET = env("PAYPAL_CLIENT_SECRET", default="")
 PAYPAL_MODE = env("PAYPAL_MODE", default="sandbox")
 PAYPAL_WEBHOOK_ID = env("PAYPAL_WEBHOOK_ID", default="")
 PAYPAL_TIMEOUT_SECONDS = env.float("PAYPAL_TIMEOUT_SECONDS", default=10.0)
+# Webhooks are verified locally from PayPal's certificate; fetching a certificate not cached yet waits at most this.
+PAYPAL_CERT_TIMEOUT_SECONDS = env.float("PAYPAL_CERT_TIMEOUT_SECONDS", default=3.0)
+# Per client address, per minute, on the webhook endpoint (PayPal itself sends a handful); 429 beyond.
+PAYMENT_WEBHOOK_RATE_LIMIT_PER_MINUTE = env.int("PAYMENT_WEBHOOK_RATE_LIMIT_PER_MINUTE", default=60)
 
 # --- Celery ---
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="")
