@@ -32,8 +32,8 @@ workers = _env_int("GUNICORN_WORKERS", _default_workers())
 threads = _env_int("GUNICORN_THREADS", 1)
 worker_class = "gthread" if threads > 1 else "sync"
 
-# The app is loaded in each worker, not in the master: models are loaded after fork (post_fork),
-# so a worker recycled by max_requests starts clean and a bad model cannot take the master down.
+# The app is loaded in each worker, not in the master: models are loaded after fork (post_fork starts a
+# background warm-up), so a worker recycled by max_requests starts clean and a bad model cannot take the master down.
 preload_app = False
 
 timeout = 30
@@ -58,11 +58,11 @@ control_socket_disable = True
 
 
 def post_fork(server, worker):
-    """Load the production models in each new worker, before it accepts requests.
+    """Start loading the production models in each new worker, in a background thread.
 
-    A failure is logged, never raised: the worker starts anyway and /readyz tells whether the
-    models are in. The warm-up runs inside the worker's heartbeat window, so it must take well
-    under ``timeout`` seconds or the master kills the worker.
+    The worker accepts requests at once: /healthz answers while the models load, and /readyz is 503
+    until this worker's cache holds every production model. The warm-up is no longer bound by the
+    heartbeat ``timeout``. A failure to start is logged, never raised.
     """
     try:
         import django
@@ -71,12 +71,14 @@ def post_fork(server, worker):
         if not apps.ready:  # preload_app is off: a fresh worker has not loaded Django yet
             django.setup()  # DJANGO_SETTINGS_MODULE comes from the environment (the image sets it)
 
-        from predictions.registry.cache import production_models_warm
+        from predictions.registry.cache import production_models_warm_start
 
-        loaded, failed = production_models_warm()
+        started = production_models_warm_start()
     except Exception:
-        worker.log.exception("worker %s: production model warm-up failed", worker.pid)
+        worker.log.exception("worker %s: production model warm-up did not start", worker.pid)
     else:
         worker.log.info(
-            "worker %s: %s production models warm, %s failed", worker.pid, loaded, failed
+            "worker %s: production model warm-up %s",
+            worker.pid,
+            "started in the background" if started else "off (WARM_MODELS_ON_STARTUP)",
         )

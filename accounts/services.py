@@ -52,13 +52,23 @@ def user_set_tier(*, user, tier_name: str, at=None) -> None:
 
 @transaction.atomic
 def api_client_create(
-    *, username: str, email: str = "", tier_name: str | None = None, application_name: str | None = None
+    *,
+    username: str,
+    email: str = "",
+    tier_name: str | None = None,
+    application_name: str | None = None,
+    staff: bool = False,
 ) -> ApiClientCredentials:
     """A confidential client-credentials application acting as `username`. The secret is shown only here.
 
     With `application_name`, an existing application of that name is reused and its secret rotated.
+    With `staff`, the user is made staff, so the application is a staff application: it may request the
+    privileged `staff` and `introspection` scopes (accounts.oauth).
     """
     user = user_ensure(username=username, email=email, tier_name=tier_name)
+    if staff and not user.is_staff:
+        user.is_staff = True
+        user.save(update_fields=["is_staff"])
     secret = generate_client_secret()
     application = (
         Application.objects.filter(user=user, name=application_name).first() if application_name else None

@@ -3,12 +3,14 @@
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from billing.periods import period_label
 from billing.selectors import invoice_get_for_viewer
 from billing.services.payments import payment_webhook_handle
+from billing.services.webhook_limits import webhook_rate_limit_consume
 from mlapi.auth import InvalidTokenError, caller_from_request
 
 WEBHOOK_MAX_BYTES = 256 * 1024
@@ -16,7 +18,8 @@ WEBHOOK_MAX_BYTES = 256 * 1024
 
 @require_GET
 def invoice_page(request, invoice_id: int):
-    """Printable invoice for its owner (session or a bearer token with the billing scope); staff see any."""
+    """Printable invoice for its owner (session or a bearer token with the billing scope); staff see any
+    from their session or with a staff-scoped token."""
     try:
         caller = caller_from_request(request)
     except InvalidTokenError:
@@ -25,7 +28,7 @@ def invoice_page(request, invoice_id: int):
         return redirect_to_login(request.get_full_path())
     if "billing" not in caller.scopes:
         return HttpResponse("This token lacks the billing scope.", status=403, content_type="text/plain")
-    invoice = invoice_get_for_viewer(user=caller.user, invoice_id=invoice_id)
+    invoice = invoice_get_for_viewer(user=caller.user, invoice_id=invoice_id, every_tenant=caller.sees_every_tenant)
     if invoice is None:
         raise Http404("No such invoice.")
     return render(request, "billing/invoice.html", {"invoice": invoice, "period": period_label(invoice.period)})
@@ -34,7 +37,13 @@ def invoice_page(request, invoice_id: int):
 @csrf_exempt
 @require_POST
 def payment_webhook(request):
-    """Always answers quickly; only a verified, first-seen paid event changes anything."""
+    """Always answers quickly: rate limited per client address, and verified locally (no call to the provider
+    in the request). Only a verified, first-seen paid event changes anything."""
+    retry_after = webhook_rate_limit_consume(address=request.META.get("REMOTE_ADDR", ""), now=timezone.now())
+    if retry_after is not None:
+        response = JsonResponse({"status": "ignored", "code": "RATE_LIMITED"}, status=429)
+        response["Retry-After"] = str(retry_after)
+        return response
     if int(request.META.get("CONTENT_LENGTH") or 0) > WEBHOOK_MAX_BYTES:
         return JsonResponse({"status": "ignored"}, status=413)
     outcome = payment_webhook_handle(headers=request.headers, body=request.body)

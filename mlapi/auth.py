@@ -11,6 +11,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
 from oauth2_provider.models import AccessToken
 
+from accounts.oauth import STAFF_SCOPE, scopes_granted_to
 from mlapi.hot_cache import HotCache
 
 SESSION_SCOPES = frozenset({"read", "predict", "billing"})
@@ -25,6 +26,13 @@ class Caller:
     @property
     def is_authenticated(self) -> bool:
         return self.via != "anonymous"
+
+    @property
+    def sees_every_tenant(self) -> bool:
+        """Staff see other tenants' data only with the `staff` scope: their own session (the admin's
+        browser) has it; a token has it only when issued to a staff application. A staff member's token
+        with plain `read`, e.g. granted to a third-party app, sees only their own data."""
+        return bool(getattr(self.user, "is_staff", False)) and STAFF_SCOPE in self.scopes
 
 
 ANONYMOUS = Caller(user=AnonymousUser(), scopes=frozenset(), via="anonymous")
@@ -61,7 +69,8 @@ def _token_load(checksum: str) -> tuple[Caller, datetime]:
     user = access_token.user or (access_token.application.user if access_token.application else None)
     if user is None or not user.is_active:
         raise InvalidTokenError("The access token has no active user.")
-    return Caller(user=user, scopes=frozenset(access_token.scope.split()), via="token"), access_token.expires
+    scopes = scopes_granted_to(application=access_token.application, scopes=access_token.scope.split())
+    return Caller(user=user, scopes=scopes, via="token"), access_token.expires
 
 
 def caller_from_token(token: str) -> Caller:
@@ -78,7 +87,8 @@ def caller_from_request(request) -> Caller:
         return caller_from_token(token)
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated and user.is_active:
-        return Caller(user=user, scopes=SESSION_SCOPES, via="session")
+        scopes = SESSION_SCOPES | {STAFF_SCOPE} if user.is_staff else SESSION_SCOPES
+        return Caller(user=user, scopes=scopes, via="session")
     return ANONYMOUS
 
 

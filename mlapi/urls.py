@@ -4,12 +4,15 @@ from django.urls import include, path
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from accounts.oauth import ResourceServerIntrospectTokenView
 from mlapi.graphql_core.view import MlapiGraphQLView
 from mlapi.observability.metrics import metrics_view
 from mlapi.observability.views import healthz, readyz
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # Before the toolkit's own /o/introspect/, which accepts any client's credentials (see accounts.oauth).
+    path("o/introspect/", ResourceServerIntrospectTokenView.as_view(), name="oauth2-introspect"),
     path("o/", include("oauth2_provider.urls", namespace="oauth2_provider")),
     # CSRF is checked inside the view for session callers only; bearer-token callers carry no cookie.
     path("graphql/", csrf_exempt(MlapiGraphQLView.as_view(graphiql=settings.GRAPHIQL_ENABLED))),

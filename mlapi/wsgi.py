@@ -8,18 +8,15 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mlapi.settings.local")
 application = get_wsgi_application()
 
 
-def _warm_models() -> None:
-    from django.conf import settings
-
-    if not settings.WARM_MODELS_ON_STARTUP:
-        return
+def _start_warm_up() -> None:
+    """Production models load in a background thread: the process serves /healthz at once, /readyz says when
+    the models are in. Under gunicorn post_fork has started it already; this covers any other WSGI server."""
     try:
-        from predictions.registry.cache import production_models_warm
+        from predictions.registry.cache import production_models_warm_start
 
-        loaded, failed = production_models_warm()
-        logging.getLogger(__name__).info("models warmed", extra={"loaded": loaded, "failed": failed})
-    except Exception as exc:  # noqa: BLE001 - e.g. before the first migrate; readiness will say so
-        logging.getLogger(__name__).warning("model warm-up skipped", extra={"error": type(exc).__name__})
+        production_models_warm_start()
+    except Exception as exc:  # noqa: BLE001 - never stop the server from starting; readiness will say so
+        logging.getLogger(__name__).warning("model warm-up not started", extra={"error": type(exc).__name__})
 
 
-_warm_models()
+_start_warm_up()

@@ -66,13 +66,15 @@ def model_versions(*, model: RegisteredModel, user) -> QuerySet[RegisteredModel]
 def prediction_list_for_user(
     *,
     user,
+    every_tenant: bool = False,
     model: RegisteredModel | None = None,
     created_after: datetime | None = None,
     created_before: datetime | None = None,
 ) -> QuerySet[Prediction]:
-    """Newest first; a user sees only their own, staff see all."""
+    """Newest first; only the user's own, unless a staff user asks with `every_tenant` (the caller's
+    `sees_every_tenant`: the staff scope, never plain `read`)."""
     predictions = Prediction.objects.select_related("model")
-    if not user.is_staff:
+    if not (every_tenant and user.is_staff):
         predictions = predictions.filter(user=user)
     if model is not None:
         predictions = predictions.filter(model=model)
@@ -83,9 +85,9 @@ def prediction_list_for_user(
     return predictions.order_by("-created_at", "-id")
 
 
-def prediction_get_for_user(*, user, prediction_id) -> Prediction:
+def prediction_get_for_user(*, user, prediction_id, every_tenant: bool = False) -> Prediction:
     try:
         key = uuid.UUID(str(prediction_id))
-        return prediction_list_for_user(user=user).get(pk=key)
+        return prediction_list_for_user(user=user, every_tenant=every_tenant).get(pk=key)
     except (ValueError, Prediction.DoesNotExist):
         raise NotFoundError.single(PredictionErrorCode.NOT_FOUND, "No such prediction.", field="id") from None

@@ -116,8 +116,12 @@ OAUTH2_PROVIDER = {
         "read": "Read the model registry and your own predictions",
         "predict": "Create predictions",
         "billing": "Read your usage and invoices",
+        # Privileged: granted only to staff applications (accounts.oauth), never through /o/authorize/.
+        "staff": "Staff only: see every tenant's predictions and invoices",
+        "introspection": "Resource servers only: introspect tokens on /o/introspect/",
     },
     "DEFAULT_SCOPES": ["read", "predict"],
+    "SCOPES_BACKEND_CLASS": "accounts.oauth.ApplicationScopes",
     "ACCESS_TOKEN_EXPIRE_SECONDS": env.int("OAUTH2_ACCESS_TOKEN_EXPIRE_SECONDS", default=3600),
     "REFRESH_TOKEN_EXPIRE_SECONDS": env.int("OAUTH2_REFRESH_TOKEN_EXPIRE_SECONDS", default=14 * 24 * 3600),
     "ROTATE_REFRESH_TOKEN": True,
@@ -176,7 +180,10 @@ SPECTACULAR_SETTINGS = {
 # --- Serving ---
 PREDICTION_MAX_INSTANCES = env.int("PREDICTION_MAX_INSTANCES", default=1000)
 MODEL_ARTIFACT_MAX_BYTES = env.int("MODEL_ARTIFACT_MAX_BYTES", default=200 * 1024 * 1024)
+# Each process loads its production models in a background thread (it answers /healthz meanwhile; /readyz
+# is 503 until they are in), then looks for newly promoted ones every WARM_MODELS_INTERVAL_SECONDS (0: once).
 WARM_MODELS_ON_STARTUP = env.bool("WARM_MODELS_ON_STARTUP", default=True)
+WARM_MODELS_INTERVAL_SECONDS = env.float("WARM_MODELS_INTERVAL_SECONDS", default=30.0)
 
 # --- Billing ---
 DEFAULT_PRICING_TIER = env("DEFAULT_PRICING_TIER", default="free")
@@ -186,6 +193,10 @@ PAYPAL_CLIENT_SECRET = env("PAYPAL_CLIENT_SECRET", default="")
 PAYPAL_MODE = env("PAYPAL_MODE", default="sandbox")
 PAYPAL_WEBHOOK_ID = env("PAYPAL_WEBHOOK_ID", default="")
 PAYPAL_TIMEOUT_SECONDS = env.float("PAYPAL_TIMEOUT_SECONDS", default=10.0)
+# Webhooks are verified locally from PayPal's certificate; fetching a certificate not cached yet waits at most this.
+PAYPAL_CERT_TIMEOUT_SECONDS = env.float("PAYPAL_CERT_TIMEOUT_SECONDS", default=3.0)
+# Per client address, per minute, on the webhook endpoint (PayPal itself sends a handful); 429 beyond.
+PAYMENT_WEBHOOK_RATE_LIMIT_PER_MINUTE = env.int("PAYMENT_WEBHOOK_RATE_LIMIT_PER_MINUTE", default=60)
 
 # --- Celery ---
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="")

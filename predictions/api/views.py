@@ -123,7 +123,7 @@ class PredictionListView(generics.ListAPIView):
     pagination_class = NewestFirstCursorPagination
 
     def get_queryset(self):
-        return prediction_list_for_user(user=self.request.user)
+        return prediction_list_for_user(user=self.request.user, every_tenant=self.request.auth.sees_every_tenant)
 
 
 class PredictionDetailView(generics.RetrieveAPIView):
@@ -136,4 +136,6 @@ class PredictionDetailView(generics.RetrieveAPIView):
         return super().get(request, *args, **kwargs)
 
     def get_object(self):
-        return prediction_get_for_user(user=self.request.user, prediction_id=self.kwargs["pk"])
+        return prediction_get_for_user(
+            user=self.request.user, prediction_id=self.kwargs["pk"], every_tenant=self.request.auth.sees_every_tenant
+        )

@@ -2,7 +2,7 @@ import graphene
 
 from mlapi.errors import NotFoundError
 from mlapi.graphql_core.pagination import connection_resolve
-from mlapi.graphql_core.permissions import require_scope
+from mlapi.graphql_core.permissions import caller_of, require_scope
 from predictions.graphql.mutations import CreatePrediction
 from predictions.graphql.types import ModelConnection, ModelType, PredictionConnection, PredictionType
 from predictions.selectors import (
@@ -58,6 +58,7 @@ class PredictionsQueries(graphene.ObjectType):
     @staticmethod
     def resolve_predictions(root, info, model=None, created_after=None, created_before=None, first=None, after=None):
         user = require_scope(info, "read")
+        every_tenant = caller_of(info).sees_every_tenant
         model_filter = None
         if model is not None:
             try:
@@ -67,7 +68,7 @@ class PredictionsQueries(graphene.ObjectType):
                     PredictionConnection, prediction_list_for_user(user=user).none(), order=("-created_at", "-id"), first=first, after=None
                 )
         predictions = prediction_list_for_user(
-            user=user, model=model_filter, created_after=created_after, created_before=created_before
+            user=user, every_tenant=every_tenant, model=model_filter, created_after=created_after, created_before=created_before
         )
         return connection_resolve(PredictionConnection, predictions, order=("-created_at", "-id"), first=first, after=after)
 
@@ -75,7 +76,7 @@ class PredictionsQueries(graphene.ObjectType):
     def resolve_prediction(root, info, id):
         user = require_scope(info, "read")
         try:
-            return prediction_get_for_user(user=user, prediction_id=id)
+            return prediction_get_for_user(user=user, prediction_id=id, every_tenant=caller_of(info).sees_every_tenant)
         except NotFoundError:
             return None
 

@@ -1,6 +1,7 @@
 """Reading estimator files: format detection, hashing, and loading joblib (trusted staff only) or skops."""
 
 import hashlib
+import importlib
 import io
 from typing import Any, BinaryIO
 
@@ -8,9 +9,15 @@ from mlapi.errors import ApplicationError, PermissionDeniedError
 from predictions.error_codes import RegistryErrorCode
 
 FORMATS_BY_SUFFIX = {"joblib": "joblib", "pkl": "joblib", "pickle": "joblib", "skops": "skops"}
-# scikit-learn's own types (e.g. sklearn.tree._tree.Tree) are trusted without a named approval;
-# anything else skops does not trust by default (numpy.load, builtins.eval, ...) must be approved by name.
-TRUSTED_MODULE_PREFIXES = ("sklearn.",)
+# skops trusts by default the public estimators, primitives, numpy/scipy ufuncs, dtypes and bit generators.
+# Beyond that, only scikit-learn's own estimator and transformer classes are trusted without a named
+# approval (private ones such as sklearn.calibration._SigmoidCalibration). Never a module prefix: names under
+# `sklearn.` include callables re-exported from elsewhere (sklearn.utils._testing.check_output is
+# subprocess.check_output). Everything else is approved by name and recorded with the model, including
+# sklearn.tree._tree.Tree, which skops refuses to trust by default (crafted node indices crash predict()).
+SKLEARN_PACKAGE = "sklearn"
+# Modules never imported to resolve a name: test helpers, vendored code and pytest configuration.
+UNRESOLVED_MODULE_PARTS = frozenset({"tests", "conftest", "externals", "_testing"})
 
 
 def artifact_format_detect(*, filename: str) -> str:
@@ -48,14 +55,43 @@ def skops_untrusted_types(*, data: bytes) -> list[str]:
         ) from exc
 
 
+def sklearn_estimator_class_named(type_name: str) -> type | None:
+    """The scikit-learn estimator or transformer class whose canonical name is `type_name`, else None.
+
+    The name is resolved without loading anything from the file: only modules of the scikit-learn package
+    are imported, and the object must be a class defined there under that very name (not a re-export, not
+    a function), deriving from sklearn.base.BaseEstimator, and not one skops warns about.
+    """
+    from skops.io.exceptions import UNTRUSTED_TYPE_REASONS
+    from sklearn.base import BaseEstimator
+
+    module_name, _, class_name = type_name.rpartition(".")
+    parts = module_name.split(".")
+    if parts[0] != SKLEARN_PACKAGE or not class_name.isidentifier() or UNRESOLVED_MODULE_PARTS & set(parts):
+        return None
+    if type_name in UNTRUSTED_TYPE_REASONS or not all(part.isidentifier() for part in parts):
+        return None
+    try:
+        module = importlib.import_module(module_name)
+    except Exception:  # noqa: BLE001 - a name that does not import is simply not trusted
+        return None
+    candidate = getattr(module, class_name, None)
+    if not isinstance(candidate, type):
+        return None
+    if (candidate.__module__, candidate.__qualname__) != (module_name, class_name):
+        return None
+    return candidate if issubclass(candidate, BaseEstimator) else None
+
+
 def skops_types_to_trust(*, data: bytes, approved: list[str]) -> list[str]:
-    """The skops types this file needs; any beyond the scientific stack must be approved by name."""
+    """The skops types this file needs, all recorded with the model. Each must be trusted by skops itself,
+    be a scikit-learn estimator class, or be approved by name: nothing in the file is loaded to decide."""
     needed = skops_untrusted_types(data=data)
-    unapproved = [t for t in needed if not t.startswith(TRUSTED_MODULE_PREFIXES) and t not in approved]
+    unapproved = [t for t in needed if t not in approved and sklearn_estimator_class_named(t) is None]
     if unapproved:
         raise PermissionDeniedError.single(
             RegistryErrorCode.UNTRUSTED_TYPES,
-            f"The file needs types skops does not trust and that are not scikit-learn's: {unapproved}. "
+            f"The file needs types that neither skops nor this service trusts: {unapproved}. "
             "Approve them by name to register it.",
             field="artifact",
         )

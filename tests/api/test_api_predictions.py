@@ -57,11 +57,13 @@ def test_users_list_only_their_own_predictions_newest_first(make_user, issue_tok
     assert first["input"] == IRIS_SETOSA and first["output"]["label"] == "setosa"
 
 
-def test_staff_list_every_users_predictions(make_user, staff_user, issue_token, rest, iris_model):
+def test_staff_list_every_users_predictions_with_the_staff_scope_only(make_user, staff_user, issue_token, rest, iris_model):
     alice_ids = _predict(rest, issue_token(make_user("alice")), 2)
     bob_ids = _predict(rest, issue_token(make_user("bob")), 1)
-    response = rest("get", PREDICTIONS, token=issue_token(staff_user, scope="read"))
-    assert sorted(p["id"] for p in response.json()["results"]) == sorted(alice_ids + bob_ids)
+    with_staff_scope = rest("get", PREDICTIONS, token=issue_token(staff_user, scope="read staff"))
+    with_read_only = rest("get", PREDICTIONS, token=issue_token(staff_user, scope="read"))
+    assert sorted(p["id"] for p in with_staff_scope.json()["results"]) == sorted(alice_ids + bob_ids)
+    assert with_read_only.json()["results"] == []
 
 
 def test_new_user_has_an_empty_list(make_user, issue_token, rest, iris_model):
@@ -135,12 +137,14 @@ def test_someone_elses_prediction_is_not_found_except_for_staff(make_user, staff
     [alice_id] = _predict(rest, issue_token(make_user("alice")))
     # when
     for_bob = rest("get", f"{PREDICTIONS}/{alice_id}", token=issue_token(make_user("bob"), scope="read"))
-    for_staff = rest("get", f"{PREDICTIONS}/{alice_id}", token=issue_token(staff_user, scope="read"))
+    for_staff = rest("get", f"{PREDICTIONS}/{alice_id}", token=issue_token(staff_user, scope="read staff"))
+    for_staff_read_only = rest("get", f"{PREDICTIONS}/{alice_id}", token=issue_token(staff_user, scope="read"))
     # then
     assert for_bob.status_code == 404
     assert error_codes(for_bob) == [("id", "NOT_FOUND")]
     assert "input" not in for_bob.content.decode()
     assert for_staff.status_code == 200 and for_staff.json()["id"] == alice_id
+    assert for_staff_read_only.status_code == 404
 
 
 @pytest.mark.parametrize("prediction_id", [str(uuid.uuid4()), "not-a-uuid", "1", "%20"])

@@ -22,13 +22,15 @@ from billing.payments import (
 from billing.payments import paypal
 
 from tests.billing.paypal_fakes import (
+    CERT_URL,
     INVOICE_ID,
     INVOICES_URL,
     PAYER_URL,
     SEND_URL,
     SIGNATURE_HEADERS,
     TOKEN_URL,
-    VERIFY_URL,
+    add_cert,
+    signed_headers,
 )
 
 CLIENT_SECRET = "client-secret-value"
@@ -49,8 +51,10 @@ def paypal_settings(settings):
 @pytest.fixture(autouse=True)
 def empty_token_cache():
     paypal.clear_token_cache()
+    paypal.clear_certificate_cache()
     yield
     paypal.clear_token_cache()
+    paypal.clear_certificate_cache()
 
 
 @pytest.fixture
@@ -380,33 +384,28 @@ def test_live_mode_calls_the_live_api(api, paypal_settings):
     assert sent.provider_invoice_id == INVOICE_ID
 
 
-def test_webhook_with_successful_verification_becomes_an_event(api):
-    # given
+def _signed(body: bytes, **overrides) -> dict:
+    return signed_headers(body, webhook_id=WEBHOOK_ID, **overrides)
+
+
+def test_webhook_with_a_valid_signature_becomes_an_event_without_calling_paypals_api(api):
+    # given: PayPal's certificate host serves the certificate; nothing else of PayPal's is reachable
     body = json.dumps(webhook_body(), ensure_ascii=False, indent=1).encode()
-    add_token(api)
-    api.post(VERIFY_URL, json={"verification_status": "SUCCESS"})
+    add_cert(api)
 
-    # when
-    event = PayPalProvider().verify_webhook(headers=SIGNATURE_HEADERS, body=body)
+    # when: two webhooks signed with the same certificate
+    event = PayPalProvider().verify_webhook(headers=_signed(body), body=body)
+    second = PayPalProvider().verify_webhook(headers=_signed(body, **{"Paypal-Transmission-Id": "t-2"}), body=body)
 
-    # then
+    # then: verified locally; the certificate fetched once and cached
     assert event == WebhookEvent(
         event_id="WH-45011818H7513372C-92K93122RK854913A",
         event_type="INVOICING.INVOICE.PAID",
         provider_invoice_id=INVOICE_ID,
         raw=webhook_body(),
     )
-    verify = calls_to(api, VERIFY_URL)[0].request
-    assert json.loads(verify.body) == {
-        "auth_algo": "SHA256withRSA",
-        "cert_url": "https://api.sandbox.paypal.com/v1/notifications/certs/CERT-360caa42",
-        "transmission_id": "69cd13f0-d67a-11e5-baa3-778b53f4ae55",
-        "transmission_sig": "lmI95Jx3Y9nhR5SJWlHVIWpg4AgFk7n9bCHSRxbrd8A9zrhdu2rMyFrmz",
-        "transmission_time": "2026-11-01T20:01:35Z",
-        "webhook_id": WEBHOOK_ID,
-        "webhook_event": webhook_body(),
-    }
-    assert body in verify.body
+    assert second is not None
+    assert [call.request.url for call in api.calls] == [CERT_URL]
 
 
 def test_webhook_event_outside_invoicing_has_no_invoice_id(api):
@@ -414,59 +413,135 @@ def test_webhook_event_outside_invoicing_has_no_invoice_id(api):
     body = json.dumps(
         webhook_body(event_type="PAYMENT.CAPTURE.COMPLETED", resource={"id": "2DC87612EK520411B"})
     ).encode()
-    add_token(api)
-    api.post(VERIFY_URL, json={"verification_status": "SUCCESS"})
+    add_cert(api)
 
     # when
-    event = PayPalProvider().verify_webhook(headers=SIGNATURE_HEADERS, body=body)
+    event = PayPalProvider().verify_webhook(headers=_signed(body), body=body)
 
     # then
     assert event is not None
     assert event.provider_invoice_id is None
 
 
-def test_webhook_with_failed_verification_is_ignored(api):
+def _tampered_body(body: bytes, headers: dict) -> tuple[dict, bytes]:
+    return headers, body.replace(b"PAID", b"PAYD")
+
+
+def _other_webhook_id(body: bytes, headers: dict) -> tuple[dict, bytes]:
+    return signed_headers(body, webhook_id="SOMEONE-ELSES-WEBHOOK"), body
+
+
+def _other_transmission_time(body: bytes, headers: dict) -> tuple[dict, bytes]:
+    return {**headers, "Paypal-Transmission-Time": "2026-11-01T20:01:36Z"}, body
+
+
+def _garbage_signature(body: bytes, headers: dict) -> tuple[dict, bytes]:
+    return {**headers, "Paypal-Transmission-Sig": SIGNATURE_HEADERS["Paypal-Transmission-Sig"]}, body
+
+
+@pytest.mark.parametrize("forge", [_tampered_body, _other_webhook_id, _other_transmission_time, _garbage_signature])
+def test_webhook_whose_signature_does_not_verify_is_ignored_without_calling_paypals_api(forge):
     # given
-    add_token(api)
-    api.post(VERIFY_URL, json={"verification_status": "FAILURE"})
+    body = json.dumps(webhook_body()).encode()
+    headers, body = forge(body, _signed(body))
 
     # when
-    event = PayPalProvider().verify_webhook(headers=SIGNATURE_HEADERS, body=json.dumps(webhook_body()).encode())
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as api:
+        add_cert(api)
+        event = PayPalProvider().verify_webhook(headers=headers, body=body)
 
     # then
     assert event is None
+    assert all(call.request.url == CERT_URL for call in api.calls)
+
+
+@pytest.mark.parametrize(
+    "cert_url",
+    [
+        "https://evil.example/v1/notifications/certs/CERT-360caa42",
+        "http://api.sandbox.paypal.com/v1/notifications/certs/CERT-360caa42",
+        "https://api.sandbox.paypal.com.evil.example/v1/notifications/certs/CERT-360caa42",
+        "https://user@api.sandbox.paypal.com/v1/notifications/certs/CERT-360caa42",
+        "https://api.sandbox.paypal.com:8443/v1/notifications/certs/CERT-360caa42",
+        "https://api.sandbox.paypal.com/v1/oauth2/token",
+        "https://api.paypal.com/v1/notifications/certs/CERT-360caa42",  # the live host, in sandbox mode
+    ],
+)
+def test_a_certificate_url_off_paypals_own_host_is_never_fetched(cert_url):
+    # given
+    body = json.dumps(webhook_body()).encode()
+
+    # when
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as api:
+        event = PayPalProvider().verify_webhook(headers=_signed(body, **{"Paypal-Cert-Url": cert_url}), body=body)
+
+    # then
+    assert event is None
+    assert len(api.calls) == 0
 
 
 @pytest.mark.parametrize(
     "failure",
     [
-        {"status": 500, "json": {"name": "INTERNAL_SERVICE_ERROR"}},
-        {"status": 400, "json": {"name": "VALIDATION_ERROR"}},
+        {"status": 500},
+        {"status": 404},
+        {"body": b"not a certificate"},
         {"body": requests.exceptions.ReadTimeout("read timed out")},
     ],
 )
-def test_webhook_is_ignored_when_paypal_cannot_verify_it(api, failure):
+def test_webhook_is_ignored_when_the_certificate_cannot_be_had_and_is_not_refetched_at_once(api, failure):
     # given
-    add_token(api)
-    api.post(VERIFY_URL, **failure)
+    body = json.dumps(webhook_body()).encode()
+    add_cert(api, **failure)
 
     # when
-    event = PayPalProvider().verify_webhook(headers=SIGNATURE_HEADERS, body=json.dumps(webhook_body()).encode())
+    first = PayPalProvider().verify_webhook(headers=_signed(body), body=body)
+    again = PayPalProvider().verify_webhook(headers=_signed(body), body=body)
 
     # then
+    assert (first, again) == (None, None)
+    assert len(api.calls) == 1
+
+
+def test_the_certificate_is_fetched_with_the_short_certificate_time_out(api, paypal_settings):
+    # given
+    paypal_settings.PAYPAL_CERT_TIMEOUT_SECONDS = 2.5
+    body = json.dumps(webhook_body()).encode()
+    add_cert(api)
+    seen = []
+    real_get = requests.get
+
+    def recording_get(url, **kwargs):
+        seen.append(kwargs.get("timeout"))
+        return real_get(url, **kwargs)
+
+    # when
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(requests, "get", recording_get)
+        event = PayPalProvider().verify_webhook(headers=_signed(body), body=body)
+
+    # then
+    assert event is not None and seen == [2.5]
+
+
+def test_webhook_with_another_algorithm_is_ignored_without_fetching_anything():
+    body = json.dumps(webhook_body()).encode()
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as api:
+        event = PayPalProvider().verify_webhook(headers=_signed(body, **{"Paypal-Auth-Algo": "SHA1withRSA"}), body=body)
     assert event is None
+    assert len(api.calls) == 0
 
 
 @pytest.mark.parametrize("missing", sorted(SIGNATURE_HEADERS))
 def test_webhook_missing_a_signature_header_is_ignored_without_calling_paypal(missing):
     # given
-    headers = {name: value for name, value in SIGNATURE_HEADERS.items() if name != missing}
+    body = json.dumps(webhook_body()).encode()
+    headers = {name: value for name, value in _signed(body).items() if name != missing}
 
     # when
     with responses.RequestsMock(assert_all_requests_are_fired=False) as api:
-        add_token(api)
-        api.post(VERIFY_URL, json={"verification_status": "SUCCESS"})
-        event = PayPalProvider().verify_webhook(headers=headers, body=json.dumps(webhook_body()).encode())
+        add_cert(api)
+        event = PayPalProvider().verify_webhook(headers=headers, body=body)
 
     # then
     assert event is None
@@ -480,9 +555,8 @@ def test_webhook_missing_a_signature_header_is_ignored_without_calling_paypal(mi
 def test_malformed_webhook_body_is_ignored_without_calling_paypal(body):
     # when
     with responses.RequestsMock(assert_all_requests_are_fired=False) as api:
-        add_token(api)
-        api.post(VERIFY_URL, json={"verification_status": "SUCCESS"})
-        event = PayPalProvider().verify_webhook(headers=SIGNATURE_HEADERS, body=body)
+        add_cert(api)
+        event = PayPalProvider().verify_webhook(headers=_signed(body), body=body)
 
     # then
     assert event is None

@@ -26,6 +26,8 @@ from tests.billing.paypal_fakes import (
     SIGNATURE_HEADERS,
     TOKEN_URL,
     VERIFY_URL,
+    add_cert,
+    signed_headers,
 )
 
 WEBHOOK_URL = "/billing/webhooks/payments/"
@@ -44,8 +46,10 @@ def paypal_settings(settings):
 @pytest.fixture(autouse=True)
 def empty_token_cache():
     paypal.clear_token_cache()
+    paypal.clear_certificate_cache()
     yield
     paypal.clear_token_cache()
+    paypal.clear_certificate_cache()
 
 
 @pytest.fixture
@@ -94,8 +98,15 @@ def webhook_event(*, event_id="WH-58D329510W468432D-8HN650336L201105X", paypal_i
     }
 
 
-def post_webhook(client, event):
-    response = client.post(WEBHOOK_URL, json.dumps(event), content_type="application/json", headers=SIGNATURE_HEADERS)
+def post_webhook(client, event, *, signed=True):
+    body = json.dumps(event).encode()
+    headers = signed_headers(body, webhook_id="WH-1") if signed else SIGNATURE_HEADERS
+    response = client.post(WEBHOOK_URL, body, content_type="application/json", headers=headers)
+    return response.status_code, response.json()["status"]
+
+
+def post_webhook_with(client, event, *, headers):
+    response = client.post(WEBHOOK_URL, json.dumps(event), content_type="application/json", headers=headers)
     return response.status_code, response.json()["status"]
 
 
@@ -179,8 +190,7 @@ def _sent_invoice(api, draft, django_capture_on_commit_callbacks):
 def test_a_verified_paid_webhook_marks_the_invoice_paid_once(api, draft, client, django_capture_on_commit_callbacks):
     # given
     invoice = _sent_invoice(api, draft, django_capture_on_commit_callbacks)
-    api.post(VERIFY_URL, json={"verification_status": "SUCCESS"})
-    api.post(VERIFY_URL, json={"verification_status": "SUCCESS"})
+    add_cert(api)
     # when
     first = post_webhook(client, webhook_event())
     paid = state(invoice)
@@ -193,20 +203,21 @@ def test_a_verified_paid_webhook_marks_the_invoice_paid_once(api, draft, client,
     assert PaymentEvent.objects.count() == 1
     event = PaymentEvent.objects.get()
     assert (event.provider, event.event_type, event.invoice_id) == ("paypal", "INVOICING.INVOICE.PAID", invoice.pk)
-    verify = json.loads(calls_to(api, VERIFY_URL)[0].body)
-    assert verify["webhook_id"] == "WH-1"
-    assert verify["transmission_id"] == SIGNATURE_HEADERS["Paypal-Transmission-Id"]
+    assert calls_to(api, VERIFY_URL) == []  # verified locally from the (cached) certificate
 
 
 def test_a_forged_webhook_is_refused_and_changes_nothing(api, draft, client, django_capture_on_commit_callbacks):
     # given
     invoice = _sent_invoice(api, draft, django_capture_on_commit_callbacks)
     before = state(invoice)
-    api.post(VERIFY_URL, json={"verification_status": "FAILURE"})
-    # when
-    outcome = post_webhook(client, webhook_event())
+    add_cert(api)
+    # when: PayPal's certificate, but a signature made without PayPal's key
+    outcome = post_webhook(client, webhook_event(), signed=False)
+    forged_body = post_webhook_with(client, webhook_event(), headers=signed_headers(b"another body", webhook_id="WH-1"))
     # then
     assert outcome == (400, "ignored")
+    assert forged_body == (400, "ignored")
+    assert calls_to(api, VERIFY_URL) == []
     assert state(invoice) == before
     assert PaymentEvent.objects.count() == 0
 
@@ -225,7 +236,7 @@ def test_a_webhook_for_an_unknown_invoice_is_recorded_and_changes_nothing(api, d
     # given
     invoice = _sent_invoice(api, draft, django_capture_on_commit_callbacks)
     before = state(invoice)
-    api.post(VERIFY_URL, json={"verification_status": "SUCCESS"})
+    add_cert(api)
     # when
     outcome = post_webhook(client, webhook_event(event_id="WH-OTHER", paypal_invoice_id="INV2-NOT-OURS"))
     # then
@@ -242,10 +253,11 @@ def test_a_paid_webhook_for_a_voided_invoice_is_recorded_and_does_not_crash(api,
     invoice = _sent_invoice(api, draft, django_capture_on_commit_callbacks)
     invoice_void(invoice=invoice)
     before = state(invoice)
-    api.post(VERIFY_URL, json={"verification_status": "SUCCESS"})
+    add_cert(api)
     client.raise_request_exception = False
+    body = json.dumps(webhook_event()).encode()
     # when
-    response = client.post(WEBHOOK_URL, json.dumps(webhook_event()), content_type="application/json", headers=SIGNATURE_HEADERS)
+    response = client.post(WEBHOOK_URL, body, content_type="application/json", headers=signed_headers(body, webhook_id="WH-1"))
     # then
     assert response.status_code == 200
     assert state(invoice) == before

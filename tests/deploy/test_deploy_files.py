@@ -608,18 +608,18 @@ class _Worker:
         self.log = _RecordingLog()
 
 
-def _fake_registry(monkeypatch, warm):
+def _fake_registry(monkeypatch, warm_start):
     """Stand-ins for the app's predictions.registry.cache (the real one needs a database)."""
     for name in ("predictions", "predictions.registry", "predictions.registry.cache"):
         monkeypatch.setitem(sys.modules, name, types.ModuleType(name))
-    sys.modules["predictions.registry.cache"].production_models_warm = warm
+    sys.modules["predictions.registry.cache"].production_models_warm_start = warm_start
 
 
 @pytest.mark.parametrize(
     ("apps_ready", "expected"),
     [(False, ["django.setup", "warm"]), (True, ["warm"])],  # fresh worker / Django already set up
 )
-def test_post_fork_sets_django_up_if_needed_then_warms_the_models(
+def test_post_fork_sets_django_up_if_needed_then_starts_the_background_warm_up(
     monkeypatch, apps_ready, expected
 ):
     import django
@@ -630,24 +630,24 @@ def test_post_fork_sets_django_up_if_needed_then_warms_the_models(
     monkeypatch.setattr(apps, "ready", apps_ready)
     monkeypatch.setattr(django, "setup", lambda: calls.append("django.setup"))
 
-    def warm():
+    def warm_start():
         calls.append("warm")
-        return 3, 1  # (loaded, failed), as the registry reports
+        return True  # the thread started: post_fork returns without waiting for the models
 
-    _fake_registry(monkeypatch, warm)
+    _fake_registry(monkeypatch, warm_start)
     worker = _Worker()
 
     _load_gunicorn_conf().post_fork(server=None, worker=worker)
 
     assert calls == expected
-    assert worker.log.records == [("info", "worker 4242: 3 production models warm, 1 failed")]
+    assert worker.log.records == [("info", "worker 4242: production model warm-up started in the background")]
 
 
 def test_post_fork_logs_a_failed_warm_up_and_keeps_the_worker(monkeypatch):
     import django
 
     def broken_warm():
-        raise RuntimeError("artifact missing")
+        raise RuntimeError("cannot start a thread")
 
     monkeypatch.setenv("DJANGO_SETTINGS_MODULE", "mlapi.settings.test")
     monkeypatch.setattr(django, "setup", lambda: None)  # whether or not pytest-django set it up

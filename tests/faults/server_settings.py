@@ -8,3 +8,5 @@ from mlapi.settings.test import *  # noqa: F403
 from mlapi.settings.env import env
 
 MEDIA_ROOT = env("MEDIA_ROOT")
+# Off in tests, as in mlapi.settings.test; a fault test about the warm-up turns it on through the environment.
+WARM_MODELS_ON_STARTUP = env.bool("WARM_MODELS_ON_STARTUP", default=False)

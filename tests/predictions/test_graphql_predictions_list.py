@@ -93,7 +93,7 @@ def test_a_single_batch_of_25_pages_without_gaps_or_repeats(make_user, issue_tok
     assert page3["data"]["predictions"]["pageInfo"]["hasNextPage"] is False
 
 
-def test_users_see_only_their_own_predictions_and_staff_see_all(make_user, staff_user, issue_token, gql, iris_model):
+def test_users_see_only_their_own_predictions_and_staff_with_the_staff_scope_see_all(make_user, staff_user, issue_token, gql, iris_model):
     # given
     alice_token, bob_token = issue_token(make_user("alice")), issue_token(make_user("bob"))
     alice_ids = _predict(gql, alice_token, "iris", [IRIS_SETOSA] * 2)
@@ -101,11 +101,13 @@ def test_users_see_only_their_own_predictions_and_staff_see_all(make_user, staff
     # when
     _, for_alice = gql(PREDICTIONS, token=alice_token)
     _, for_bob = gql(PREDICTIONS, token=bob_token)
-    _, for_staff = gql(PREDICTIONS, token=issue_token(staff_user))
+    _, for_staff = gql(PREDICTIONS, token=issue_token(staff_user, scope="read staff"))
+    _, for_staff_read_only = gql(PREDICTIONS, token=issue_token(staff_user, scope="read"))
     # then
     assert sorted(_ids(for_alice)) == sorted(alice_ids)
     assert sorted(_ids(for_bob)) == sorted(bob_ids)
     assert sorted(_ids(for_staff)) == sorted(alice_ids + bob_ids)
+    assert _ids(for_staff_read_only) == []
 
 
 def test_someone_elses_prediction_is_null_never_the_data(make_user, staff_user, issue_token, gql, iris_model):
@@ -115,13 +117,15 @@ def test_someone_elses_prediction_is_null_never_the_data(make_user, staff_user, 
     # when
     status, for_bob = gql(PREDICTION, {"id": alice_id}, token=bob_token)
     _, for_alice = gql(PREDICTION, {"id": alice_id}, token=alice_token)
-    _, for_staff = gql(PREDICTION, {"id": alice_id}, token=issue_token(staff_user))
+    _, for_staff = gql(PREDICTION, {"id": alice_id}, token=issue_token(staff_user, scope="read staff"))
+    _, for_staff_read_only = gql(PREDICTION, {"id": alice_id}, token=issue_token(staff_user, scope="read"))
     # then
     assert status == 200
     assert for_bob == {"data": {"prediction": None}}
     assert for_alice["data"]["prediction"]["id"] == alice_id
     assert for_alice["data"]["prediction"]["input"] == IRIS_SETOSA
     assert for_staff["data"]["prediction"]["id"] == alice_id
+    assert for_staff_read_only == {"data": {"prediction": None}}
 
 
 def test_unknown_or_malformed_prediction_ids_are_null_not_errors(make_user, issue_token, gql, iris_model):

@@ -1,0 +1,63 @@
+"""Which OAuth2 scopes an application may be granted, and who may introspect tokens.
+
+`staff` (see every tenant's data) and `introspection` (RFC 7662 on /o/introspect/) are privileged: only a
+staff application gets them, that is a confidential client-credentials application whose owner is an active
+staff user (`create_api_client --staff`). Tokens issued through /o/authorize/ act for a person inside a
+third-party application, so they never carry a privileged scope, whoever authorizes them.
+"""
+
+from oauth2_provider.models import Application
+from oauth2_provider.scopes import SettingsScopes
+from oauth2_provider.views import IntrospectTokenView
+
+STAFF_SCOPE = "staff"
+INTROSPECTION_SCOPE = "introspection"
+PRIVILEGED_SCOPES = frozenset({STAFF_SCOPE, INTROSPECTION_SCOPE})
+
+
+def application_is_staff(application) -> bool:
+    user = getattr(application, "user", None)
+    return (
+        application is not None
+        and application.authorization_grant_type == Application.GRANT_CLIENT_CREDENTIALS
+        and application.client_type == Application.CLIENT_CONFIDENTIAL
+        and user is not None
+        and user.is_active
+        and user.is_staff
+    )
+
+
+def scopes_granted_to(*, application, scopes) -> frozenset[str]:
+    """The scopes a token really carries: privileged ones only for a staff application (also checked when a
+    token is used, so a token made by hand in the admin, or a user who is no longer staff, gains nothing)."""
+    scopes = frozenset(scopes)
+    return scopes if application_is_staff(application) else scopes - PRIVILEGED_SCOPES
+
+
+class ApplicationScopes(SettingsScopes):
+    """django-oauth-toolkit's scopes backend (SCOPES_BACKEND_CLASS): the token and authorize endpoints
+    refuse a privileged scope (`invalid_scope`) to any application that is not a staff application."""
+
+    def get_available_scopes(self, application=None, request=None, *args, **kwargs):
+        available = super().get_available_scopes(application=application, request=request, *args, **kwargs)
+        if application_is_staff(application):
+            return available
+        return [scope for scope in available if scope not in PRIVILEGED_SCOPES]
+
+
+class ResourceServerIntrospectTokenView(IntrospectTokenView):
+    """/o/introspect/ for resource servers only: a bearer token with the `introspection` scope.
+
+    django-oauth-toolkit's own view also accepts any client's credentials (HTTP Basic or in the body) and
+    then checks no scope at all, so any tenant's API client could read another tenant's token's scopes,
+    expiry, client id and username. Client authentication is not accepted here.
+    """
+
+    def authenticate_client(self, request):
+        return False
+
+    def verify_request(self, request):
+        valid, oauthlib_request = super().verify_request(request)
+        if valid and not application_is_staff(oauthlib_request.access_token.application):
+            return False, oauthlib_request
+        return valid, oauthlib_request
