@@ -19,7 +19,9 @@ def _read_all(data: bytes, file_format: str, chunk_rows: int = 2):
     rows = []
     for span in scan.chunks:
         rows += chunk_rows_read(
-            data=data[span.start_offset : span.end_offset],
+            stream=io.BytesIO(data),
+            start_offset=span.start_offset,
+            end_offset=span.end_offset,
             file_format=file_format,
             columns=scan.columns,
             features=FEATURES,
