@@ -8,6 +8,12 @@ Both formats are UTF-8 (a leading BOM is ignored); blank lines are skipped and a
 
 Row numbers count data rows from 1; line numbers are the file's physical lines from 1 (the CSV header
 is line 1), the line a row starts on.
+
+Files are read as a stream of records, never whole: a record longer than BATCH_MAX_ROW_BYTES is skipped
+piece by piece (never held) and becomes a ROW_TOO_LARGE row error; the CSV header is refused when it is
+longer than that (HEADER_TOO_LARGE) or has more than BATCH_MAX_COLUMNS columns (TOO_MANY_COLUMNS). A row the
+database could not store or Python could not recurse into (NUL, unpaired surrogates, NaN/Infinity, nesting
+past MAX_ROW_DEPTH) is a row error too: one bad row never fails the job.
 """
 
 import codecs
