@@ -171,7 +171,9 @@ def _records(
                 line += 1
         raw.seek(offset)
         if slow:
-            record = _record_read(raw, is_csv=is_csv, max_bytes=max_bytes, offset=offset, line=line, end_offset=end_offset)
+            record = _record_read(
+                raw, is_csv=is_csv, max_bytes=max_bytes, offset=offset, line=line, end_offset=end_offset
+            )
             if record is None:
                 return
             yield record
