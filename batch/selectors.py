@@ -4,7 +4,7 @@ anyone else is told the job does not exist."""
 import uuid
 from collections.abc import Iterator
 
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Sum
 
 from batch.error_codes import BatchErrorCode
 from batch.models import BatchJob, BatchResultRow, BatchUpload
@@ -41,6 +41,15 @@ def batch_upload_get_for_owner(*, user, upload_id) -> BatchUpload:
     if upload is None:
         raise NotFoundError.single(BatchErrorCode.NOT_FOUND, "No such upload.", field="uploadId")
     return upload
+
+
+def batch_storage_held(*, user) -> int:
+    """Bytes of the uploads `user` holds: what counts against the tier's storage allowance."""
+    return BatchUpload.objects.filter(user=user).aggregate(total=Sum("size_bytes"))["total"] or 0
+
+
+def batch_upload_list_for_owner(*, user) -> QuerySet[BatchUpload]:
+    return BatchUpload.objects.filter(user=user).order_by("-created_at", "-id")
 
 
 def batch_result_rows(*, job: BatchJob, page_rows: int = RESULTS_PAGE_ROWS) -> Iterator[tuple]:

@@ -10,6 +10,7 @@ from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
 from batch.services.chunks import batch_chunk_fail, batch_chunk_run
+from batch.services.retention import batch_storage_expire
 
 DATABASE_RETRIES = 5
 
@@ -33,3 +34,9 @@ def run_batch_chunk(self, job_id: str, index: int) -> str:
     except Exception as error:
         batch_chunk_fail(job_id=job_id, index=index, error=error)
         raise
+
+
+@shared_task(name="batch.tasks.expire_batch_storage", ignore_result=True)
+def expire_batch_storage() -> dict:
+    """Beat (hourly): removes unused uploads past their time-out, and uploads and jobs past their retention."""
+    return vars(batch_storage_expire())

@@ -21,6 +21,16 @@ class PricingTier(models.Model):
     price_per_mb = models.DecimalField(**UNIT_PRICE, default=ZERO, validators=[MinValueValidator(ZERO)])
     monthly_quota = models.PositiveIntegerField(null=True, blank=True, help_text="Hard cap per month; empty = none.")
     rate_limit_per_minute = models.PositiveIntegerField(null=True, blank=True, help_text="Empty = unlimited.")
+    storage_allowance_bytes = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="Bytes of batch uploads a user may hold at once; empty = unlimited."
+    )
+    retention_days = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="Batch uploads, and finished jobs with their results, are removed this many days after their "
+        "last use; empty = kept until deleted.",
+    )
 
     class Meta:
         ordering = ["monthly_fee", "name"]

@@ -12,6 +12,8 @@ STANDARD_TIERS = {
         "price_per_mb": Decimal("0"),
         "monthly_quota": 1000,
         "rate_limit_per_minute": 60,
+        "storage_allowance_bytes": 25 * 1024 * 1024,
+        "retention_days": 7,
     },
     "pro": {
         "currency": "USD",
@@ -22,5 +24,7 @@ STANDARD_TIERS = {
         "price_per_mb": Decimal("0.001"),
         "monthly_quota": None,
         "rate_limit_per_minute": 6000,
+        "storage_allowance_bytes": 10 * 1024**3,
+        "retention_days": 90,
     },
 }

@@ -19,7 +19,12 @@ from batch.error_codes import BatchErrorCode
 from batch.exports import CONTENT_TYPES, RESULT_FORMATS, results_stream
 from batch.selectors import batch_job_get_for_owner, batch_job_list_for_owner
 from batch.services.jobs import batch_job_cancel, batch_job_resume, batch_job_submit
-from batch.services.uploads import batch_upload_create, upload_too_large_error
+from batch.services.uploads import (
+    batch_request_admit,
+    batch_upload_create,
+    batch_upload_delete_for_owner,
+    upload_too_large_error,
+)
 from mlapi.api.pagination import NewestFirstCursorPagination
 from mlapi.api.permissions import HasScope
 from mlapi.errors import ApplicationError
@@ -27,13 +32,23 @@ from predictions.services import ModelRef
 
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
 JOB_ID = OpenApiParameter("id", OpenApiTypes.UUID, location=OpenApiParameter.PATH)
+UPLOAD_ID = OpenApiParameter("id", OpenApiTypes.UUID, location=OpenApiParameter.PATH)
 
 
-def _refuse_oversized_body(request) -> None:
-    """Before the multipart body is parsed (and spooled to disk): the declared length is enough to say no."""
+def _declared_length(request) -> int:
     length = request.META.get("CONTENT_LENGTH") or "0"
-    if length.isdigit() and int(length) > settings.BATCH_MAX_UPLOAD_BYTES + MULTIPART_OVERHEAD_BYTES:
+    return int(length) if length.isdigit() else 0
+
+
+def _admit_before_parsing(request, *, scoring: bool):
+    """Before the body is parsed (multipart spools it to disk): the declared length against the upload limit,
+    then the rate limit, the quota (`scoring`) and the storage allowance. An over-limit user's body is never read."""
+    declared = _declared_length(request)
+    if declared > settings.BATCH_MAX_UPLOAD_BYTES + MULTIPART_OVERHEAD_BYTES:
         raise upload_too_large_error()
+    return batch_request_admit(
+        user=request.user, scoring=scoring, incoming_bytes=max(0, declared - MULTIPART_OVERHEAD_BYTES)
+    )
 
 
 class _ReadOrPredictScope:
@@ -55,7 +70,7 @@ class BatchUploadCreateView(APIView):
 
     @extend_schema(request={"multipart/form-data": BatchUploadRequestSerializer}, responses={201: BatchUploadSerializer})
     def post(self, request):
-        _refuse_oversized_body(request)
+        admission = _admit_before_parsing(request, scoring=False)
         form = BatchUploadRequestSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         upload = batch_upload_create(
@@ -63,8 +78,21 @@ class BatchUploadCreateView(APIView):
             stream=form.validated_data["file"],
             filename=form.validated_data["file"].name,
             file_format=form.validated_data.get("format"),
+            tier=admission.tier,
         )
         return Response(BatchUploadSerializer(upload).data, status=status.HTTP_201_CREATED)
+
+
+class BatchUploadDetailView(APIView):
+    """Delete one of your uploads (and the jobs scored from it, with their results) to free its storage."""
+
+    permission_classes = [HasScope]
+    required_scope = "predict"
+
+    @extend_schema(request=None, responses={204: None}, parameters=[UPLOAD_ID])
+    def delete(self, request, pk: str):
+        batch_upload_delete_for_owner(user=request.user, upload_id=pk)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class BatchJobListCreateView(_ReadOrPredictScope, generics.ListAPIView):
@@ -87,7 +115,7 @@ class BatchJobListCreateView(_ReadOrPredictScope, generics.ListAPIView):
         responses={201: BatchJobSerializer},
     )
     def post(self, request):
-        _refuse_oversized_body(request)
+        admission = _admit_before_parsing(request, scoring=True)
         form = BatchJobCreateSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         data = form.validated_data
@@ -99,6 +127,7 @@ class BatchJobListCreateView(_ReadOrPredictScope, generics.ListAPIView):
             filename=upload_file.name if upload_file is not None else None,
             file_format=data.get("format"),
             upload_id=data.get("upload_id"),
+            admission=admission,
         )
         return Response(BatchJobSerializer(job).data, status=status.HTTP_201_CREATED)
 

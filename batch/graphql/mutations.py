@@ -2,6 +2,7 @@ import graphene
 
 from batch.graphql.types import BatchJobType
 from batch.services.jobs import batch_job_cancel, batch_job_resume, batch_job_submit
+from batch.services.uploads import batch_upload_delete_for_owner
 from mlapi.graphql_core.mutations import BaseMutation
 from mlapi.graphql_core.permissions import require_scope
 from predictions.services import model_ref_from_input
@@ -67,3 +68,19 @@ class ResumeBatchJob(BaseMutation):
     def perform(cls, root, info, id):
         user = require_scope(info, "predict")
         return cls(batch_job=batch_job_resume(user=user, job_id=id), errors=[])
+
+
+class DeleteUpload(BaseMutation):
+    """Delete one of your batch uploads, with the jobs scored from it and their results, freeing its storage.
+    Refused (UPLOAD_IN_USE) while one of those jobs is queued or running."""
+
+    deleted_id = graphene.ID(description="The id of the upload deleted; null when it was not.")
+
+    class Arguments:
+        id = graphene.ID(required=True, description="The upload's id (from REST POST /api/v1/batch-uploads).")
+
+    @classmethod
+    def perform(cls, root, info, id):
+        user = require_scope(info, "predict")
+        batch_upload_delete_for_owner(user=user, upload_id=id)
+        return cls(deleted_id=id, errors=[])

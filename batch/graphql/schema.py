@@ -1,6 +1,6 @@
 import graphene
 
-from batch.graphql.mutations import CancelBatchJob, CreateBatchJob, ResumeBatchJob
+from batch.graphql.mutations import CancelBatchJob, CreateBatchJob, DeleteUpload, ResumeBatchJob
 from batch.graphql.types import BatchJobConnection, BatchJobType
 from batch.selectors import batch_job_get_for_owner, batch_job_list_for_owner
 from mlapi.errors import NotFoundError
@@ -38,3 +38,4 @@ class BatchMutations(graphene.ObjectType):
     create_batch_job = CreateBatchJob.Field()
     cancel_batch_job = CancelBatchJob.Field()
     resume_batch_job = ResumeBatchJob.Field()
+    delete_upload = DeleteUpload.Field()

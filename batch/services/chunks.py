@@ -25,7 +25,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from batch.error_codes import BatchErrorCode
-from batch.files import RawRow, chunk_rows_read
+from batch.files import RawRow, stored_chunk_rows_read
 from batch.models import BatchChunk, BatchJob, BatchResultRow
 from billing.models import UsageRecord
 from mlapi.errors import ApplicationError, FieldError, LimitExceededError
@@ -168,8 +168,10 @@ def batch_chunk_run(*, job_id, index: int) -> ChunkOutcome:
     job = BatchJob.objects.select_related("model", "upload", "user").get(pk=job_id)
     user = job.user
     try:
-        rows = chunk_rows_read(
-            data=_chunk_bytes(job, chunk),
+        rows = stored_chunk_rows_read(
+            name=job.upload.file.name,
+            start_offset=chunk.start_offset,
+            end_offset=chunk.end_offset,
             file_format=job.upload.format,
             columns=job.columns,
             features=job.model.input_schema["features"],

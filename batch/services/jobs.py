@@ -25,8 +25,14 @@ from batch.files import file_scan
 from batch.models import BatchChunk, BatchJob, BatchUpload
 from batch.selectors import batch_job_get_for_owner, batch_upload_get_for_owner
 from batch.services.chunks import ChunkOutcome, batch_chunk_fail, batch_chunk_run, batch_job_fail
-from batch.services.uploads import batch_upload_create, batch_upload_create_from_text, batch_upload_delete
-from billing.services.usage import pricing_tier_for_user, quota_precheck, rate_limit_consume
+from batch.services.uploads import (
+    Admission,
+    batch_request_admit,
+    batch_upload_create,
+    batch_upload_create_from_text,
+    batch_upload_delete,
+)
+from billing.services.usage import pricing_tier_for_user, quota_precheck
 from mlapi.errors import ApplicationError, ConflictError, NotFoundError
 from predictions.selectors import model_get_for_user
 from predictions.services import ModelRef
@@ -34,11 +40,15 @@ from predictions.services import ModelRef
 logger = logging.getLogger(__name__)
 
 
-def batch_job_create(*, user, model_ref: ModelRef, upload: BatchUpload, dispatch: bool = True) -> BatchJob:
-    """Reads the file once (rows, chunk ranges, CSV header), checks rate limit and quota, stores the job
-    and its chunks and, after commit, dispatches them. Nothing is stored when any check fails."""
+def batch_job_create(
+    *, user, model_ref: ModelRef, upload: BatchUpload, dispatch: bool = True, admission: Admission | None = None
+) -> BatchJob:
+    """Checks rate limit and quota (unless the request was `admission`-checked already), reads the file once
+    (rows, chunk ranges, CSV header), checks the quota for its rows, stores the job and its chunks and, after
+    commit, dispatches them. Nothing is stored when any check fails."""
     if upload.user_id != user.pk:
         raise NotFoundError.single(BatchErrorCode.NOT_FOUND, "No such upload.", field="uploadId")
+    admission = admission or batch_request_admit(user=user, scoring=True)
     model = model_get_for_user(user=user, model_id=model_ref.model_id, name=model_ref.name, version=model_ref.version)
     with upload.file.storage.open(upload.file.name, "rb") as stream:
         scan = file_scan(
@@ -48,10 +58,8 @@ def batch_job_create(*, user, model_ref: ModelRef, upload: BatchUpload, dispatch
             chunk_rows=settings.BATCH_CHUNK_ROWS,
             max_rows=settings.BATCH_MAX_ROWS,
         )
-    tier = pricing_tier_for_user(user=user)
-    now = timezone.now()
-    rate_limit_consume(user=user, tier=tier, now=now)  # the submission is one request; its chunks are not
-    quota_precheck(user=user, tier=tier, count=scan.rows_total, now=now)
+    now = admission.now  # the submission is one request against the rate limit; its chunks are not
+    quota_precheck(user=user, tier=admission.tier, count=scan.rows_total, now=now)
     with transaction.atomic():
         job = BatchJob.objects.create(
             user=user,
@@ -91,23 +99,32 @@ def batch_job_submit(
     content: str | None = None,
     file_format: str | None = None,
     upload_id=None,
+    admission: Admission | None = None,
 ) -> BatchJob:
     """A job from exactly one of: a file (`stream` + `filename`), inline `content` (+ `file_format`), or an
-    earlier upload (`upload_id`). A file stored here is removed again if the job is refused."""
+    earlier upload (`upload_id`). A file stored here is removed again if the job is refused. Rate limit, quota
+    and storage allowance are checked first (REST checks them before parsing the body: `admission`)."""
     given = [stream is not None, content is not None, upload_id is not None]
     if sum(given) != 1:
         raise ApplicationError.single(
             BatchErrorCode.INVALID_INPUT, "Give exactly one of file, content or uploadId.", field="file"
         )
+    admission = admission or batch_request_admit(
+        user=user, scoring=True, incoming_bytes=len(content) if content is not None else 0
+    )
     if upload_id is not None:
         upload = batch_upload_get_for_owner(user=user, upload_id=upload_id)
-        return batch_job_create(user=user, model_ref=model_ref, upload=upload)
+        return batch_job_create(user=user, model_ref=model_ref, upload=upload, admission=admission)
     if stream is not None:
-        upload = batch_upload_create(user=user, stream=stream, filename=filename or "", file_format=file_format)
+        upload = batch_upload_create(
+            user=user, stream=stream, filename=filename or "", file_format=file_format, tier=admission.tier
+        )
     else:
-        upload = batch_upload_create_from_text(user=user, content=content, file_format=file_format)
+        upload = batch_upload_create_from_text(
+            user=user, content=content, file_format=file_format, tier=admission.tier
+        )
     try:
-        return batch_job_create(user=user, model_ref=model_ref, upload=upload)
+        return batch_job_create(user=user, model_ref=model_ref, upload=upload, admission=admission)
     except ApplicationError:
         batch_upload_delete(upload=upload)
         raise

@@ -239,6 +239,14 @@ from celery.schedules import crontab  # noqa: E402
 BATCH_MAX_UPLOAD_BYTES = env.int("BATCH_MAX_UPLOAD_BYTES", default=200 * 1024 * 1024)
 BATCH_MAX_ROWS = env.int("BATCH_MAX_ROWS", default=2_000_000)
 BATCH_CHUNK_ROWS = env.int("BATCH_CHUNK_ROWS", default=5_000)
+# A chunk also ends once its rows hold this many bytes: what one worker holds and stores in one transaction.
+BATCH_CHUNK_MAX_BYTES = env.int("BATCH_CHUNK_MAX_BYTES", default=8 * 1024 * 1024)
+# One row (a JSONL line, a CSV record; the CSV header too) longer than this is a row error, never read whole.
+BATCH_MAX_ROW_BYTES = env.int("BATCH_MAX_ROW_BYTES", default=1024 * 1024)
+BATCH_MAX_COLUMNS = env.int("BATCH_MAX_COLUMNS", default=10_000)
+# An upload no job has used is removed after this many hours (beat task batch.tasks.expire_batch_storage);
+# uploads and jobs with their results are removed after their owner's tier's retention_days.
+BATCH_UNUSED_UPLOAD_TTL_HOURS = env.int("BATCH_UNUSED_UPLOAD_TTL_HOURS", default=24)
 # Without a broker (CELERY_TASK_ALWAYS_EAGER) a job of at most this many rows runs inside the
 # submitting request; a larger one in a background thread of the web process.
 BATCH_INLINE_MAX_ROWS = env.int("BATCH_INLINE_MAX_ROWS", default=10_000)
@@ -259,6 +267,10 @@ CELERY_BEAT_SCHEDULE = {
     "clear-expired-oauth-tokens": {
         "task": "accounts.tasks.clear_expired_tokens",
         "schedule": crontab(minute=30, hour=3),
+    },
+    "expire-batch-storage": {
+        "task": "batch.tasks.expire_batch_storage",
+        "schedule": crontab(minute=41),  # hourly: unused uploads, and uploads/jobs past their tier's retention
     },
 }
 

@@ -19,7 +19,9 @@ def _read_all(data: bytes, file_format: str, chunk_rows: int = 2):
     rows = []
     for span in scan.chunks:
         rows += chunk_rows_read(
-            data=data[span.start_offset : span.end_offset],
+            stream=io.BytesIO(data),
+            start_offset=span.start_offset,
+            end_offset=span.end_offset,
             file_format=file_format,
             columns=scan.columns,
             features=FEATURES,
@@ -104,3 +106,106 @@ def test_the_scan_stops_at_the_row_limit():
 )
 def test_format_from_declaration_or_suffix(filename, declared, expected):
     assert file_format_detect(filename=filename, declared=declared) == expected
+
+
+# --- Records: streaming, the row limit, and agreement with the csv module ----------------------------
+
+
+def _scan_and_read(data: bytes, file_format: str, *, names, features, max_row_bytes: int, chunk_rows: int = 3):
+    scan = file_scan(
+        stream=io.BytesIO(data),
+        file_format=file_format,
+        feature_names=names,
+        chunk_rows=chunk_rows,
+        max_rows=10_000,
+        max_row_bytes=max_row_bytes,
+    )
+    rows = []
+    for span in scan.chunks:
+        rows += chunk_rows_read(
+            stream=io.BytesIO(data),
+            start_offset=span.start_offset,
+            end_offset=span.end_offset,
+            file_format=file_format,
+            columns=scan.columns,
+            features=features,
+            first_row=span.first_row,
+            first_line=span.first_line,
+            max_row_bytes=max_row_bytes,
+        )
+    return scan, rows
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_csv_records_are_cut_where_the_csv_module_cuts_them(seed):
+    # given: random text of commas, quotes, CR/LF and letters after a one-column header
+    import csv
+    import random
+
+    rng = random.Random(seed)
+    body = "".join(rng.choice(['a', 'b', ',', '"', '""', '\n', '\r\n', ' ']) for _ in range(300))
+    data = ("s\n" + body).encode()
+    try:
+        expected = [r for r in csv.reader(io.StringIO(data.decode(), newline=""))][1:]
+    except csv.Error:
+        pytest.skip("the csv module refuses this text as a whole")
+    expected = [r for r in expected if r]
+    features = [{"name": "s", "type": "string"}]
+    # when
+    scan, rows = _scan_and_read(data, "csv", names=["s"], features=features, max_row_bytes=10_000)
+    # then: the same records (a record with a second cell is a row error, as the header has one column)
+    assert scan.rows_total == len(rows) == len(expected)
+    for row, cells in zip(rows, expected):
+        if len(cells) == 1:
+            assert row.values == ({"s": cells[0]} if cells[0] else {}), (row, cells)
+        else:
+            assert row.errors[0].code == "MALFORMED_ROW"
+
+
+def test_an_over_long_row_is_a_row_error_and_the_rows_after_it_keep_their_lines():
+    data = b'n,i,b,s\n1,1,true,a\n2,2,false,"' + b'x"",\n' * 5000 + b'"\n3,3,true,c\n'
+
+    scan, rows = _scan_and_read(data, "csv", names=NAMES, features=FEATURES, max_row_bytes=1000, chunk_rows=1)
+
+    assert scan.rows_total == 3
+    assert [(r.row_number, r.line) for r in rows] == [(1, 2), (2, 3), (3, 5004)]
+    assert [e.code for e in rows[1].errors] == ["ROW_TOO_LARGE"] and rows[1].values is None
+    assert rows[2].values == {"n": 3.0, "i": 3, "b": True, "s": "c"}
+
+
+def test_a_50_mb_line_is_never_held_in_memory(tmp_path):
+    # given: a JSONL file on disk whose second line is 50 MB
+    import tracemalloc
+
+    path = tmp_path / "huge.jsonl"
+    good = b'{"n": 1, "i": 2, "b": true, "s": "x"}\n'
+    with path.open("wb") as out:
+        out.write(good)
+        out.write(b'{"s": "')
+        for _ in range(50):
+            out.write(b"y" * 1024 * 1024)
+        out.write(b'"}\n')
+        out.write(good)
+    # when
+    tracemalloc.start()
+    try:
+        with path.open("rb") as stream:
+            scan = file_scan(stream=stream, file_format="jsonl", feature_names=NAMES, chunk_rows=10, max_rows=10)
+            [span] = scan.chunks
+            rows = chunk_rows_read(
+                stream=stream,
+                start_offset=span.start_offset,
+                end_offset=span.end_offset,
+                file_format="jsonl",
+                columns=[],
+                features=FEATURES,
+                first_row=1,
+                first_line=1,
+            )
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # then
+    print(f"\npeak memory reading a 50 MB line: {peak / 2**20:.1f} MiB")
+    assert [e.code for e in rows[1].errors] == ["ROW_TOO_LARGE"] and rows[2].values["s"] == "x"
+    assert peak < 8 * 2**20  # the 1 MiB row limit and one piece, not the line (it held 100+ MiB)

@@ -81,6 +81,7 @@ BATCH_GRAPHQL_SCOPES = {
     "createBatchJob": "predict",
     "cancelBatchJob": "predict",
     "resumeBatchJob": "predict",
+    "deleteUpload": "predict",
 }
 
 
@@ -242,6 +243,7 @@ REST_SCOPES = {
 }
 BATCH_REST_SCOPES = {
     "api/v1/batch-uploads": [("post", "predict")],
+    "api/v1/batch-uploads/<pk>": [("delete", "predict")],
     "api/v1/batch-jobs": [("get", "read"), ("post", "predict")],
     "api/v1/batch-jobs/<pk>": [("get", "read")],
     "api/v1/batch-jobs/<pk>/cancel": [("post", "predict")],
