@@ -18,7 +18,6 @@ import hashlib
 import json
 import logging
 
-from django.core.files.storage import default_storage
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.db.models.functions import Coalesce
@@ -123,12 +122,6 @@ def _results_insert(job_id, results: list[tuple]) -> None:
 def _request_hash(job: BatchJob, chunk: BatchChunk) -> str:
     text = f"{job.upload.sha256}:{job.model_id}:{chunk.index}:{chunk.start_offset}-{chunk.end_offset}"
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _chunk_bytes(job: BatchJob, chunk: BatchChunk) -> bytes:
-    with default_storage.open(job.upload.file.name, "rb") as stream:
-        stream.seek(chunk.start_offset)
-        return stream.read(chunk.end_offset - chunk.start_offset)
 
 
 def batch_job_pause(*, job_id, error: ApplicationError) -> bool:

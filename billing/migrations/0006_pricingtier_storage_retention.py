@@ -18,7 +18,7 @@ def standard_tiers_storage(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('billing', '0003_standard_tiers'),
+        ('billing', '0005_subscriptions_from_user_tiers'),
     ]
 
     operations = [
