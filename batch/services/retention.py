@@ -84,8 +84,8 @@ def _retention_expire(now: datetime, report: StorageExpiry) -> None:
         .values_list("user_id", flat=True)
         .distinct()
     )
-    for user in get_user_model().objects.filter(pk__in=candidates).select_related("pricing_tier"):
-        days = pricing_tier_for_user(user=user).retention_days
+    for user in get_user_model().objects.filter(pk__in=candidates):
+        days = pricing_tier_for_user(user=user, now=now).retention_days
         if days is None:
             continue
         cutoff = now - timedelta(days=days)
