@@ -35,6 +35,7 @@ INVOICES_PATH = "/v2/invoicing/invoices"
 VERIFY_WEBHOOK_PATH = "/v1/notifications/verify-webhook-signature"
 
 TOKEN_REFRESH_MARGIN_SECONDS = 60
+DEFAULT_TIMEOUT_SECONDS = 5.0  # per connect and per read; PAYPAL_TIMEOUT_SECONDS overrides it
 ITEM_NAME_MAX_LENGTH = 200
 ITEM_MAX_QUANTITY = Decimal(1_000_000)
 ITEM_QUANTITY_MAX_DECIMALS = 5
@@ -97,7 +98,7 @@ class PayPalProvider:
         if not self._client_id or not self._client_secret:
             raise ImproperlyConfigured("PAYPAL_CLIENT_ID and PAYPAL_CLIENT_SECRET must be set.")
         self._webhook_id = getattr(settings, "PAYPAL_WEBHOOK_ID", "")
-        self._timeout = float(getattr(settings, "PAYPAL_TIMEOUT_SECONDS", 10))
+        self._timeout = float(getattr(settings, "PAYPAL_TIMEOUT_SECONDS", DEFAULT_TIMEOUT_SECONDS))
 
     def send_invoice(self, *, document: InvoiceDocument) -> SentInvoice | None:
         payload = build_invoice_payload(document=document)
