@@ -168,3 +168,29 @@ def test_superuser_changes_a_users_tier(admin_client, make_user, pro):
     assert response.status_code == 302, response.context["adminform"].form.errors if response.context else response
     user.refresh_from_db()
     assert user.pricing_tier == pro
+
+
+@pytest.mark.django_db(transaction=True)
+def test_finalize_action_with_the_broker_down_finalizes_and_warns_instead_of_failing(admin_client, drafts, monkeypatch):
+    # given: the task queue refuses connections (transactional: the send request runs after a real commit)
+    from kombu.exceptions import OperationalError
+
+    from billing.tasks import send_invoice
+
+    def broker_down(*args, **kwargs):
+        raise OperationalError("[Errno 111] Connection refused")
+
+    monkeypatch.setattr(send_invoice, "apply_async", broker_down)
+    # when
+    response = admin_client.post(
+        CHANGELIST, {"action": "finalize", "_selected_action": [str(i.pk) for i in drafts]}, follow=True
+    )
+    # then: the page, not an exception; both open and numbered, waiting for the hourly re-send
+    assert response.status_code == 200
+    assert _statuses(drafts) == ["open", "open"]
+    levels = sorted(message.level_tag for message in response.context["messages"])
+    assert levels == ["info", "warning"]
+    numbers = sorted(Invoice.objects.get(pk=i.pk).number for i in drafts)
+    warning = next(str(m) for m in response.context["messages"] if m.level_tag == "warning")
+    assert all(number in warning for number in numbers)
+    assert all(Invoice.objects.get(pk=i.pk).last_send_error.startswith("QUEUE_UNAVAILABLE") for i in drafts)
