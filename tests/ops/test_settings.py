@@ -1,6 +1,7 @@
 """Enumerated settings from the environment: any case is accepted; a bad value stops the start-up with
 an error naming the variable. Production boots with `LOG_LEVEL=warning`."""
 
+import json
 import os
 import subprocess
 import sys
@@ -57,3 +58,35 @@ def test_production_refuses_an_unknown_log_level_naming_the_variable():
     booted = _boot_production(LOG_LEVEL="loud")
     assert booted.returncode != 0
     assert "ImproperlyConfigured" in booted.stderr and "LOG_LEVEL" in booted.stderr
+
+
+@pytest.mark.slow
+def test_postgres_gets_connect_and_statement_timeouts_from_the_environment():
+    # given: a PostgreSQL DATABASE_URL (nothing connects) and a connect time-out from the environment
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "mlapi.settings.test",
+        "DATABASE_URL": "postgres://someone@db.invalid:5432/anything?options=-c%20lock_timeout%3D3000",
+        "DATABASE_CONNECT_TIMEOUT_SECONDS": "3",
+        "PYTHONPATH": str(ROOT),
+    }
+    env.pop("DATABASE_STATEMENT_TIMEOUT_SECONDS", None)
+    script = "import json; from django.conf import settings; print(json.dumps(settings.DATABASES['default']['OPTIONS']))"
+    # when
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    # then: the default statement time-out (10 s) joins the URL's own options
+    assert done.returncode == 0, done.stderr[-2000:]
+    options = json.loads(done.stdout)
+    assert options["connect_timeout"] == 3
+    assert options["options"] == "-c lock_timeout=3000 -c statement_timeout=10000"
+
+
+@pytest.mark.postgres
+def test_the_test_database_session_has_the_statement_timeout(db):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only")
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW statement_timeout")
+        assert cursor.fetchone()[0] == "10s"
