@@ -3,7 +3,7 @@ stable code SERVICE_UNAVAILABLE, so a client can tell "retry the same request la
 or its own mistake (4xx). Retrying is safe: predictions and batch submissions carry idempotency keys.
 
 REST (mlapi.api.exceptions), GraphQL (mlapi.graphql_core.unavailable) and Django's own 500 handler
-(mlapi.errors_views) all ask `unavailable_cause` and answer with the bodies built here.
+(mlapi.error_handlers) all ask `unavailable_cause` and answer with the bodies built here.
 """
 
 import django.db

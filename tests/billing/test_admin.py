@@ -171,11 +171,14 @@ def test_superuser_changes_a_users_tier(admin_client, make_user, pro):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_finalize_action_with_the_broker_down_finalizes_and_warns_instead_of_failing(admin_client, drafts, monkeypatch):
-    # given: the task queue refuses connections (transactional: the send request runs after a real commit)
+def test_finalize_action_with_the_broker_down_finalizes_and_warns_instead_of_failing(admin_client, make_user, monkeypatch):
+    # given: two drafts, and a task queue that refuses connections (transactional: the send request runs
+    # after a real commit; the tier is the test's own, a flush has removed the seeded ones)
     from kombu.exceptions import OperationalError
 
     from billing.tasks import send_invoice
+
+    drafts = [invoice_generate(user=make_user(f"customer{i}"), period=OCTOBER)[0] for i in range(2)]
 
     def broker_down(*args, **kwargs):
         raise OperationalError("[Errno 111] Connection refused")
