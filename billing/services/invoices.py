@@ -182,9 +182,12 @@ def _transition_error(invoice: Invoice, action: str) -> ConflictError:
 
 # `last_send_error` of an open invoice whose send request the task queue did not take.
 SEND_NOT_QUEUED = "QUEUE_UNAVAILABLE"
-# Publishing the send request must not hold the finalizing request for long: the hourly
-# send_pending_invoices is the retry (Celery's default policy retries three more times).
-_SEND_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5}
+
+
+# One retry, at once (a pooled connection may be stale after a broker restart). Celery's default policy
+# makes three, with pauses, and without a policy kombu's own connection retries take seconds: finalizing
+# many invoices in one admin request must not cost seconds each. The hourly send_pending_invoices retries.
+_SEND_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0, "interval_max": 0}
 
 
 def invoice_finalize(*, invoice: Invoice) -> Invoice:
