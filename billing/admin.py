@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 
 from billing.models import Invoice, InvoiceLine, PaymentEvent, PricingTier, Subscription, UsageRecord
-from billing.services.invoices import invoice_finalize, invoice_mark_paid, invoice_void
+from billing.services.invoices import SEND_NOT_QUEUED, invoice_finalize, invoice_mark_paid, invoice_void
 from mlapi.errors import ApplicationError
 
 
@@ -74,19 +74,27 @@ class InvoiceAdmin(ReadOnlyAdmin):
     def has_change_permission(self, request, obj=None):
         return obj is None  # the changelist (and its actions) yes; editing an invoice's fields never
 
-    def _apply(self, request, queryset, service, verb: str) -> None:
-        done = 0
+    def _apply(self, request, queryset, service, verb: str) -> list[Invoice]:
+        done = []
         for invoice in queryset:
             try:
-                service(invoice=invoice)
-                done += 1
+                done.append(service(invoice=invoice))
             except ApplicationError as error:
                 self.message_user(request, f"{invoice}: {error.errors[0].message}", level=messages.WARNING)
-        self.message_user(request, f"{done} invoice(s) {verb}.")
+        self.message_user(request, f"{len(done)} invoice(s) {verb}.")
+        return done
 
     @admin.action(description="Finalize (draft → open, numbered, sent)")
     def finalize(self, request, queryset):
-        self._apply(request, queryset, invoice_finalize, "finalized")
+        finalized = self._apply(request, queryset, invoice_finalize, "finalized")
+        not_queued = [str(invoice) for invoice in finalized if invoice.last_send_error.startswith(SEND_NOT_QUEUED)]
+        if not_queued:
+            self.message_user(
+                request,
+                f"{', '.join(not_queued)}: finalized, but the task queue is unavailable, so not sent yet; "
+                "the hourly re-send will send them.",
+                level=messages.WARNING,
+            )
 
     @admin.action(description="Mark paid")
     def mark_paid(self, request, queryset):

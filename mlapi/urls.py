@@ -5,7 +5,7 @@ from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from accounts.oauth import ResourceServerIntrospectTokenView
-from mlapi.graphql_core.view import MlapiGraphQLView
+from mlapi.graphql_core.unavailable import GraphQLEndpoint
 from mlapi.observability.metrics import metrics_view
 from mlapi.observability.views import healthz, readyz
 
@@ -15,7 +15,7 @@ urlpatterns = [
     path("o/introspect/", ResourceServerIntrospectTokenView.as_view(), name="oauth2-introspect"),
     path("o/", include("oauth2_provider.urls", namespace="oauth2_provider")),
     # CSRF is checked inside the view for session callers only; bearer-token callers carry no cookie.
-    path("graphql/", csrf_exempt(MlapiGraphQLView.as_view(graphiql=settings.GRAPHIQL_ENABLED))),
+    path("graphql/", csrf_exempt(GraphQLEndpoint.as_view(graphiql=settings.GRAPHIQL_ENABLED))),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
     path("metrics", metrics_view, name="metrics"),
@@ -25,3 +25,9 @@ urlpatterns = [
     # The split view serves its start-up script from ?script: no inline script (Content-Security-Policy).
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
 ]
+
+# JSON on the API paths, branded pages for browsers; an outage is 503 with Retry-After (see the module).
+handler400 = "mlapi.error_handlers.bad_request"
+handler403 = "mlapi.error_handlers.permission_denied"
+handler404 = "mlapi.error_handlers.page_not_found"
+handler500 = "mlapi.error_handlers.server_error"

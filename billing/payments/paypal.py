@@ -35,6 +35,7 @@ TOKEN_PATH = "/v1/oauth2/token"
 INVOICES_PATH = "/v2/invoicing/invoices"
 
 TOKEN_REFRESH_MARGIN_SECONDS = 60
+DEFAULT_TIMEOUT_SECONDS = 5.0  # per connect and per read; PAYPAL_TIMEOUT_SECONDS overrides it
 ITEM_NAME_MAX_LENGTH = 200
 ITEM_MAX_QUANTITY = Decimal(1_000_000)
 ITEM_QUANTITY_MAX_DECIMALS = 5
@@ -98,7 +99,7 @@ class PayPalProvider:
         if not self._client_id or not self._client_secret:
             raise ImproperlyConfigured("PAYPAL_CLIENT_ID and PAYPAL_CLIENT_SECRET must be set.")
         self._webhook_id = getattr(settings, "PAYPAL_WEBHOOK_ID", "")
-        self._timeout = float(getattr(settings, "PAYPAL_TIMEOUT_SECONDS", 10))
+        self._timeout = float(getattr(settings, "PAYPAL_TIMEOUT_SECONDS", DEFAULT_TIMEOUT_SECONDS))
         self._cert_timeout = float(getattr(settings, "PAYPAL_CERT_TIMEOUT_SECONDS", 3))
 
     def send_invoice(self, *, document: InvoiceDocument) -> SentInvoice | None:

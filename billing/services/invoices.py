@@ -238,10 +238,20 @@ def _transition_error(invoice: Invoice, action: str) -> ConflictError:
     )
 
 
-def invoice_finalize(*, invoice: Invoice) -> Invoice:
-    """draft → open with the next sequential number; sending to the payment provider happens after commit."""
-    from billing.tasks import send_invoice  # the task only calls invoice_send
+# `last_send_error` of an open invoice whose send request the task queue did not take.
+SEND_NOT_QUEUED = "QUEUE_UNAVAILABLE"
 
+
+# One retry, at once (a pooled connection may be stale after a broker restart). Celery's default policy
+# makes three, with pauses, and without a policy kombu's own connection retries take seconds: finalizing
+# many invoices in one admin request must not cost seconds each. The hourly send_pending_invoices retries.
+_SEND_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0, "interval_max": 0}
+
+
+def invoice_finalize(*, invoice: Invoice) -> Invoice:
+    """draft → open with the next sequential number; the send request is queued after commit
+    (`invoice_send_request`), so a broker outage cannot undo, or be reported as failing, a committed
+    finalization."""
     with transaction.atomic():
         locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
         if locked.status != Invoice.Status.DRAFT:
@@ -256,8 +266,26 @@ def invoice_finalize(*, invoice: Invoice) -> Invoice:
         locked.status = Invoice.Status.OPEN
         locked.finalized_at = timezone.now()
         locked.save(update_fields=["number", "status", "finalized_at", "updated_at"])
-        transaction.on_commit(lambda: send_invoice.delay(locked.pk))
+        transaction.on_commit(lambda: invoice_send_request(invoice=locked))
     return locked
+
+
+def invoice_send_request(*, invoice: Invoice) -> bool:
+    """Queues the send of a finalized invoice; a task queue outage is not raised. When the queue cannot take it,
+    the invoice stays open with its send pending (the hourly send_pending_invoices sends it) and
+    `last_send_error` says why, for the admin. Returns whether the request was queued."""
+    from billing.tasks import send_invoice  # the task only calls invoice_send
+
+    try:
+        send_invoice.apply_async((invoice.pk,), retry_policy=_SEND_PUBLISH_RETRY_POLICY)
+    except Exception as error:  # noqa: BLE001 - the invoice is committed; the hourly re-send is the retry
+        logger.warning(
+            "invoice send not queued", extra={"invoice": invoice.number, "error": type(error).__name__, "detail": str(error)[:200]}
+        )
+        invoice.last_send_error = f"{SEND_NOT_QUEUED}: the task queue is unavailable; the hourly re-send will send it."
+        Invoice.objects.filter(pk=invoice.pk, provider_invoice_id="").update(last_send_error=invoice.last_send_error)
+        return False
+    return True
 
 
 def invoice_mark_paid(*, invoice: Invoice) -> bool:

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 
 from mlapi.errors import ApplicationError
 from mlapi.observability.context import current_request_id
+from mlapi.unavailable import rest_error, unavailable_cause, with_retry_after
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +37,11 @@ def _flatten(detail, field: str | None = None) -> list[dict]:
 
 
 def api_exception_handler(exc, context):
+    cause = unavailable_cause(exc)
+    if cause is not None:
+        # The database, cache or broker is down or timed out: the same request may succeed later.
+        logger.warning("service unavailable", extra={"error": type(cause).__name__, "detail": str(cause)[:300]})
+        return with_retry_after(Response({"errors": [rest_error()]}, status=503))
     if isinstance(exc, ApplicationError):
         response = Response({"errors": [e.as_dict() for e in exc.errors]}, status=exc.http_status)
         if exc.retry_after is not None:

@@ -3,6 +3,8 @@ import re
 import time
 import uuid
 
+from django.utils.functional import empty
+
 from mlapi.observability.context import request_context
 from mlapi.observability.metrics import request_observed
 
@@ -33,7 +35,7 @@ class RequestLogMiddleware:
         route = match.route if match is not None else "unmatched"
         request_observed(method=request.method, route=route, status=response.status_code, seconds=elapsed)
         caller = getattr(request, "caller", None)
-        user = getattr(caller, "user", None) or getattr(request, "user", None)
+        user = getattr(caller, "user", None) or _user_if_resolved(request)
         logger.info(
             "request",
             extra={
@@ -48,3 +50,12 @@ class RequestLogMiddleware:
             },
         )
         return response
+
+
+def _user_if_resolved(request):
+    """request.user only if the view already looked it up: resolving it here would read the session
+    (a database query) after the response, on every request that carries a cookie, /healthz included."""
+    user = getattr(request, "user", None)
+    if getattr(user, "_wrapped", None) is empty:
+        return None
+    return user

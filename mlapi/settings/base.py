@@ -1,7 +1,7 @@
 """Settings shared by every environment; everything environment-specific comes from `env`."""
 
 
-from mlapi.settings.env import BASE_DIR, env
+from mlapi.settings.env import BASE_DIR, env, env_choice
 
 DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env("SECRET_KEY", default="")
@@ -61,7 +61,18 @@ TEMPLATES = [
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+# A frozen or overloaded database must fail a request within seconds (503, Retry-After) instead of
+# holding the worker until gunicorn kills it. 0 turns either off (e.g. for a long migration).
+DATABASE_CONNECT_TIMEOUT_SECONDS = env.int("DATABASE_CONNECT_TIMEOUT_SECONDS", default=5)
+DATABASE_STATEMENT_TIMEOUT_SECONDS = env.float("DATABASE_STATEMENT_TIMEOUT_SECONDS", default=10)
+if DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql"):
+    _pg_options = DATABASES["default"].setdefault("OPTIONS", {})
+    if DATABASE_CONNECT_TIMEOUT_SECONDS:
+        _pg_options.setdefault("connect_timeout", DATABASE_CONNECT_TIMEOUT_SECONDS)
+    if DATABASE_STATEMENT_TIMEOUT_SECONDS:
+        _statement_timeout = f"-c statement_timeout={round(DATABASE_STATEMENT_TIMEOUT_SECONDS * 1000)}"
+        _pg_options["options"] = f"{_pg_options.get('options', '')} {_statement_timeout}".strip()
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # IMMEDIATE makes concurrent writers queue up instead of failing on lock upgrade; WAL with
     # synchronous=NORMAL survives a process crash (not a power cut) without an fsync per commit.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
@@ -73,12 +84,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
 
 _cache_url = env("CACHE_URL", default=env("REDIS_URL", default=""))
+CACHE_SOCKET_TIMEOUT_SECONDS = env.float("CACHE_SOCKET_TIMEOUT_SECONDS", default=0.5)
 if _cache_url:
     CACHES = {
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": _cache_url,
-            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 0.5},
+            # A hung Redis costs a request this much, not a worker (the rate limit fails open).
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": CACHE_SOCKET_TIMEOUT_SECONDS, "SOCKET_TIMEOUT": CACHE_SOCKET_TIMEOUT_SECONDS},
         }
     }
 else:
@@ -187,12 +200,13 @@ WARM_MODELS_INTERVAL_SECONDS = env.float("WARM_MODELS_INTERVAL_SECONDS", default
 
 # --- Billing ---
 DEFAULT_PRICING_TIER = env("DEFAULT_PRICING_TIER", default="free")
-PAYMENT_PROVIDER = env("PAYMENT_PROVIDER", default="manual")
+PAYMENT_PROVIDER = env_choice("PAYMENT_PROVIDER", default="manual", choices=("manual", "paypal"))
 PAYPAL_CLIENT_ID = env("PAYPAL_CLIENT_ID", default="")
 PAYPAL_CLIENT_SECRET = env("PAYPAL_CLIENT_SECRET", default="")
-PAYPAL_MODE = env("PAYPAL_MODE", default="sandbox")
+PAYPAL_MODE = env_choice("PAYPAL_MODE", default="sandbox", choices=("sandbox", "live"))
 PAYPAL_WEBHOOK_ID = env("PAYPAL_WEBHOOK_ID", default="")
-PAYPAL_TIMEOUT_SECONDS = env.float("PAYPAL_TIMEOUT_SECONDS", default=10.0)
+# Per connect and per read of each PayPal call (a send is up to three calls), run by the send task.
+PAYPAL_TIMEOUT_SECONDS = env.float("PAYPAL_TIMEOUT_SECONDS", default=5.0)
 # Webhooks are verified locally from PayPal's certificate; fetching a certificate not cached yet waits at most this.
 PAYPAL_CERT_TIMEOUT_SECONDS = env.float("PAYPAL_CERT_TIMEOUT_SECONDS", default=3.0)
 # Per client address, per minute, on the webhook endpoint (PayPal itself sends a handful); 429 beyond.
@@ -208,8 +222,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBIL
 CELERY_TIMEZONE = "UTC"
 
 # --- Observability ---
+# What an outage answer (HTTP 503, code SERVICE_UNAVAILABLE) tells clients to wait before retrying.
+SERVICE_UNAVAILABLE_RETRY_AFTER_SECONDS = env.int("SERVICE_UNAVAILABLE_RETRY_AFTER_SECONDS", default=5)
 METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"])
-LOG_LEVEL = env("LOG_LEVEL", default="INFO").upper()  # logging accepts only upper case
+LOG_LEVEL = env_choice("LOG_LEVEL", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"), case="upper")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -38,3 +38,15 @@ def secrets_from_files(environment=os.environ) -> None:
 env = environ.Env()
 secrets_from_files()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+
+def env_choice(name: str, *, default: str, choices: tuple[str, ...], case: str = "lower") -> str:
+    """An enumerated setting, read case-insensitively (`LOG_LEVEL=warning` is WARNING); anything
+    else stops the start-up with an error that names the variable and the allowed values."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    raw = env.str(name, default=default).strip()
+    value = raw.upper() if case == "upper" else raw.lower()
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)} (any case), not {raw!r}.")
+    return value

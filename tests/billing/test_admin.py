@@ -195,3 +195,32 @@ def test_the_user_changelist_shows_and_filters_by_the_current_tier(admin_client,
     assert response.status_code == 200
     assert [u.username for u in response.context["cl"].result_list] == ["on-pro"]
     assert response.context["cl"].result_list[0].current_tier_name == "pro"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_finalize_action_with_the_broker_down_finalizes_and_warns_instead_of_failing(admin_client, make_user, monkeypatch):
+    # given: two drafts, and a task queue that refuses connections (transactional: the send request runs
+    # after a real commit; the tier is the test's own, a flush has removed the seeded ones)
+    from kombu.exceptions import OperationalError
+
+    from billing.tasks import send_invoice
+
+    drafts = [invoice_generate(user=make_user(f"customer{i}"), period=OCTOBER)[0] for i in range(2)]
+
+    def broker_down(*args, **kwargs):
+        raise OperationalError("[Errno 111] Connection refused")
+
+    monkeypatch.setattr(send_invoice, "apply_async", broker_down)
+    # when
+    response = admin_client.post(
+        CHANGELIST, {"action": "finalize", "_selected_action": [str(i.pk) for i in drafts]}, follow=True
+    )
+    # then: the page, not an exception; both open and numbered, waiting for the hourly re-send
+    assert response.status_code == 200
+    assert _statuses(drafts) == ["open", "open"]
+    levels = sorted(message.level_tag for message in response.context["messages"])
+    assert levels == ["info", "warning"]
+    numbers = sorted(Invoice.objects.get(pk=i.pk).number for i in drafts)
+    warning = next(str(m) for m in response.context["messages"] if m.level_tag == "warning")
+    assert all(number in warning for number in numbers)
+    assert all(Invoice.objects.get(pk=i.pk).last_send_error.startswith("QUEUE_UNAVAILABLE") for i in drafts)

@@ -228,3 +228,30 @@ def test_usage_of_a_since_deactivated_user_is_still_invoiced(make_user, pro, rec
     generate("--period", "2026-10")
     # then
     assert Invoice.objects.get(user=user, period=OCTOBER).total == Decimal("49.10")
+
+
+def _broker_down(*args, **kwargs):
+    from kombu.exceptions import OperationalError
+
+    raise OperationalError("[Errno 111] Connection refused")
+
+
+def test_finalize_with_the_broker_down_commits_the_invoice_open_with_its_send_pending(
+    make_user, pro, monkeypatch, django_capture_on_commit_callbacks
+):
+    # given: a draft, and a task queue that refuses connections
+    from billing.services.payments import invoices_send_pending
+    from billing.tasks import send_invoice
+
+    invoice, _ = invoice_generate(user=make_user(tier=pro), period=OCTOBER)
+    monkeypatch.setattr(send_invoice, "apply_async", _broker_down)
+    # when: the send request is made after commit (and fails)
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        finalized = invoice_finalize(invoice=invoice)
+    # then: nothing raised; open, numbered, not sent, and the reason is on the invoice
+    assert len(callbacks) == 1
+    invoice.refresh_from_db()
+    assert (invoice.status, invoice.number, invoice.provider_invoice_id) == ("open", finalized.number, "")
+    assert invoice.last_send_error.startswith("QUEUE_UNAVAILABLE")
+    # and the hourly re-send picks it up
+    assert invoices_send_pending() == {"manual": 1}

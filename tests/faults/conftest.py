@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SERVER_SETTINGS = "tests.faults.server_settings"
 BOOT_TIMEOUT_SECONDS = 90  # two workers importing Django + scikit-learn on a busy 2-core machine
 REQUEST_TIMEOUT_SECONDS = 60
-RETRYABLE_GRAPHQL_CODES = {"INTERNAL_SERVER_ERROR"}
+RETRYABLE_GRAPHQL_CODES = {"INTERNAL_SERVER_ERROR", "SERVICE_UNAVAILABLE"}
 
 requires_postgres = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="needs PostgreSQL (terminates the test database's backends)"
@@ -64,12 +64,22 @@ def _gunicorn_executable() -> str:
 class GunicornServer:
     """`gunicorn mlapi.wsgi` with the project's gunicorn.conf.py, bound to 127.0.0.1 on a free port."""
 
-    def __init__(self, *, workers: int, database_url: str, media_root: str, log_path: Path):
+    def __init__(
+        self,
+        *,
+        workers: int,
+        database_url: str,
+        media_root: str,
+        log_path: Path,
+        port: int | None = None,
+        extra_env: dict[str, str] | None = None,
+    ):
         self.workers = workers
         self.database_url = database_url
         self.media_root = media_root
         self.log_path = log_path
-        self.port = free_port()
+        self.port = port or free_port()
+        self.extra_env = extra_env or {}
         self.process: subprocess.Popen | None = None
         self._log = None
 
@@ -85,6 +95,7 @@ class GunicornServer:
             "MEDIA_ROOT": self.media_root,
             "PYTHONPATH": str(ROOT),
             "LOG_LEVEL": "warning",
+            **self.extra_env,
         }
         command = [
             _gunicorn_executable(), "mlapi.wsgi",
@@ -248,7 +259,7 @@ class ClientStats:
 
 
 class RetryableFailure(Exception):
-    """5xx, a dropped connection, or GraphQL's INTERNAL_SERVER_ERROR: the outcome is unknown, so retry."""
+    """5xx, a dropped connection, or GraphQL's INTERNAL_SERVER_ERROR or SERVICE_UNAVAILABLE: retry."""
 
 
 def graphql_call(session: requests.Session, *, base_url: str, token: str, variables: dict):

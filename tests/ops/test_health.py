@@ -177,3 +177,18 @@ def test_readyz_is_503_when_a_production_artifact_is_missing(client, iris_model)
     response = client.get("/readyz")
     assert response.status_code == 503
     assert response.json()["models_unavailable"] == ["iris:1"]
+
+
+def test_healthz_with_a_session_cookie_touches_nothing_while_the_database_is_down(
+    db, client, make_user, monkeypatch, django_assert_num_queries
+):
+    # given: a browser-like caller with a logged-in session (stored in the database)
+    client.force_login(make_user("prober"))
+    # when: the database is down (patched around the request only)
+    with monkeypatch.context() as patch, django_assert_num_queries(0):
+        patch.setattr(connection, "ensure_connection", _database_down)
+        patch.setattr(connection, "cursor", _database_down)
+        response = client.get("/healthz")
+    # then: no middleware looked the session user up
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
