@@ -64,8 +64,11 @@ def _gunicorn_executable() -> str:
 class GunicornServer:
     """`gunicorn mlapi.wsgi` with the project's gunicorn.conf.py, bound to 127.0.0.1 on a free port."""
 
-    def __init__(self, *, workers: int, database_url: str, media_root: str, log_path: Path):
+    def __init__(
+        self, *, workers: int, database_url: str, media_root: str, log_path: Path, extra_env: dict | None = None
+    ):
         self.workers = workers
+        self.extra_env = extra_env or {}
         self.database_url = database_url
         self.media_root = media_root
         self.log_path = log_path
@@ -85,6 +88,7 @@ class GunicornServer:
             "MEDIA_ROOT": self.media_root,
             "PYTHONPATH": str(ROOT),
             "LOG_LEVEL": "warning",
+            **self.extra_env,
         }
         command = [
             _gunicorn_executable(), "mlapi.wsgi",
@@ -154,12 +158,13 @@ def gunicorn_server(transactional_db, tmp_path):
     """Starts servers on the test database; stops them before the database is flushed."""
     servers: list[GunicornServer] = []
 
-    def start(*, workers: int, database_url: str) -> GunicornServer:
+    def start(*, workers: int, database_url: str, extra_env: dict | None = None) -> GunicornServer:
         server = GunicornServer(
             workers=workers,
             database_url=database_url,
             media_root=str(settings.MEDIA_ROOT),
             log_path=tmp_path / f"gunicorn-{len(servers)}.log",
+            extra_env=extra_env,
         )
         servers.append(server)
         return server.start()

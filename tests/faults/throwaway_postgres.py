@@ -85,8 +85,12 @@ class ThrowawayPostgres:
         """`immediate` is a crash (every backend killed at once); `fast` a clean shutdown."""
         self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "-t", "60", "stop")
 
+    @property
+    def running(self) -> bool:
+        return (self.data / "postmaster.pid").exists()
+
     def destroy(self) -> None:
-        if (self.data / "postmaster.pid").exists():
+        if self.running:
             try:
                 self.stop()
             except subprocess.SubprocessError:
