@@ -48,7 +48,7 @@ def run_batch_chunk(self, job_id: str, index: int) -> str | None:
     except DATABASE_ERRORS as error:
         if self.request.retries < settings.BATCH_CHUNK_DATABASE_RETRIES:
             raise self.retry(exc=error, countdown=_countdown(self.request.retries)) from error
-        logger.warning("batch chunk left for the sweeper", extra={"job_id": job_id, "chunk": index, "error": str(error)})
+        logger.warning("batch chunk left for the sweeper", extra={"job_id": job_id, "chunk": index})
         return None  # the database is still away: the chunk stays unfinished
     except Exception as error:
         try:

@@ -138,7 +138,9 @@ def batch_job_resume(*, user, job_id) -> BatchJob:
     or its worker are gone): its unfinished chunks are queued again and it stays running."""
     job = batch_job_get_for_owner(user=user, job_id=job_id)
     if job.status not in BatchJob.RESUMABLE + BatchJob.ACTIVE:
-        raise ConflictError.single(BatchErrorCode.INVALID_TRANSITION, f"A {job.status} job cannot be resumed.", field="id")
+        raise ConflictError.single(
+            BatchErrorCode.INVALID_TRANSITION, f"A {job.status} job cannot be resumed.", field="id"
+        )
     remaining = job.chunks.filter(done_at__isnull=True).aggregate(rows=Sum("row_count"))["rows"] or 0
     quota_precheck(user=user, tier=pricing_tier_for_user(user=user), count=remaining, now=timezone.now())
     if job.status in BatchJob.ACTIVE:
@@ -146,7 +148,9 @@ def batch_job_resume(*, user, job_id) -> BatchJob:
 
         if not batch_job_requeue_stalled(job_id=job.pk):
             raise ConflictError.single(
-                BatchErrorCode.INVALID_TRANSITION, f"A {job.status} job with chunks in progress cannot be resumed.", field="id"
+                BatchErrorCode.INVALID_TRANSITION,
+                f"A {job.status} job with chunks in progress cannot be resumed.",
+                field="id",
             )
         job.refresh_from_db()
         return job
@@ -183,7 +187,8 @@ def batch_job_dispatch(*, job_id, background: bool = True) -> None:
                 message="The job could not be queued (the broker is unavailable); resume it to try again.",
             )
         return
-    if not background or (pending.aggregate(rows=Sum("row_count"))["rows"] or 0) <= settings.BATCH_INLINE_MAX_ROWS:
+    rows = pending.aggregate(rows=Sum("row_count"))["rows"] or 0
+    if not background or rows <= settings.BATCH_INLINE_MAX_ROWS:
         batch_job_run_inline(job_id=job_id)
         return
     threading.Thread(target=_run_in_thread, kwargs={"job_id": job_id}, name=f"batch-{job_id}", daemon=True).start()

@@ -121,11 +121,36 @@ def _queue_purge() -> int:
         return broker.default_channel.queue_purge(WORKER_QUEUE) or 0
 
 
+def _consumers() -> int:
+    with _amqp() as broker:
+        try:
+            return broker.default_channel.queue_declare(WORKER_QUEUE, passive=True).consumer_count
+        except Exception:  # noqa: BLE001 - no such queue yet: no worker has declared it
+            return 0
+
+
 class CeleryProcesses(Workers):
     """Workers (tests/batch/conftest.py) plus one beat, on RabbitMQ and the throwaway database."""
 
-    def start_beat(self) -> subprocess.Popen:
-        log = (self.log_dir / "worker-beat.log").open("wb")
+    WORKERS = 2
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.beat: subprocess.Popen | None = None
+
+    def workers_alive(self) -> list[subprocess.Popen]:
+        return [p for p in self.processes if p is not self.beat and p.poll() is None]
+
+    def ensure_running(self) -> None:
+        """WORKERS workers consuming and one beat, whatever an earlier test killed."""
+        for _ in range(self.WORKERS - len(self.workers_alive())):
+            self.start()
+        if self.beat is None or self.beat.poll() is not None:
+            self.beat = self._start_beat()
+        wait_for(lambda: _consumers() >= self.WORKERS, timeout=120, interval=0.5, what="the workers", logs=self.logs)
+
+    def _start_beat(self) -> subprocess.Popen:
+        log = (self.log_dir / "worker-beat.log").open("ab")
         process = subprocess.Popen(
             [
                 sys.executable, "-m", "celery", "-A", "mlapi", "beat", "-l", "warning",
@@ -140,8 +165,34 @@ class CeleryProcesses(Workers):
         return process
 
 
+@pytest.fixture(scope="module")
+def celery_processes(throwaway_postgres, tmp_path_factory):
+    """Started at first use and shared by this module's Celery tests: a boot takes tens of seconds on a
+    busy machine. A test without Celery stops them (`stop_all`): beat would sweep its jobs."""
+    from django.conf import settings
+
+    env = {
+        **os.environ,
+        **SHORT_SETTINGS,
+        "DJANGO_SETTINGS_MODULE": "tests.batch.worker_settings",
+        "DATABASE_URL": throwaway_postgres.url,
+        "TEST_CELERY_BROKER_URL": AMQP_URL,
+        "BATCH_TEST_MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "BATCH_TEST_QUEUE": WORKER_QUEUE,
+        "PYTHONUNBUFFERED": "1",
+    }
+    processes = CeleryProcesses(env=env, log_dir=tmp_path_factory.mktemp("celery"))
+    try:
+        yield processes
+    finally:
+        processes.stop_all()
+        with _amqp() as broker:
+            broker.default_channel.queue_delete(WORKER_QUEUE)
+
+
 @pytest.fixture
-def celery(on_throwaway_postgres, settings, monkeypatch, tmp_path):
+def celery(on_throwaway_postgres, celery_processes, monkeypatch):
+    """Two workers and beat running; this process sends chunks to them and never runs one itself."""
     from batch import tasks
     from batch.services import jobs
 
@@ -150,26 +201,16 @@ def celery(on_throwaway_postgres, settings, monkeypatch, tmp_path):
 
     monkeypatch.setattr(jobs, "batch_job_run_inline", not_here)
     monkeypatch.setattr(tasks, "batch_chunk_run", not_here)
-    with _amqp() as broker:
-        broker.default_channel.queue_delete(WORKER_QUEUE)
-    env = {
-        **os.environ,
-        **SHORT_SETTINGS,
-        "DJANGO_SETTINGS_MODULE": "tests.batch.worker_settings",
-        "DATABASE_URL": on_throwaway_postgres.url,
-        "TEST_CELERY_BROKER_URL": AMQP_URL,
-        "BATCH_TEST_MEDIA_ROOT": str(settings.MEDIA_ROOT),
-        "BATCH_TEST_QUEUE": WORKER_QUEUE,
-        "PYTHONUNBUFFERED": "1",
-    }
-    processes = CeleryProcesses(env=env, log_dir=tmp_path)
-    try:
-        with celery_sending_to(AMQP_URL, routes={CHUNK_TASK: {"queue": WORKER_QUEUE}}):
-            yield processes
-    finally:
-        processes.stop_all()
-        with _amqp() as broker:
-            broker.default_channel.queue_delete(WORKER_QUEUE)
+    _amqp().release()  # skips without RabbitMQ
+    celery_processes.ensure_running()
+    _queue_purge()  # what an earlier test left (sweeps; chunks of jobs since flushed)
+    with celery_sending_to(AMQP_URL, routes={CHUNK_TASK: {"queue": WORKER_QUEUE}}):
+        yield celery_processes
+
+
+@pytest.fixture
+def without_celery(celery_processes):
+    celery_processes.stop_all()
 
 
 # --- Jobs and books ---------------------------------------------------------------------------------
@@ -191,9 +232,9 @@ def _job(job_id) -> BatchJob:
     return BatchJob.objects.get(pk=job_id)
 
 
-def _in_hand(job_id) -> int:
+def _in_hand(job_id):
     """Chunks a worker has begun and not finished."""
-    return BatchChunk.objects.filter(job_id=job_id, started_at__isnull=False, done_at__isnull=True).count()
+    return BatchChunk.objects.filter(job_id=job_id, started_at__isnull=False, done_at__isnull=True)
 
 
 def _assert_stored_and_billed_exactly_once(job_id, rows: int) -> None:
@@ -221,9 +262,6 @@ def test_postgres_down_longer_than_the_retries_then_back_the_job_finishes_exactl
 ):
     # given: a job under way on two workers, beat sweeping
     token = issue_token(make_user())
-    celery.start()
-    celery.start()
-    celery.start_beat()
     job_id = _submit(api, token, 12_000)
     wait_for(lambda: _job(job_id).rows_done >= 2_000, timeout=90, what="some chunks to be done", logs=celery.logs)
     # when: PostgreSQL crashes and stays down longer than a chunk's retries (~31 s)
@@ -246,10 +284,8 @@ def test_postgres_down_longer_than_the_retries_then_back_the_job_finishes_exactl
 def test_broker_messages_lost_mid_job_the_sweeper_completes_it_exactly_once(
     celery, make_user, issue_token, api, iris_model
 ):
-    # given: a job under way on one worker, beat sweeping
+    # given: a job under way on two workers, beat sweeping
     token = issue_token(make_user())
-    celery.start()
-    celery.start_beat()
     job_id = _submit(api, token, 12_000)
     wait_for(lambda: _job(job_id).rows_done >= 2_000, timeout=90, what="some chunks to be done", logs=celery.logs)
     # when: the queued messages are lost
@@ -269,20 +305,16 @@ def test_broker_messages_lost_mid_job_the_sweeper_completes_it_exactly_once(
 def test_worker_sigkilled_mid_job_the_job_is_done_within_a_minute_exactly_once(
     celery, make_user, issue_token, api, iris_model, settings
 ):
-    # given: two workers, each with a chunk in hand (no beat: RabbitMQ gives the dead worker's chunk back)
+    # given: two workers, each with a chunk in hand (beat sweeps, but a job that moves is not stalled)
     settings.BATCH_CHUNK_ROWS = 2_000
     token = issue_token(make_user())
-    doomed = celery.start()
-    celery.start()
     job_id = _submit(api, token, 16_000)
-    wait_for(lambda: _in_hand(job_id) == 2, timeout=90, interval=0.01, what="both workers busy", logs=celery.logs)
-    in_hand = set(
-        BatchChunk.objects.filter(job_id=job_id, started_at__isnull=False, done_at__isnull=True).values_list("index", flat=True)
-    )
+    wait_for(lambda: _in_hand(job_id).count() == 2, timeout=90, interval=0.01, what="both workers busy", logs=celery.logs)
+    in_hand = set(_in_hand(job_id).values_list("index", flat=True))
     # when: one is SIGKILLed (the OOM killer's way) and its supervisor starts another
     killed_at = timezone.now()
     started = time.monotonic()
-    celery.kill(doomed)
+    celery.kill(celery.workers_alive()[0])
     celery.start()
     # then
     wait_for(lambda: _job(job_id).status != "running", timeout=90, what="the job to finish", logs=celery.logs)
@@ -297,7 +329,7 @@ def test_worker_sigkilled_mid_job_the_job_is_done_within_a_minute_exactly_once(
 
 
 def test_without_a_broker_jobs_of_a_killed_web_worker_are_finished_by_resume_and_by_the_sweeper(
-    on_throwaway_postgres, make_user, issue_token, api, iris_model, gunicorn_server, settings, tmp_path
+    without_celery, on_throwaway_postgres, make_user, issue_token, api, iris_model, gunicorn_server, settings, tmp_path
 ):
     # given: a gunicorn without a broker, scoring two jobs in background threads
     settings.BATCH_INLINE_MAX_ROWS = 1_000_000  # a resume here runs inside its request (this thread's database)

@@ -67,7 +67,9 @@ class ThrowawayPostgres:
         )
 
     def create(self) -> "ThrowawayPostgres":
-        self._run("initdb", "-D", str(self.data), "-U", self.user, "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync")
+        self._run(
+            "initdb", "-D", str(self.data), "-U", self.user, "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"
+        )
         options = [
             f"-p {self.port}", "-c listen_addresses=127.0.0.1", f"-k {self.root}",
             "-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off", "-c max_connections=50",

@@ -12,7 +12,10 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--stale-seconds", type=float, default=None, help="Instead of BATCH_STALE_SECONDS (0: every queued or running job now)."
+            "--stale-seconds",
+            type=float,
+            default=None,
+            help="Instead of BATCH_STALE_SECONDS (0: every queued or running job, even one still moving).",
         )
 
     def handle(self, *args, stale_seconds, **options):
