@@ -146,7 +146,12 @@ def batch_job_resume(*, user, job_id) -> BatchJob:
     if job.status in BatchJob.ACTIVE:
         from batch.services.recovery import batch_job_requeue_stalled  # recovery builds on this module
 
-        if not batch_job_requeue_stalled(job_id=job.pk):
+        try:
+            requeued = batch_job_requeue_stalled(job_id=job.pk)
+        except Exception as error:  # noqa: BLE001 - the broker is down: fails the job, which resumes later
+            _job_not_queued(job_id=job.pk, error=error)
+            requeued = True
+        if not requeued:
             raise ConflictError.single(
                 BatchErrorCode.INVALID_TRANSITION,
                 f"A {job.status} job with chunks in progress cannot be resumed.",
@@ -180,18 +185,22 @@ def batch_job_dispatch(*, job_id, background: bool = True) -> None:
         try:
             batch_chunks_send(job_id=job_id, indexes=list(pending.order_by("index").values_list("index", flat=True)))
         except Exception as error:  # noqa: BLE001 - the broker is down: a failed job can be resumed later
-            logger.error("batch job not queued", exc_info=error, extra={"job_id": str(job_id)})
-            batch_job_fail(
-                job_id=job_id,
-                code=BatchErrorCode.QUEUE_UNAVAILABLE.value,
-                message="The job could not be queued (the broker is unavailable); resume it to try again.",
-            )
+            _job_not_queued(job_id=job_id, error=error)
         return
     rows = pending.aggregate(rows=Sum("row_count"))["rows"] or 0
     if not background or rows <= settings.BATCH_INLINE_MAX_ROWS:
         batch_job_run_inline(job_id=job_id)
         return
     threading.Thread(target=_run_in_thread, kwargs={"job_id": job_id}, name=f"batch-{job_id}", daemon=True).start()
+
+
+def _job_not_queued(*, job_id, error: Exception) -> None:
+    logger.error("batch job not queued", exc_info=error, extra={"job_id": str(job_id)})
+    batch_job_fail(
+        job_id=job_id,
+        code=BatchErrorCode.QUEUE_UNAVAILABLE.value,
+        message="The job could not be queued (the broker is unavailable); resume it to try again.",
+    )
 
 
 def batch_chunks_send(*, job_id, indexes: list[int]) -> None:

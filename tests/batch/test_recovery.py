@@ -222,3 +222,20 @@ def test_beat_sweeps_every_minute_and_the_sweep_task_is_registered(settings):
     assert [e["schedule"] for e in entries] == [60]
     assert "batch.tasks.sweep_batch_jobs" in app.tasks
     assert settings.BATCH_STALE_SECONDS > settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_resume_of_a_stalled_job_with_the_broker_down_fails_it_for_a_later_resume(stalled_job, issue_token, api):
+    from tests.batch.conftest import celery_sending_to
+
+    # given
+    job = stalled_job()
+    token = issue_token(job.user)
+    # when: no broker listens
+    with celery_sending_to("redis://127.0.0.1:1/0"):
+        response = api.post(f"{JOBS}/{job.pk}/resume", token)
+    # then: answered, not crashed; the job says why and resumes once jobs can run (here: in-process)
+    assert response.status_code == 200, response.content
+    assert (response.json()["status"], response.json()["error"]["code"]) == ("failed", "QUEUE_UNAVAILABLE")
+    assert api.post(f"{JOBS}/{job.pk}/resume", token).status_code == 200
+    _assert_finished_exactly_once(job)

@@ -138,6 +138,29 @@ class CeleryProcesses(Workers):
         super().__init__(**kwargs)
         self.beat: subprocess.Popen | None = None
 
+    def start(self) -> subprocess.Popen:
+        """As Workers.start, holding one message at a time (a solo pool's default concurrency is the number
+        of CPUs, and its prefetch with it) and logging every task received and done (read on a failure)."""
+        log = (self.log_dir / f"worker-{len(self.processes)}.log").open("wb")
+        process = subprocess.Popen(
+            [
+                sys.executable, "-m", "celery", "-A", "mlapi", "worker",
+                "--pool=solo", "--concurrency=1", "--without-gossip", "--without-mingle", "--without-heartbeat",
+                "-Q", WORKER_QUEUE, "-l", "info", "-n", f"{WORKER_QUEUE}-{len(self.processes)}@%h",
+            ],
+            cwd=PROJECT_DIR,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        self.processes.append(process)
+        return process
+
+    def logs(self) -> str:
+        return "\n".join(
+            f"--- {path.name}\n" + path.read_text(errors="replace")[-6000:] for path in sorted(self.log_dir.glob("worker-*.log"))
+        )
+
     def workers_alive(self) -> list[subprocess.Popen]:
         return [p for p in self.processes if p is not self.beat and p.poll() is None]
 
@@ -309,7 +332,14 @@ def test_worker_sigkilled_mid_job_the_job_is_done_within_a_minute_exactly_once(
     settings.BATCH_CHUNK_ROWS = 2_000
     token = issue_token(make_user())
     job_id = _submit(api, token, 16_000)
-    wait_for(lambda: _in_hand(job_id).count() == 2, timeout=90, interval=0.01, what="both workers busy", logs=celery.logs)
+    wait_for(
+        lambda: _in_hand(job_id).count() == 2,
+        timeout=90,
+        interval=0.01,
+        what="both workers busy",
+        logs=lambda: f"{_job(job_id)} {list(_job(job_id).chunks.values_list('index', 'started_at', 'done_at'))}\n"
+        + celery.logs(),
+    )
     in_hand = set(_in_hand(job_id).values_list("index", flat=True))
     # when: one is SIGKILLed (the OOM killer's way) and its supervisor starts another
     killed_at = timezone.now()
