@@ -98,6 +98,11 @@ class BatchChunk(models.Model):
     rows_done = models.PositiveIntegerField(default=0)
     rows_failed = models.PositiveIntegerField(default=0)
     done_at = models.DateTimeField(null=True, blank=True)
+    # Signs of life for the sweeper (batch/services/recovery.py): when the chunk was last sent to the
+    # workers (or to the in-process runner), when a worker last began it, and how many times one did.
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0, help_text="Times a worker began this chunk.")
 
     class Meta:
         ordering = ["job", "index"]

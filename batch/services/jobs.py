@@ -7,7 +7,11 @@ and resumes never overwrite each other.
 Without a broker (CELERY_TASK_ALWAYS_EAGER: no CELERY_BROKER_URL, `make run`, the tests) a job with at
 most BATCH_INLINE_MAX_ROWS remaining rows runs inside the submitting request, after its commit; a larger
 one runs in a background thread of the web process, so the request answers at once. Such a thread dies
-with its process (a dev-server reload): the job then stays running; production runs a broker and workers.
+with its process (a dev-server reload): the job then stalls, and `manage.py batch_sweep` or a resume
+finishes it (batch/services/recovery.py); production runs a broker, workers and beat.
+
+Each chunk records when it was last sent (`enqueued_at`) and begun (`started_at`, `attempts`): the
+sweeper tells a stalled job from one whose chunks are merely waiting in the queue by them.
 """
 
 import logging
@@ -17,7 +21,7 @@ from typing import BinaryIO
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Sum
+from django.db.models import F, Sum
 from django.utils import timezone
 
 from batch.error_codes import BatchErrorCode
@@ -145,12 +149,33 @@ def batch_job_cancel(*, user, job_id) -> BatchJob:
 
 
 def batch_job_resume(*, user, job_id) -> BatchJob:
-    """A paused (quota) or failed job back to queued; its remaining chunks are dispatched again."""
+    """A paused (quota) or failed job back to queued; its remaining chunks are dispatched again.
+
+    A queued or running job resumes only when it is stalled (see batch/services/recovery.py: its messages
+    or its worker are gone): its unfinished chunks are queued again and it stays running."""
     job = batch_job_get_for_owner(user=user, job_id=job_id)
-    if job.status not in BatchJob.RESUMABLE:
-        raise ConflictError.single(BatchErrorCode.INVALID_TRANSITION, f"A {job.status} job cannot be resumed.", field="id")
+    if job.status not in BatchJob.RESUMABLE + BatchJob.ACTIVE:
+        raise ConflictError.single(
+            BatchErrorCode.INVALID_TRANSITION, f"A {job.status} job cannot be resumed.", field="id"
+        )
     remaining = job.chunks.filter(done_at__isnull=True).aggregate(rows=Sum("row_count"))["rows"] or 0
     quota_precheck(user=user, tier=pricing_tier_for_user(user=user), count=remaining, now=timezone.now())
+    if job.status in BatchJob.ACTIVE:
+        from batch.services.recovery import batch_job_requeue_stalled  # recovery builds on this module
+
+        try:
+            requeued = batch_job_requeue_stalled(job_id=job.pk)
+        except Exception as error:  # noqa: BLE001 - the broker is down: fails the job, which resumes later
+            _job_not_queued(job_id=job.pk, error=error)
+            requeued = True
+        if not requeued:
+            raise ConflictError.single(
+                BatchErrorCode.INVALID_TRANSITION,
+                f"A {job.status} job with chunks in progress cannot be resumed.",
+                field="id",
+            )
+        job.refresh_from_db()
+        return job
     with transaction.atomic():
         resumed = BatchJob.objects.filter(pk=job.pk, status__in=BatchJob.RESUMABLE).update(
             status=BatchJob.Status.QUEUED, error_code="", error="", finished_at=None
@@ -166,31 +191,50 @@ def batch_job_resume(*, user, job_id) -> BatchJob:
     return job
 
 
-def batch_job_dispatch(*, job_id) -> None:
-    """Sends each pending chunk to the workers; without a broker, runs them in this process."""
-    from batch.tasks import run_batch_chunk
+def batch_job_dispatch(*, job_id, background: bool = True) -> None:
+    """Sends each pending chunk to the workers; without a broker, runs them in this process (a large job
+    in a background thread, unless `background` is False)."""
     from mlapi.celery import app
 
-    pending = list(
-        BatchChunk.objects.filter(job_id=job_id, done_at__isnull=True).order_by("index").values_list("index", "row_count")
-    )
+    pending = BatchChunk.objects.filter(job_id=job_id, done_at__isnull=True)
+    pending.update(enqueued_at=timezone.now())
     if not app.conf.task_always_eager:
         try:
-            with app.producer_or_acquire() as producer:
-                for index, _rows in pending:
-                    run_batch_chunk.apply_async(args=(str(job_id), index), producer=producer)
+            batch_chunks_send(job_id=job_id, indexes=list(pending.order_by("index").values_list("index", flat=True)))
         except Exception as error:  # noqa: BLE001 - the broker is down: a failed job can be resumed later
-            logger.error("batch job not queued", exc_info=error, extra={"job_id": str(job_id)})
-            batch_job_fail(
-                job_id=job_id,
-                code=BatchErrorCode.QUEUE_UNAVAILABLE.value,
-                message="The job could not be queued (the broker is unavailable); resume it to try again.",
-            )
+            _job_not_queued(job_id=job_id, error=error)
         return
-    if sum(rows for _index, rows in pending) <= settings.BATCH_INLINE_MAX_ROWS:
+    rows = pending.aggregate(rows=Sum("row_count"))["rows"] or 0
+    if not background or rows <= settings.BATCH_INLINE_MAX_ROWS:
         batch_job_run_inline(job_id=job_id)
         return
     threading.Thread(target=_run_in_thread, kwargs={"job_id": job_id}, name=f"batch-{job_id}", daemon=True).start()
+
+
+def _job_not_queued(*, job_id, error: Exception) -> None:
+    logger.error("batch job not queued", exc_info=error, extra={"job_id": str(job_id)})
+    batch_job_fail(
+        job_id=job_id,
+        code=BatchErrorCode.QUEUE_UNAVAILABLE.value,
+        message="The job could not be queued (the broker is unavailable); resume it to try again.",
+    )
+
+
+def batch_chunks_send(*, job_id, indexes: list[int]) -> None:
+    """One message per chunk, on one broker connection; raises when the broker cannot take them."""
+    from batch.tasks import run_batch_chunk
+    from mlapi.celery import app
+
+    with app.producer_or_acquire() as producer:
+        for index in indexes:
+            run_batch_chunk.apply_async(args=(str(job_id), index), producer=producer)
+
+
+def batch_chunk_mark_started(*, job_id, index: int) -> None:
+    """A worker (or the in-process runner) begins chunk `index`: the sweeper sees it is alive."""
+    BatchChunk.objects.filter(job_id=job_id, index=index, done_at__isnull=True).update(
+        started_at=timezone.now(), attempts=F("attempts") + 1
+    )
 
 
 def _run_in_thread(*, job_id) -> None:
@@ -209,6 +253,7 @@ def batch_job_run_inline(
     error: the job records it."""
     for chunk in BatchChunk.objects.filter(job_id=job_id, done_at__isnull=True).order_by("index"):
         try:
+            batch_chunk_mark_started(job_id=job_id, index=chunk.index)
             outcome = batch_chunk_run(job_id=job_id, index=chunk.index)
         except Exception as error:  # noqa: BLE001 - recorded on the job, never raised into a request
             batch_chunk_fail(job_id=job_id, index=chunk.index, error=error)

@@ -213,12 +213,18 @@ PAYPAL_CERT_TIMEOUT_SECONDS = env.float("PAYPAL_CERT_TIMEOUT_SECONDS", default=3
 PAYMENT_WEBHOOK_RATE_LIMIT_PER_MINUTE = env.int("PAYMENT_WEBHOOK_RATE_LIMIT_PER_MINUTE", default=60)
 
 # --- Celery ---
+# Production: RabbitMQ (amqp://user:password@host:5672/vhost), which acknowledges per message and gives a
+# dead worker's unacknowledged chunk back the moment its connection drops. redis://... works too: it
+# gives such a chunk back only once CELERY_VISIBILITY_TIMEOUT has passed.
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="")
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=600)}
+# Redis only: how long a delivered, unacknowledged message waits before it is delivered again. It must
+# outlast the longest a worker holds one: the longest chunk (seconds for 5,000 rows) plus the longest
+# retry countdown it waits out (60 s, batch/tasks.py). A redelivery too early costs CPU, not money.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=300)}
 CELERY_TIMEZONE = "UTC"
 
 # --- Observability ---
@@ -316,4 +322,21 @@ CONTENT_SECURITY_POLICY = {
         "base-uri": [NONE],
         "frame-ancestors": [NONE],
     },
+}
+
+# --- Batch jobs that heal themselves (batch/services/recovery.py) ---
+# A chunk that fails for want of the database is retried this many times (1, 2, 4, ... 60 s apart);
+# after that it is left to the sweeper, which queues it again once the database answers.
+BATCH_CHUNK_DATABASE_RETRIES = env.int("BATCH_CHUNK_DATABASE_RETRIES", default=8)
+# A running job none of whose chunks was queued, started or finished for this long is stalled: the
+# sweeper (and resume) queue its unfinished chunks again. Longer than the visibility time-out, so a
+# Redis broker's own redelivery comes first.
+BATCH_STALE_SECONDS = env.float(
+    "BATCH_STALE_SECONDS", default=CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] + 60
+)
+BATCH_SWEEP_INTERVAL_SECONDS = env.float("BATCH_SWEEP_INTERVAL_SECONDS", default=60)
+CELERY_BEAT_SCHEDULE["sweep-stalled-batch-jobs"] = {
+    "task": "batch.tasks.sweep_batch_jobs",
+    "schedule": BATCH_SWEEP_INTERVAL_SECONDS,
+    "options": {"expires": BATCH_SWEEP_INTERVAL_SECONDS},  # a sweep nobody ran in time is replaced by the next
 }

@@ -658,3 +658,15 @@ def test_post_fork_logs_a_failed_warm_up_and_keeps_the_worker(monkeypatch):
 
     assert [level for level, _ in worker.log.records] == ["exception"]
     assert "4242" in worker.log.records[0][1]
+
+
+def test_rabbitmq_is_the_broker_in_compose_and_in_the_secret_example():
+    services = _compose()["services"]
+    secret = _one("Secret")["stringData"]
+
+    assert services["rabbitmq"]["image"].startswith("rabbitmq:3")
+    assert "rabbitmq-diagnostics" in services["rabbitmq"]["healthcheck"]["test"]
+    for name in ("web", "worker", "beat"):
+        assert services[name]["environment"]["CELERY_BROKER_URL"].startswith("amqp://"), name
+        assert services[name]["depends_on"]["rabbitmq"]["condition"] == "service_healthy", name
+    assert secret["CELERY_BROKER_URL"].startswith("amqp://")

@@ -165,12 +165,13 @@ def gunicorn_server(transactional_db, tmp_path):
     """Starts servers on the test database; stops them before the database is flushed."""
     servers: list[GunicornServer] = []
 
-    def start(*, workers: int, database_url: str) -> GunicornServer:
+    def start(*, workers: int, database_url: str, extra_env: dict | None = None) -> GunicornServer:
         server = GunicornServer(
             workers=workers,
             database_url=database_url,
             media_root=str(settings.MEDIA_ROOT),
             log_path=tmp_path / f"gunicorn-{len(servers)}.log",
+            extra_env=extra_env,
         )
         servers.append(server)
         return server.start()
