@@ -39,6 +39,7 @@ def _boot_production(**overrides) -> subprocess.CompletedProcess:
         **{k: v for k, v in os.environ.items() if not k.startswith(("LOG_LEVEL", "PAYPAL_", "PAYMENT_"))},
         "DJANGO_SETTINGS_MODULE": "mlapi.settings.production",
         "SECRET_KEY": "x" * 64,
+        "REDIS_URL": "redis://127.0.0.1:6379/15",  # production requires it; nothing connects at start-up
         "PYTHONPATH": str(ROOT),
         **overrides,
     }
