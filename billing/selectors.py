@@ -3,6 +3,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 
@@ -49,9 +50,20 @@ def subscription_in_force(*, user, at: datetime) -> Subscription | None:
 
 
 def tier_in_force(*, user, at: datetime) -> PricingTier:
-    """The user's subscription at `at`, else the default tier."""
-    subscription = subscription_in_force(user=user, at=at)
-    return subscription.tier if subscription is not None else default_pricing_tier()
+    """The tier of the user's subscription at `at`, else the default tier.
+
+    On every priced call, so one plain SQL statement (the same filter as `subscription_in_force`, on the
+    (user, started_at) index): building it through the ORM cost about twice the query's own time."""
+    subscription, tier = Subscription._meta, PricingTier._meta
+    quote = connection.ops.quote_name
+    moment = connection.ops.adapt_datetimefield_value(at)
+    found = PricingTier.objects.raw(
+        f"SELECT t.* FROM {quote(tier.db_table)} t JOIN {quote(subscription.db_table)} s ON s.tier_id = t.id "
+        "WHERE s.user_id = %s AND s.started_at <= %s AND (s.ended_at IS NULL OR s.ended_at > %s) "
+        "ORDER BY s.started_at DESC LIMIT 1",
+        [user.pk, moment, moment],
+    )
+    return next(iter(found), None) or default_pricing_tier()
 
 
 def tier_spans(*, user, start: datetime, end: datetime) -> list[TierSpan]:
