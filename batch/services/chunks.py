@@ -18,7 +18,7 @@ import hashlib
 import json
 import logging
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection
 from django.db.models import F
 from django.db.models.functions import Coalesce
 from django.utils import timezone

@@ -9,7 +9,7 @@
 """
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 TASK_CLASSIFICATION = "classification"
@@ -30,8 +30,6 @@ class ColumnFacts:
     nullable: bool = False
     text: bool = False
     missing_marker: Any = math.nan  # what the encoder was fitted with for "missing": None or NaN
-    kind: str = "number"  # "number" or "category" (the schema type of a category comes from its values)
-    notes: list[str] = field(default_factory=list)
 
 
 def _steps(estimator: Any) -> list:
@@ -122,7 +120,6 @@ def _category_facts(categories: Any, *, unknown_passes: bool, imputed: bool) -> 
         allowed=[v for v in values if not _is_missing(v)],
         unknown="pass" if unknown_passes else "refuse",
         nullable=bool(missing) or imputed,
-        kind="category",
     )
     if missing:
         facts.missing_marker = missing[0]
@@ -143,9 +140,9 @@ def _chain_facts(chain: list, columns: list[str], rest_accepts_nan: bool) -> dic
         if step is None or step == "passthrough":
             continue
         if step == "drop":
-            return {c: ColumnFacts(nullable=True, notes=["dropped"]) for c in columns}
+            return {c: ColumnFacts(nullable=True) for c in columns}  # dropped: any value will do
         if is_text_vectorizer(step):
-            return {c: ColumnFacts(text=True, kind="text") for c in columns}
+            return {c: ColumnFacts(text=True) for c in columns}
         if hasattr(step, "categories_") and len(getattr(step, "categories_", [])) == len(columns):
             return {
                 c: _category_facts(cats, unknown_passes=_encoder_passes_unknown(step), imputed=imputed)
