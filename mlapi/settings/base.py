@@ -24,6 +24,7 @@ INSTALLED_APPS = [
     "predictions",
     "billing",
     "batch",
+    "portal",
 ]
 
 MIDDLEWARE = [
