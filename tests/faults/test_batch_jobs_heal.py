@@ -1,5 +1,5 @@
 """Batch jobs that heal themselves, with real servers: Celery workers and beat on RabbitMQ, a gunicorn
-without a broker, and a PostgreSQL of the test's own that it stops (tests/faults/throwaway_postgres.py).
+without a broker, and a PostgreSQL of the test's own that it stops (tests/faults/pg_cluster.py).
 
 Every job here lives in that throwaway cluster: this thread's default database connection points at it
 for the test (`_default_database`), and the worker, beat, gunicorn and manage.py processes get its URL.
@@ -31,9 +31,10 @@ from batch.models import BatchChunk, BatchJob, BatchResultRow
 from billing.models import MonthlyUsage, UsageRecord
 from tests.batch.conftest import CHUNK_TASK, PROJECT_DIR, WORKER_QUEUE, Workers, celery_sending_to, iris_csv, wait_for
 from tests.batch.conftest import api  # noqa: F401 - a fixture
-from tests.faults.throwaway_postgres import ThrowawayPostgres
+from tests.faults.pg_cluster import ThrowawayCluster, free_port, requires_pg_binaries
 
-pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True), requires_pg_binaries]
+DBNAME = "mlapi_heal"
 
 AMQP_URL = os.environ.get("BATCH_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
 JOBS = "/api/v1/batch-jobs"
@@ -72,15 +73,19 @@ def _default_database(entry: dict):
 
 @pytest.fixture(scope="module")
 def throwaway_postgres(django_db_blocker):
+    cluster = ThrowawayCluster(port=free_port(), settings={"max_connections": "50"})
     try:
-        cluster = ThrowawayPostgres().create()
+        cluster.init()
+        cluster.start()
+        cluster.execute(f"CREATE DATABASE {DBNAME}")
     except (OSError, subprocess.SubprocessError) as error:
+        cluster.destroy()
         pytest.skip(f"cannot start a throwaway PostgreSQL: {error}")
     # The tables straight from the models (as pytest --nomigrations): seconds, not the half a minute that
     # replaying every migration takes here. The migrations themselves are tested by the rest of the suite.
     unmigrated = override_settings(MIGRATION_MODULES={app.label: None for app in apps.get_app_configs()})
     try:
-        with django_db_blocker.unblock(), _default_database(cluster.settings), unmigrated:
+        with django_db_blocker.unblock(), _default_database(cluster.database_settings(DBNAME)), unmigrated:
             call_command("migrate", run_syncdb=True, verbosity=0)
         yield cluster
     finally:
@@ -91,7 +96,7 @@ def throwaway_postgres(django_db_blocker):
 def on_throwaway_postgres(transactional_db, throwaway_postgres, settings):
     settings.BATCH_CHUNK_ROWS = int(SHORT_SETTINGS["BATCH_CHUNK_ROWS"])
     settings.BATCH_STALE_SECONDS = STALE_SECONDS
-    with _default_database(throwaway_postgres.settings):
+    with _default_database(throwaway_postgres.database_settings(DBNAME)):
         try:
             yield throwaway_postgres
         finally:
@@ -198,7 +203,7 @@ def celery_processes(throwaway_postgres, tmp_path_factory):
         **os.environ,
         **SHORT_SETTINGS,
         "DJANGO_SETTINGS_MODULE": "tests.batch.worker_settings",
-        "DATABASE_URL": throwaway_postgres.url,
+        "DATABASE_URL": throwaway_postgres.url(DBNAME),
         "TEST_CELERY_BROKER_URL": AMQP_URL,
         "BATCH_TEST_MEDIA_ROOT": str(settings.MEDIA_ROOT),
         "BATCH_TEST_QUEUE": WORKER_QUEUE,
@@ -365,10 +370,10 @@ def test_without_a_broker_jobs_of_a_killed_web_worker_are_finished_by_resume_and
         **SHORT_SETTINGS,
         "TEST_CELERY_BROKER_URL": "",
         "BATCH_INLINE_MAX_ROWS": "5000",
-        "DATABASE_URL": on_throwaway_postgres.url,
+        "DATABASE_URL": on_throwaway_postgres.url(DBNAME),
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
     }
-    server = gunicorn_server(workers=1, database_url=on_throwaway_postgres.url, extra_env=env)
+    server = gunicorn_server(workers=1, database_url=on_throwaway_postgres.url(DBNAME), extra_env=env)
     job_ids = []
     for _ in range(2):
         response = requests.post(
