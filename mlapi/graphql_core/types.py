@@ -29,7 +29,7 @@ def error_type(name: str, code_enums: tuple[type[Enum], ...], *, description: st
     code_enum = error_code_enum(
         f"{name}Code",
         code_enums,
-        description=f"Every `code` a {name} can carry: generated from "
+        description=f"Every `code` of a {name}, generated from "
         + ", ".join(f"{e.__module__}.{e.__name__}" for e in code_enums)
         + ".",
     )
