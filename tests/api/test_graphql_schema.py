@@ -120,3 +120,59 @@ def test_the_lint_catches_each_rule():
     for rule in expected:
         assert any(p.startswith(rule) for p in problems), rule
     assert len(problems) == len(expected), "\n".join(problems)
+
+
+def test_error_code_enums_are_generated_from_the_error_codes_modules():
+    from accounts.error_codes import AccountErrorCode
+    from batch.error_codes import BatchErrorCode
+    from billing.error_codes import BillingErrorCode
+    from predictions.error_codes import PredictionErrorCode, RegistryErrorCode
+
+    sources = {
+        "PredictionErrorCode": (PredictionErrorCode, BillingErrorCode),
+        "BatchErrorCode": (BatchErrorCode, PredictionErrorCode, BillingErrorCode),
+        "RegistryErrorCode": (RegistryErrorCode, PredictionErrorCode),
+        "BillingErrorCode": (BillingErrorCode,),
+        "AccountErrorCode": (AccountErrorCode,),
+    }
+    for name, enums in sources.items():
+        published = schema.graphql_schema.type_map[name]
+        assert set(published.values) == {member.value for enum in enums for member in enum}, name
+    assert schema.graphql_schema.type_map["PredictionErrorCode"].values["REQUIRED"].description == PredictionErrorCode.REQUIRED.description
+
+
+def test_a_mutation_naming_no_error_type_gets_every_apps_codes():
+    # given: a mutation written against BaseMutation without Meta.error_type_class
+    import graphene
+
+    from mlapi.errors import ApplicationError
+    from mlapi.graphql_core.mutations import BaseMutation
+    from predictions.error_codes import RegistryErrorCode
+
+    class Refuse(BaseMutation):
+        """Always refused."""
+
+        class Meta:
+            name = "RefusePayload"
+
+        @classmethod
+        def perform(cls, root, info):
+            raise ApplicationError.single(RegistryErrorCode.BREAKING_CHANGE, "No.", field="stage")
+
+    class Mutation(graphene.ObjectType):
+        refuse = Refuse.Field()
+
+    class Query(graphene.ObjectType):
+        ok = graphene.Boolean()
+
+    class Context:
+        pass
+
+    built = graphene.Schema(query=Query, mutation=Mutation)
+    # when
+    result = built.execute("mutation { refuse { errors { __typename field code } } }", context_value=Context())
+    # then
+    assert result.errors is None
+    assert result.data == {"refuse": {"errors": [{"__typename": "MutationError", "field": "stage", "code": "BREAKING_CHANGE"}]}}
+    codes = built.graphql_schema.type_map["MutationErrorCode"].values
+    assert {"QUOTA_EXCEEDED", "UPLOAD_IN_USE", "INVALID_USERNAME", "REQUIRED"} <= set(codes)
