@@ -23,14 +23,14 @@ import platform
 import statistics
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
 sys.path.insert(0, str(ROOT))
 
-from bench.growth import bulk_load, p50_ms, prepare, setup_django  # noqa: E402
+from bench.growth import bulk_load, p50_ms, prepare, setup_django  # noqa: E402 - after sys.path
 
 LIST = "{ predictions(first: 20) { edges { node { id } } pageInfo { hasNextPage endCursor } } }"
 LIST_COUNTED = "{ predictions(first: 20) { totalCount edges { node { id } } pageInfo { hasNextPage endCursor } } }"
@@ -98,14 +98,14 @@ def main() -> int:
     with connection.cursor() as cursor:
         cursor.execute("VACUUM (ANALYZE) predictions_prediction")
     model = RegisteredModel.objects.get(name="iris", version=1)
-    month_start = datetime.now(timezone.utc).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    month_start = datetime.now(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     cases = {
         "unfiltered": prediction_list_for_user(user=user),
         "created_after_mid_month": prediction_list_for_user(user=user, created_after=month_start + timedelta(days=14)),
         "model": prediction_list_for_user(user=user, model=model),
     }
     result = {
-        "run": datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ"),
+        "run": datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"),
         "machine": {"cores": os.cpu_count(), "python": platform.python_version(), "load": os.getloadavg()},
         "rows_caller": prediction_list_for_user(user=user).count(),
         "rows_table": _table_rows(),

@@ -1,7 +1,12 @@
 import graphene
 
 from batch.graphql.enums import BatchJobStatus
-from batch.graphql.mutations import CancelBatchJob, CreateBatchJob, DeleteUpload, ResumeBatchJob
+from batch.graphql.mutations import (
+    CancelBatchJob,
+    CreateBatchJob,
+    DeleteUpload,
+    ResumeBatchJob,
+)
 from batch.graphql.types import BatchJobConnection, BatchJobType
 from batch.selectors import batch_job_get_for_owner, batch_job_list_for_owner
 from mlapi.errors import NotFoundError

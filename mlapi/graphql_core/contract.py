@@ -6,7 +6,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
-from graphql import BreakingChange, DangerousChange, build_schema, find_breaking_changes, find_dangerous_changes
+from graphql import (
+    BreakingChange,
+    DangerousChange,
+    build_schema,
+    find_breaking_changes,
+    find_dangerous_changes,
+)
 from graphql.utilities import lexicographic_sort_schema, print_schema
 
 SCHEMA_FILE = Path(settings.BASE_DIR) / "schema.graphql"

@@ -9,7 +9,13 @@ from django.conf import settings
 from django.db.models import Q, QuerySet
 from graphql import GraphQLError
 
-from mlapi.cursors import MAX_CURSOR_LENGTH, InvalidCursorError, PaginationErrorCode, cursor_field, cursor_json_value
+from mlapi.cursors import (
+    MAX_CURSOR_LENGTH,
+    InvalidCursorError,
+    PaginationErrorCode,
+    cursor_field,
+    cursor_json_value,
+)
 
 DEFAULT_PAGE_SIZE = 20
 

@@ -6,7 +6,6 @@ import graphene
 from django.db import models
 from graphene_django.converter import convert_django_field, get_django_field_description
 
-
 DECIMAL_SPECIFIED_BY_URL = "https://speleotrove.com/decimal/daconvs.html"
 
 

@@ -7,7 +7,12 @@ from mlapi.graphql_core.pagination import connection_resolve, pagination_argumen
 from mlapi.graphql_core.permissions import caller_of, require_scope
 from predictions.graphql.enums import ModelStage
 from predictions.graphql.mutations import CreatePrediction
-from predictions.graphql.types import ModelConnection, ModelType, PredictionConnection, PredictionType
+from predictions.graphql.types import (
+    ModelConnection,
+    ModelType,
+    PredictionConnection,
+    PredictionType,
+)
 from predictions.selectors import (
     model_get_for_user,
     model_list_for_user,

@@ -2,7 +2,7 @@
 deprecated Decimals, exact totalCount only when asked, backward pagination, filter inputs, Payload names, and a
 missing scope that nulls only its own field."""
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime, timezone
 
 import pytest
 from django.db import connection
@@ -103,7 +103,7 @@ def test_cost_is_money_and_the_deprecated_decimal_agrees(gql, issue_token, make_
 @pytest.fixture
 def october_invoice(make_user, record_usage):
     alice = make_user("alice", tier=PricingTier.objects.get(name="pro"))
-    record_usage(alice, at=datetime(2026, 10, 7, tzinfo=timezone.utc), predictions=10, cpu_seconds=3.0, stored_bytes=0)
+    record_usage(alice, at=datetime(2026, 10, 7, tzinfo=UTC), predictions=10, cpu_seconds=3.0, stored_bytes=0)
     invoice, _ = invoice_generate(user=alice, period=date(2026, 10, 1))
     return alice, invoice_finalize(invoice=invoice)
 

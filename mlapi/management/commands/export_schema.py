@@ -1,5 +1,7 @@
 """Writes the code's GraphQL SDL to schema.graphql (or, with --check, exits 1 when the file differs)."""
 
+from pathlib import Path
+
 from django.core.management.base import BaseCommand, CommandError
 
 from mlapi.graphql_core.contract import REGENERATE, SCHEMA_FILE, schema_sdl
@@ -15,14 +17,11 @@ class Command(BaseCommand):
     def handle(self, *args, check: bool, out: str, **options):
         sdl = schema_sdl()
         if check:
-            try:
-                current = open(out, encoding="utf-8").read()
-            except FileNotFoundError:
-                current = None
+            path = Path(out)
+            current = path.read_text(encoding="utf-8") if path.exists() else None
             if current != sdl:
                 raise CommandError(f"{out} differs from the code's schema: run `{REGENERATE}` and commit it.")
             self.stdout.write(f"{out} is up to date.")
             return
-        with open(out, "w", encoding="utf-8") as file:
-            file.write(sdl)
+        Path(out).write_text(sdl, encoding="utf-8")
         self.stdout.write(f"Wrote {out}.")

@@ -3,6 +3,7 @@ lists the breaking and dangerous changes (graphql-core's find_breaking_changes /
 Exit status 1 when a change is breaking, unless --allow-breaking; dangerous changes are printed and allowed."""
 
 import subprocess
+from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -28,7 +29,7 @@ class Command(BaseCommand):
         else:
             path = against_file or str(SCHEMA_FILE)
             try:
-                old_sdl = open(path, encoding="utf-8").read()
+                old_sdl = Path(path).read_text(encoding="utf-8")
             except FileNotFoundError:
                 raise CommandError(f"No such file: {path}") from None
             label = path
