@@ -23,7 +23,7 @@ import platform
 import statistics
 import sys
 import time
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -98,10 +98,11 @@ def main() -> int:
     with connection.cursor() as cursor:
         cursor.execute("VACUUM (ANALYZE) predictions_prediction")
     model = RegisteredModel.objects.get(name="iris", version=1)
-    month_start = datetime.now(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    by_time = prediction_list_for_user(user=user).order_by("created_at").values_list("created_at", flat=True)
+    median_created_at = by_time[args.rows // 2]  # half of the caller's rows are after it
     cases = {
         "unfiltered": prediction_list_for_user(user=user),
-        "created_after_mid_month": prediction_list_for_user(user=user, created_after=month_start + timedelta(days=14)),
+        "created_after_median": prediction_list_for_user(user=user, created_after=median_created_at),
         "model": prediction_list_for_user(user=user, model=model),
     }
     result = {
