@@ -77,8 +77,8 @@ class CountableConnection(graphene.relay.Connection):
 
     total_count = graphene.Int(
         required=True,
-        description="How many items match the arguments' filters, across all pages: exact (one COUNT on an index "
-        "that leads with the owner), computed only when selected.",
+        description="How many items match the filters, across all pages: an exact COUNT, never an estimate, run "
+        "only when this field is selected.",
     )
 
     @classmethod
