@@ -1,6 +1,8 @@
-from enum import Enum
+from mlapi.errors import ErrorCode
 
 
-class AccountErrorCode(str, Enum):
-    INVALID_USERNAME = "INVALID_USERNAME"
-    UNKNOWN_TIER = "UNKNOWN_TIER"
+class AccountErrorCode(ErrorCode):
+    """Codes of the accounts domain. A member is `NAME = "NAME", "description"`; GraphQL publishes both."""
+
+    INVALID_USERNAME = "INVALID_USERNAME", "The username is not valid (characters, length, or already taken)."
+    UNKNOWN_TIER = "UNKNOWN_TIER", "No pricing tier has that name."

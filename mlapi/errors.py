@@ -48,3 +48,16 @@ class LimitExceededError(ApplicationError):
 
 class UnavailableError(ApplicationError):
     http_status = 503
+
+
+class ErrorCode(str, Enum):
+    """Base of each domain's code Enum (`<app>/error_codes.py`): a member may carry a description,
+    `NAME = "NAME", "What it means."`, which GraphQL publishes on the enum value. `.value` stays the code."""
+
+    description: str | None
+
+    def __new__(cls, value: str, description: str | None = None):
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.description = description
+        return member

@@ -90,4 +90,6 @@ class Prediction(models.Model):
         indexes = [
             models.Index(fields=["user", "-created_at", "-id"], name="prediction_user_recent_idx"),
             models.Index(fields=["-created_at", "-id"], name="prediction_recent_idx"),
+            # predictions(filter: {model}) with totalCount: an index-only COUNT, not a scan of the caller's rows
+            models.Index(fields=["user", "model", "-created_at", "-id"], name="prediction_user_model_idx"),
         ]

@@ -5,7 +5,7 @@ from mlapi.graphql_core.permissions import require_scope
 
 
 class AccountsQueries(graphene.ObjectType):
-    me = graphene.Field(MeType, required=True)
+    me = graphene.Field(MeType, required=True, description="The calling user (scope read).")
 
     @staticmethod
     def resolve_me(root, info):

@@ -1,23 +1,28 @@
 import graphene
 from django.utils import timezone
+from graphql import GraphQLError
 
 from billing.graphql.types import PricingTierType, UsageType
 from billing.periods import period_of, period_parse
 from billing.selectors import quota_remaining, usage_summary
 from billing.services.usage import pricing_tier_for_user
 from mlapi.errors import ApplicationError
-from graphql import GraphQLError
-
 from mlapi.graphql_core.permissions import require_scope
 
 
 class MeType(graphene.ObjectType):
-    username = graphene.String(required=True)
-    email = graphene.String(required=True)
-    is_staff = graphene.Boolean(required=True)
-    tier = graphene.Field(PricingTierType)
+    """The calling user: identity, tier, usage and quota."""
+
+    username = graphene.String(required=True, description="Your username.")
+    email = graphene.String(required=True, description="Your e-mail address; may be empty.")
+    is_staff = graphene.Boolean(required=True, description="True for staff (who see every model version).")
+    tier = graphene.Field(PricingTierType, description="The pricing tier in force now; null when none is configured.")
     usage = graphene.Field(
-        UsageType, required=True, period=graphene.String(description="YYYY-MM; default: this month. Scope billing.")
+        UsageType,
+        period=graphene.String(description="YYYY-MM; default: this month."),
+        description="Usage and charges of a month (scope billing). Null, with a FORBIDDEN error on this path, for "
+        "a token without the billing scope: the rest of the query is still answered (REST `me` answers "
+        "`usage: null` too).",
     )
     quota_remaining = graphene.Int(description="Predictions left this month; null when the tier has no hard quota.")
 

@@ -9,7 +9,13 @@ from django.conf import settings
 from django.db.models import Q, QuerySet
 from graphql import GraphQLError
 
-from mlapi.cursors import MAX_CURSOR_LENGTH, InvalidCursorError, PaginationErrorCode, cursor_field, cursor_json_value
+from mlapi.cursors import (
+    MAX_CURSOR_LENGTH,
+    InvalidCursorError,
+    PaginationErrorCode,
+    cursor_field,
+    cursor_json_value,
+)
 
 DEFAULT_PAGE_SIZE = 20
 
@@ -50,13 +56,53 @@ def _after_filter(order: tuple[str, ...], values: list) -> Q:
     return condition
 
 
-def page_size(first: int | None) -> int:
+def page_size(size: int | None, *, argument: str = "first") -> int:
     limit = settings.RELAY_CONNECTION_MAX_LIMIT
-    if first is None:
+    if size is None:
         return min(DEFAULT_PAGE_SIZE, limit)
-    if first < 0 or first > limit:
-        raise GraphQLError(f"`first` must be between 0 and {limit}.", extensions={"code": "BAD_USER_INPUT"})
-    return first
+    if size < 0 or size > limit:
+        raise GraphQLError(f"`{argument}` must be between 0 and {limit}.", extensions={"code": "BAD_USER_INPUT"})
+    return size
+
+
+def _reversed(order: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(f[1:] if f.startswith("-") else f"-{f}" for f in order)
+
+
+class CountableConnection(graphene.relay.Connection):
+    """A relay connection with non-null edges and nodes and an exact `totalCount` (base of every connection)."""
+
+    class Meta:
+        abstract = True
+
+    total_count = graphene.Int(
+        required=True,
+        description="How many items match the filters, across all pages: an exact COUNT, never an estimate, run "
+        "only when this field is selected.",
+    )
+
+    @classmethod
+    def __init_subclass_with_meta__(cls, node=None, description=None, **options):
+        node_name = getattr(getattr(node, "_meta", None), "name", None) or str(node)
+        description = description or f"A page of {node_name} items: `edges` in order, `pageInfo`, `totalCount`."
+        super().__init_subclass_with_meta__(node=node, strict_types=True, description=description, **options)
+
+    @staticmethod
+    def resolve_total_count(connection, info) -> int:
+        return connection.count_queryset.count()
+
+
+PAGINATION_ARGUMENTS = {
+    "first": lambda: graphene.Int(description="Page size from the start (after `after`); default 20, at most the server's limit."),
+    "after": lambda: graphene.String(description="A cursor from this connection: items after it."),
+    "last": lambda: graphene.Int(description="Page size from the end (before `before`): backward pagination."),
+    "before": lambda: graphene.String(description="A cursor from this connection: items before it."),
+}
+
+
+def pagination_arguments() -> dict:
+    """`first`/`after`/`last`/`before`, described, for a connection field."""
+    return {name: make() for name, make in PAGINATION_ARGUMENTS.items()}
 
 
 def connection_resolve(
@@ -64,26 +110,43 @@ def connection_resolve(
     queryset: QuerySet,
     *,
     order: tuple[str, ...],
-    first: int | None,
-    after: str | None,
+    first: int | None = None,
+    after: str | None = None,
+    last: int | None = None,
+    before: str | None = None,
 ) -> graphene.relay.Connection:
-    size = page_size(first)
+    """One page of `queryset` in `order` (keyset cursors over the `order` fields, which end in a unique one).
+
+    Forward: `first` items after `after`. Backward: the `last` items before `before`, still in `order`.
+    `after` and `before` may be combined (the items between them); `first` and `last` may not.
+    """
+    if first is not None and last is not None:
+        raise GraphQLError("Give `first` or `last`, not both.", extensions={"code": "BAD_USER_INPUT"})
+    count_queryset = queryset
     if after:
         queryset = queryset.filter(_after_filter(order, _decode(after, queryset.model, order)))
-    rows = list(queryset.order_by(*order)[: size + 1])
-    has_next = len(rows) > size
+    if before:
+        queryset = queryset.filter(_after_filter(_reversed(order), _decode(before, queryset.model, order)))
+    backward = last is not None
+    size = page_size(last, argument="last") if backward else page_size(first)
+    rows = list(queryset.order_by(*(_reversed(order) if backward else order))[: size + 1])
+    has_more = len(rows) > size
     rows = rows[:size]
+    if backward:
+        rows.reverse()
 
     def cursor(row: Any) -> str:
         return _encode([getattr(row, f.lstrip("-")) for f in order])
 
     edges = [connection_type.Edge(node=row, cursor=cursor(row)) for row in rows]
-    return connection_type(
+    connection = connection_type(
         edges=edges,
         page_info=graphene.relay.PageInfo(
-            has_next_page=has_next,
-            has_previous_page=bool(after),
+            has_next_page=bool(before) if backward else has_more,
+            has_previous_page=has_more if backward else bool(after),
             start_cursor=edges[0].cursor if edges else None,
             end_cursor=edges[-1].cursor if edges else None,
         ),
     )
+    connection.count_queryset = count_queryset
+    return connection

@@ -4,14 +4,16 @@ from graphene.types.generic import GenericScalar
 from billing.graphql.types import CostType
 from mlapi.graphql_core.mutations import BaseMutation
 from mlapi.graphql_core.permissions import require_scope
-from mlapi.graphql_core.types import Error
+from predictions.graphql.enums import PredictionError
 from predictions.graphql.types import PredictionType
 from predictions.services import model_ref_from_input, prediction_create
 
 
 class CreatePredictionInput(graphene.InputObjectType):
+    """What to score, with which model. Give exactly one of features and instances."""
+
     model_id = graphene.ID(description="A model id; or give modelName (+ modelVersion).")
-    model_name = graphene.String()
+    model_name = graphene.String(description="A model name; with modelVersion omitted, its latest production version.")
     model_version = graphene.Int(description="Omitted: the latest production version.")
     features = GenericScalar(
         description="One instance: a JSON object of feature values, or an array of values in input-schema order."
@@ -21,18 +23,25 @@ class CreatePredictionInput(graphene.InputObjectType):
 
 
 class CreatePrediction(BaseMutation):
+    """Score one instance (`features`) or a batch (`instances`) and bill the call (scope predict). Bad input
+    and limits come back in `errors`, and then nothing is stored or billed."""
+
     prediction = graphene.Field(PredictionType, description="The prediction, when `features` was given.")
     predictions = graphene.List(graphene.NonNull(PredictionType), description="Every prediction of this call, in input order.")
-    cost = graphene.Field(CostType)
+    cost = graphene.Field(CostType, description="What the call was charged; null when it failed.")
     replayed = graphene.Boolean(description="True when an idempotency key matched an earlier call.")
     warnings = graphene.List(
-        graphene.NonNull(Error),
+        graphene.NonNull(PredictionError),
         required=True,
         description="Non-fatal notes on the input (code UNKNOWN_CATEGORY: an unseen category the model's encoder handles).",
     )
 
+    class Meta:
+        name = "CreatePredictionPayload"
+        error_type_class = PredictionError
+
     class Arguments:
-        input = CreatePredictionInput(required=True)
+        input = CreatePredictionInput(required=True, description="What to score.")
 
     @staticmethod
     def resolve_warnings(payload, info):
@@ -56,6 +65,6 @@ class CreatePrediction(BaseMutation):
             predictions=outcome.predictions,
             cost=outcome.usage,
             replayed=outcome.replayed,
-            warnings=[Error(**w.as_dict()) for w in outcome.warnings],
+            warnings=cls.error_list(outcome.warnings),
             errors=[],
         )

@@ -191,3 +191,34 @@ def test_batch_jobs_list_costs_the_same_queries_for_one_or_many(make_user, issue
 
     assert len(body["data"]["batchJobs"]["edges"]) == 4
     assert len(four) == len(one)
+
+
+ENUM_CREATE = """
+mutation Create($input: CreateBatchJobInput!) {
+  createBatchJob(input: $input) {
+    __typename batchJob { id status fileFormat format error { code } } errors { __typename field code }
+  }
+}
+"""
+
+
+def test_file_format_is_an_enum_and_status_answers_the_stored_value(make_user, issue_token, gql_run, gql, iris_model):
+    # given
+    token = issue_token(make_user())
+    # when: the format given as the enum value
+    _, body = gql_run(ENUM_CREATE, {"input": {"modelName": "iris", "content": iris_jsonl(3).decode(), "fileFormat": "jsonl"}}, token=token)
+    # then
+    payload = body["data"]["createBatchJob"]
+    assert payload["__typename"] == "CreateBatchJobPayload" and payload["errors"] == []
+    _, listed = gql("{ batchJobs(filter: {status: succeeded}) { totalCount edges { node { id fileFormat } } } }", token=token)
+    assert listed["data"]["batchJobs"] == {"totalCount": 1, "edges": [{"node": {"id": payload["batchJob"]["id"], "fileFormat": "jsonl"}}]}
+
+
+def test_file_format_and_the_deprecated_format_together_are_a_batch_error(make_user, issue_token, gql_run, iris_model):
+    token = issue_token(make_user())
+    variables = {"input": {"modelName": "iris", "content": iris_jsonl(3).decode(), "fileFormat": "jsonl", "format": "jsonl"}}
+    _, body = gql_run(ENUM_CREATE, variables, token=token)
+    payload = body["data"]["createBatchJob"]
+    assert payload["batchJob"] is None
+    assert payload["errors"] == [{"__typename": "BatchError", "field": "fileFormat", "code": "INVALID_INPUT"}]
+    assert BatchJob.objects.count() == 0
