@@ -1,6 +1,6 @@
 import graphene
 
-from accounts.graphql.schema import AccountsQueries
+from accounts.graphql.schema import AccountsMutations, AccountsQueries
 from batch.graphql.schema import BatchMutations, BatchQueries
 from billing.graphql.schema import BillingQueries
 from predictions.graphql.schema import PredictionsMutations, PredictionsQueries
@@ -10,7 +10,7 @@ class Query(AccountsQueries, PredictionsQueries, BillingQueries, BatchQueries, g
     pass
 
 
-class Mutation(PredictionsMutations, BatchMutations, graphene.ObjectType):
+class Mutation(AccountsMutations, PredictionsMutations, BatchMutations, graphene.ObjectType):
     pass
 
 

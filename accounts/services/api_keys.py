@@ -76,6 +76,8 @@ def _tokens_revoke(*, application: Application) -> None:
     checksums = list(AccessToken.objects.filter(application=application).values_list("token_checksum", flat=True))
     RefreshToken.objects.filter(application=application).delete()
     AccessToken.objects.filter(application=application).delete()
+    # Now, and again on commit: a request between the two could have memoised a token not yet deleted.
+    token_cache_evict(checksums)
     transaction.on_commit(lambda: token_cache_evict(checksums))
 
 
