@@ -24,6 +24,8 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves its start-up script from ?script: no inline script (Content-Security-Policy).
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
+    # Customer accounts (django-allauth): sign up, log in, verification, password change and reset.
+    path("accounts/", include("allauth.urls")),
     path("", include("portal.urls")),
 ]
 

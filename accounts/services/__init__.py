@@ -96,3 +96,19 @@ def customer_signup_complete(*, user) -> None:
     tier = PricingTier.objects.filter(name=settings.DEFAULT_PRICING_TIER).first()
     if tier is not None:
         subscription_change(user=user, tier=tier, at=user.date_joined)
+
+
+@transaction.atomic
+def customer_login_set(*, user, password: str) -> None:
+    """Gives an existing user a portal login: this password, and their email address marked verified
+    (for demo and operator-made accounts; customers sign up and verify through allauth)."""
+    from allauth.account.models import EmailAddress
+
+    if not user.email:
+        raise ApplicationError.single(AccountErrorCode.INVALID_USERNAME, "The user needs an email address to log in.", field="email")
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    EmailAddress.objects.filter(user=user).exclude(email__iexact=user.email).update(primary=False)
+    EmailAddress.objects.update_or_create(
+        user=user, email=user.email, defaults={"verified": True, "primary": True}
+    )
