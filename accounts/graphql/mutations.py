@@ -7,7 +7,12 @@ which only a customer's own client-credentials key can carry (never granted thro
 import graphene
 
 from accounts.graphql.types import ApiClientType, ApiKeyScope
-from accounts.services.api_keys import api_key_create, api_key_rename, api_key_revoke, api_key_rotate_secret
+from accounts.services.api_keys import (
+    api_key_create,
+    api_key_rename,
+    api_key_revoke,
+    api_key_rotate_secret,
+)
 from mlapi.graphql_core.mutations import BaseMutation
 from mlapi.graphql_core.permissions import require_scope
 

@@ -9,7 +9,12 @@ from django.views.decorators.http import require_POST
 
 from accounts.oauth import CUSTOMER_KEY_SCOPES, DEFAULT_KEY_SCOPES
 from accounts.selectors import api_key_list
-from accounts.services.api_keys import api_key_create, api_key_rename, api_key_revoke, api_key_rotate_secret
+from accounts.services.api_keys import (
+    api_key_create,
+    api_key_rename,
+    api_key_revoke,
+    api_key_rotate_secret,
+)
 from billing.services.usage import pricing_tier_for_user
 from mlapi.errors import ApplicationError
 

@@ -105,23 +105,23 @@ def test_a_customer_key_never_gets_staff_scopes_even_when_its_owner_is_staff(cli
 
 def test_unknown_scopes_are_refused_with_a_stable_code(session_gql):
     # when: a scope outside the enum is a validation error; an empty list is INVALID_SCOPE
-    status, body = session_gql(CREATE, {"input": {"name": "x", "scopes": []}})
+    _status, body = session_gql(CREATE, {"input": {"name": "x", "scopes": []}})
 
     # then
     assert body["data"]["createApiClient"]["errors"] == [{"field": "scopes", "code": "INVALID_SCOPE"}]
-    status, body = session_gql(CREATE, {"input": {"name": "x", "scopes": ["STAFF"]}})
+    _status, body = session_gql(CREATE, {"input": {"name": "x", "scopes": ["STAFF"]}})
     assert "errors" in body and body.get("data") is None
     assert not ApiKey.objects.filter(origin="customer").exists()
 
 
 def test_a_token_with_the_keys_scope_manages_keys(gql, keys_token, customer):
     # when
-    status, body = gql(CREATE, {"input": {"name": "second"}}, token=keys_token)
+    _status, body = gql(CREATE, {"input": {"name": "second"}}, token=keys_token)
 
     # then
     payload = body["data"]["createApiClient"]
     assert payload["errors"] == [] and payload["apiClient"]["scopes"] == ["billing", "predict", "read"]
-    status, body = gql(LIST, token=keys_token)
+    _status, body = gql(LIST, token=keys_token)
     assert [k["name"] for k in body["data"]["apiClients"]] == ["second", "automation"]
     # and: the automation key's own use was recorded when its token was issued
     assert [k["lastUsedAt"] is not None for k in body["data"]["apiClients"]] == [False, True]
@@ -134,7 +134,7 @@ def test_a_token_without_the_keys_scope_is_refused_at_the_top_level(gql, issue_t
     before = Application.objects.count()
 
     # when
-    status, body = gql(CREATE, {"input": {"name": "sneaky"}}, token=token)
+    _status, body = gql(CREATE, {"input": {"name": "sneaky"}}, token=token)
 
     # then
     assert body["data"] is None or body["data"]["createApiClient"] is None
@@ -173,7 +173,7 @@ def test_the_tier_limits_the_number_of_keys(session_gql, customer, metered_tier)
         assert session_gql(CREATE, {"input": {"name": name}})[1]["data"]["createApiClient"]["errors"] == []
 
     # when
-    status, body = session_gql(CREATE, {"input": {"name": "three"}})
+    _status, body = session_gql(CREATE, {"input": {"name": "three"}})
 
     # then
     payload = body["data"]["createApiClient"]
@@ -215,7 +215,7 @@ def test_revoking_refuses_its_tokens_from_the_next_request(client, session_gql, 
 
     # then
     assert body["data"]["revokeApiClient"] == {"revokedId": key_id, "errors": []}
-    status, refused = gql("{ me { username } }", token=token)
+    status, _refused = gql("{ me { username } }", token=token)
     assert status == 401
     assert not Application.objects.filter(client_id=client_id).exists()
     assert not AccessToken.objects.filter(token_checksum__isnull=False, application__client_id=client_id).exists()
