@@ -186,6 +186,10 @@ def test_a_customer_lets_a_third_party_app_act_for_them_with_authorization_code_
     assert set(exchanged.json()["scope"].split()) == {"read", "predict"}
     me = _gql(live_server, exchanged.json()["access_token"], "{ me { username } }")
     assert me.json()["data"]["me"]["username"] == "carol"
+    # and: the customer sees the app among those they have authorized
+    page.goto("/o/authorized_tokens/")
+    assert "Acme Dashboards" in page.locator("main").inner_text()
+    screenshot(page, "authorized_apps")
 
 
 @pytest.mark.parametrize("scope", ["staff", "introspection", "keys"])
