@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
+# The local demo user's portal password (make seed/run only; never a server others can reach).
+DEMO_PORTAL_PASSWORD ?= demo-portal
 
 .PHONY: install run serve migrate seed test test-postgres bench bench-quick bench-growth soak clean
 
@@ -22,9 +24,10 @@ migrate: install
 	$(BIN)/python manage.py migrate --noinput
 
 seed: migrate
-	$(BIN)/python manage.py seed_demo --base-url http://$(HOST):$(PORT)
+	$(BIN)/python manage.py seed_demo --base-url http://$(HOST):$(PORT) --portal-password $(DEMO_PORTAL_PASSWORD)
 
 run: seed
+	@echo "Customer portal: http://$(HOST):$(PORT)/ (sign up, or log in as demo / $(DEMO_PORTAL_PASSWORD)); sign-up emails are printed here"
 	@echo "Serving on http://$(HOST):$(PORT)/graphql/ (admin: create a login with '$(BIN)/python manage.py createsuperuser')"
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 

@@ -4,7 +4,7 @@ from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import UserChangeForm
 from django.db.models import OuterRef, Subquery
 
-from accounts.models import User
+from accounts.models import ApiKey, User
 from accounts.services import user_set_tier
 from billing.models import PricingTier, Subscription
 from billing.services.usage import pricing_tier_for_user
@@ -58,3 +58,23 @@ class MlapiUserAdmin(UserAdmin):
         tier = form.cleaned_data.get("tier")
         if "tier" in form.changed_data and tier is not None and pricing_tier_for_user(user=obj) != tier:
             user_set_tier(user=obj, tier_name=tier.name)
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    """Customers' and operators' client-credentials keys: who made them, their scopes and last use. Keys are
+    made, rotated and revoked by their owners (portal, GraphQL) or with create_api_client, not here."""
+
+    list_display = ("application", "owner", "origin", "scopes", "last_used_at", "secret_rotated_at")
+    list_filter = ("origin",)
+    search_fields = ("application__name", "application__client_id", "application__user__username")
+    list_select_related = ("application__user",)
+    readonly_fields = ("application", "origin", "last_used_at", "secret_rotated_at")
+    fields = ("application", "origin", "scopes", "last_used_at", "secret_rotated_at")
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.display(ordering="application__user__username")
+    def owner(self, key):
+        return key.application.user

@@ -6,19 +6,40 @@ staff user (`create_api_client --staff`). Tokens issued through /o/authorize/ ac
 third-party application, so they never carry a privileged scope, whoever authorizes them.
 """
 
+from django.core.exceptions import ObjectDoesNotExist
 from oauth2_provider.models import Application
+from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.scopes import SettingsScopes
 from oauth2_provider.views import IntrospectTokenView
 
 STAFF_SCOPE = "staff"
 INTROSPECTION_SCOPE = "introspection"
 PRIVILEGED_SCOPES = frozenset({STAFF_SCOPE, INTROSPECTION_SCOPE})
+KEYS_SCOPE = "keys"
+# What a customer's own key may carry (chosen per key); `keys` only ever on a client-credentials key.
+CUSTOMER_KEY_SCOPES = frozenset({"read", "predict", "billing", KEYS_SCOPE})
+DEFAULT_KEY_SCOPES = ("read", "predict", "billing")
+
+
+def customer_key_scopes(application) -> frozenset[str] | None:
+    """The scopes a customer-made key may carry; None for any other application (operator-made, third-party).
+    Reads `application.api_key` (select_related by the callers on hot paths)."""
+    if application is None:
+        return None
+    try:
+        key = application.api_key
+    except ObjectDoesNotExist:
+        return None
+    if key.origin != "customer":
+        return None
+    return frozenset(key.scopes.split()) & CUSTOMER_KEY_SCOPES
 
 
 def application_is_staff(application) -> bool:
     user = getattr(application, "user", None)
     return (
         application is not None
+        and customer_key_scopes(application) is None
         and application.authorization_grant_type == Application.GRANT_CLIENT_CREDENTIALS
         and application.client_type == Application.CLIENT_CONFIDENTIAL
         and user is not None
@@ -31,6 +52,9 @@ def scopes_granted_to(*, application, scopes) -> frozenset[str]:
     """The scopes a token really carries: privileged ones only for a staff application (also checked when a
     token is used, so a token made by hand in the admin, or a user who is no longer staff, gains nothing)."""
     scopes = frozenset(scopes)
+    own = customer_key_scopes(application)
+    if own is not None:
+        return scopes & own
     return scopes if application_is_staff(application) else scopes - PRIVILEGED_SCOPES
 
 
@@ -40,9 +64,36 @@ class ApplicationScopes(SettingsScopes):
 
     def get_available_scopes(self, application=None, request=None, *args, **kwargs):
         available = super().get_available_scopes(application=application, request=request, *args, **kwargs)
+        own = customer_key_scopes(application)
+        if own is not None:
+            return [scope for scope in available if scope in own]
         if application_is_staff(application):
             return available
-        return [scope for scope in available if scope not in PRIVILEGED_SCOPES]
+        available = [scope for scope in available if scope not in PRIVILEGED_SCOPES]
+        if application is not None and application.authorization_grant_type != Application.GRANT_CLIENT_CREDENTIALS:
+            # A third-party app acting for a customer may not mint keys (lasting credentials) for itself.
+            available = [scope for scope in available if scope != KEYS_SCOPE]
+        return available
+
+    def get_default_scopes(self, application=None, request=None, *args, **kwargs):
+        """The settings' default scopes this application may have; a key with none of them: all of its own."""
+        default = super().get_default_scopes(application=application, request=request, *args, **kwargs)
+        if application is None:
+            return default
+        available = self.get_available_scopes(application=application, request=request)
+        return [scope for scope in default if scope in available] or available
+
+
+class KeyUsageOAuth2Validator(OAuth2Validator):
+    """django-oauth-toolkit's validator, recording a key's last use when a token is issued with it."""
+
+    def save_bearer_token(self, token, request, *args, **kwargs):
+        super().save_bearer_token(token, request, *args, **kwargs)
+        application = getattr(request, "client", None)
+        if application is not None and application.authorization_grant_type == Application.GRANT_CLIENT_CREDENTIALS:
+            from accounts.services.api_keys import api_key_touch
+
+            api_key_touch(application=application)
 
 
 class ResourceServerIntrospectTokenView(IntrospectTokenView):

@@ -17,6 +17,8 @@ class PricingTierAdmin(admin.ModelAdmin):
         "price_per_mb",
         "monthly_quota",
         "rate_limit_per_minute",
+        "max_api_keys",
+        "is_public",
     )
 
 

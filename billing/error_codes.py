@@ -13,3 +13,4 @@ class BillingErrorCode(ErrorCode):
     PROVIDER_ERROR = "PROVIDER_ERROR", "The payment provider refused or failed the request."
     PERIOD_CLOSED = "PERIOD_CLOSED", "The billing month is closed: its invoice is finalized."
     SUBSCRIPTION_CONFLICT = "SUBSCRIPTION_CONFLICT", "The tier change conflicts with the subscription history."
+    TIER_NOT_AVAILABLE = "TIER_NOT_AVAILABLE", "That tier cannot be chosen by customers (not public, or unknown)."

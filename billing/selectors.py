@@ -184,3 +184,8 @@ def users_to_invoice(*, period: date, user_model) -> QuerySet:
     return user_model.objects.filter(
         Q(pk__in=charged) | (with_fee & Q(is_active=True, date_joined__lt=end))
     ).order_by("pk")
+
+
+def pricing_tier_list_public() -> QuerySet[PricingTier]:
+    """The tiers customers may choose on the plan page, cheapest first."""
+    return PricingTier.objects.filter(is_public=True).order_by("monthly_fee", "name")

@@ -14,6 +14,8 @@ STANDARD_TIERS = {
         "rate_limit_per_minute": 60,
         "storage_allowance_bytes": 25 * 1024 * 1024,
         "retention_days": 7,
+        "max_api_keys": 2,
+        "is_public": True,
     },
     "pro": {
         "currency": "USD",
@@ -26,5 +28,7 @@ STANDARD_TIERS = {
         "rate_limit_per_minute": 6000,
         "storage_allowance_bytes": 10 * 1024**3,
         "retention_days": 90,
+        "max_api_keys": 25,
+        "is_public": True,
     },
 }

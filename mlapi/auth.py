@@ -12,9 +12,10 @@ from django.utils import timezone
 from oauth2_provider.models import AccessToken
 
 from accounts.oauth import STAFF_SCOPE, scopes_granted_to
+from accounts.services.api_keys import api_key_touch
 from mlapi.hot_cache import HotCache
 
-SESSION_SCOPES = frozenset({"read", "predict", "billing"})
+SESSION_SCOPES = frozenset({"read", "predict", "billing", "keys"})
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,7 @@ _valid_tokens = HotCache(setting="ACCESS_TOKEN_CACHE_SECONDS")
 def _token_load(checksum: str) -> tuple[Caller, datetime]:
     try:
         access_token = AccessToken.objects.select_related(
-            "user", "application__user"
+            "user", "application__user", "application__api_key"
         ).get(token_checksum=checksum)
     except AccessToken.DoesNotExist:
         raise InvalidTokenError("Unknown or revoked access token.") from None
@@ -70,6 +71,9 @@ def _token_load(checksum: str) -> tuple[Caller, datetime]:
     if user is None or not user.is_active:
         raise InvalidTokenError("The access token has no active user.")
     scopes = scopes_granted_to(application=access_token.application, scopes=access_token.scope.split())
+    if access_token.application is not None:
+        # Written at most once a minute per key, and only here, where the token memo already spares most calls.
+        api_key_touch(application=access_token.application)
     return Caller(user=user, scopes=scopes, via="token"), access_token.expires
 
 
@@ -94,3 +98,10 @@ def caller_from_request(request) -> Caller:
 
 def token_cache_clear() -> None:
     _valid_tokens.clear()
+
+
+def token_cache_evict(checksums) -> None:
+    """Forgets these tokens in this process (a revoked key's): other processes forget them within
+    ACCESS_TOKEN_CACHE_SECONDS."""
+    for checksum in checksums:
+        _valid_tokens.discard(checksum)

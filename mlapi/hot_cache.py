@@ -43,6 +43,11 @@ class HotCache:
             entries[key] = value
         return value
 
+    def discard(self, key: Hashable) -> None:
+        with self._lock:
+            if self._entries is not None:
+                self._entries.pop(key, None)
+
     def clear(self) -> None:
         with self._lock:
             if self._entries is not None:

@@ -5,7 +5,7 @@ import graphene
 from graphene.types.uuid import UUID
 
 from accounts.graphql.enums import AccountError
-from accounts.graphql.schema import AccountsQueries
+from accounts.graphql.schema import AccountsMutations, AccountsQueries
 from batch.graphql.schema import BatchMutations, BatchQueries
 from billing.graphql.enums import BillingError
 from billing.graphql.schema import BillingQueries
@@ -21,7 +21,7 @@ class Query(AccountsQueries, PredictionsQueries, BillingQueries, BatchQueries, g
     """Reads. Every field needs a token with a scope (read; billing for invoices and usage)."""
 
 
-class Mutation(PredictionsMutations, BatchMutations, graphene.ObjectType):
+class Mutation(AccountsMutations, PredictionsMutations, BatchMutations, graphene.ObjectType):
     """Writes. User-level problems come back in each payload's `errors`; missing auth or scope is a top-level error."""
 
 

@@ -4,5 +4,5 @@ from mlapi.graphql_core.types import error_type
 AccountError = error_type(
     "AccountError",
     (AccountErrorCode,),
-    description="A user-level problem of an account operation (username, tier).",
+    description="A user-level problem of an account operation (username, tier, API keys).",
 )

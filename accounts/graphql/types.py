@@ -45,3 +45,69 @@ class MeType(graphene.ObjectType):
     @staticmethod
     def resolve_quota_remaining(user, info):
         return quota_remaining(user=user, now=timezone.now())
+
+
+class ApiKeyScope(graphene.Enum):
+    """A scope a customer's API key may carry."""
+
+    READ = "read"
+    PREDICT = "predict"
+    BILLING = "billing"
+    KEYS = "keys"
+
+    class Meta:
+        name = "ApiKeyScope"
+
+    @property
+    def description(self):
+        return {
+            "READ": "Read the model registry and your own predictions.",
+            "PREDICT": "Create predictions: spends your money.",
+            "BILLING": "Read your usage and invoices.",
+            "KEYS": "Create, rotate, rename and revoke your API keys (for scripts that manage keys).",
+        }[self.name]
+
+
+class ApiClientType(graphene.ObjectType):
+    """One of your API keys: an OAuth2 client-credentials application (exchange its id and secret at /o/token/)."""
+
+    id = graphene.ID(required=True, description="The key's id, for the rotate/rename/revoke mutations.")
+    name = graphene.String(required=True, description="Your name for the key.")
+    client_id = graphene.String(required=True, description="The OAuth2 client id (not secret).")
+    scopes = graphene.List(
+        graphene.NonNull(graphene.String),
+        required=True,
+        description="The scopes its tokens may carry; empty for operator-made keys, which carry the defaults.",
+    )
+    created_at = graphene.DateTime(required=True, description="When the key was created.")
+    last_used_at = graphene.DateTime(description="A token issued or used with it, to the minute; null: never.")
+
+    class Meta:
+        name = "ApiClient"
+
+    @staticmethod
+    def resolve_id(application, info):
+        return str(application.pk)
+
+    @staticmethod
+    def resolve_created_at(application, info):
+        return application.created
+
+    @staticmethod
+    def resolve_scopes(application, info):
+        key = _key_of(application)
+        return key.scopes.split() if key is not None and key.origin == "customer" else []
+
+    @staticmethod
+    def resolve_last_used_at(application, info):
+        key = _key_of(application)
+        return key.last_used_at if key is not None else None
+
+
+def _key_of(application):
+    from django.core.exceptions import ObjectDoesNotExist
+
+    try:
+        return application.api_key
+    except ObjectDoesNotExist:
+        return None

@@ -10,7 +10,7 @@ from django.utils import timezone
 from billing.error_codes import BillingErrorCode
 from billing.models import PricingTier, Subscription
 from billing.selectors import closed_since
-from mlapi.errors import ConflictError
+from mlapi.errors import ConflictError, NotFoundError
 
 
 @transaction.atomic
@@ -47,6 +47,18 @@ def subscription_change(*, user, tier: PricingTier, at: datetime | None = None) 
     current.ended_at = at
     current.save(update_fields=["ended_at"])
     return Subscription.objects.create(user=user, tier=tier, started_at=at)
+
+
+def subscription_change_by_customer(*, user, tier_name: str) -> Subscription:
+    """A customer's own change of plan (the portal's plan page): to a public tier, at once.
+
+    At once, not at the next period: the change is a normal tier change, so the month's invoice prorates
+    the fee and prices each call at the tier in force when it was made (subscription_change refuses to
+    schedule a change in the future, so there is no second kind of change to keep consistent)."""
+    tier = PricingTier.objects.filter(name=tier_name, is_public=True).first()
+    if tier is None:
+        raise NotFoundError.single(BillingErrorCode.TIER_NOT_AVAILABLE, "That plan is not available.", field="tier")
+    return subscription_change(user=user, tier=tier)
 
 
 def _overlap_error() -> ConflictError:

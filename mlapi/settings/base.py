@@ -19,6 +19,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "oauth2_provider",
+    "allauth",
+    "allauth.account",
     "mlapi",
     "accounts",
     "predictions",
@@ -37,6 +39,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
 ]
 
 ROOT_URLCONF = "mlapi.urls"
@@ -122,7 +125,26 @@ STORAGES = {
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=5 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
-LOGIN_URL = "/admin/login/"
+# --- Customer accounts (django-allauth): the portal's login is the login for /o/authorize/ too ---
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/keys/"
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",  # the admin's login (username)
+    "allauth.account.auth_backends.AuthenticationBackend",  # the portal's login (email or username)
+]
+ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
+ACCOUNT_LOGIN_METHODS = {"email", "username"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "username*", "password1*", "password2*"]
+ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_LOGOUT_ON_GET = False
+ACCOUNT_EMAIL_SUBJECT_PREFIX = "[mlapi] "
+ACCOUNT_DEFAULT_HTTP_PROTOCOL = env("ACCOUNT_DEFAULT_HTTP_PROTOCOL", default="http")
+
+# --- Email: console locally, locmem in tests, SMTP in production (mlapi/settings/production.py) ---
+EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="mlapi <noreply@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # --- OAuth2 (django-oauth-toolkit) ---
 OAUTH2_PROVIDER = {
@@ -130,6 +152,8 @@ OAUTH2_PROVIDER = {
         "read": "Read the model registry and your own predictions",
         "predict": "Create predictions",
         "billing": "Read your usage and invoices",
+        # Client-credentials keys only (never through /o/authorize/): lets a script manage your API keys.
+        "keys": "Create, rotate, rename and revoke your API keys",
         # Privileged: granted only to staff applications (accounts.oauth), never through /o/authorize/.
         "staff": "Staff only: see every tenant's predictions and invoices",
         "introspection": "Resource servers only: introspect tokens on /o/introspect/",
@@ -155,6 +179,7 @@ OAUTH2_PROVIDER = {
     "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
     "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
 }
+OAUTH2_PROVIDER["OAUTH2_VALIDATOR_CLASS"] = "accounts.oauth.KeyUsageOAuth2Validator"
 OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
 
 # --- GraphQL ---

@@ -26,3 +26,14 @@ if CACHES["default"]["BACKEND"] == "django.core.cache.backends.locmem.LocMemCach
         "REDIS_URL must be set in production (e.g. redis://redis:6379/0): the per-minute rate limit "
         "counts in this shared cache, and a per-process cache would count each worker separately."
     )
+
+# Email (sign-up verification, password reset) over SMTP; EMAIL_HOST_PASSWORD may come from EMAIL_HOST_PASSWORD_FILE.
+EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=587)
+EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=True)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+# DEFAULT_FROM_EMAIL (base.py) should name a mailbox of yours: the default noreply@localhost is a placeholder.
+ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https"

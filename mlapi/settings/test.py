@@ -25,3 +25,4 @@ PAYMENT_PROVIDER = "manual"
 ACCESS_TOKEN_CACHE_SECONDS = 0
 MODEL_LOOKUP_CACHE_SECONDS = 0
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

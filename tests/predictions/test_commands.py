@@ -45,7 +45,7 @@ def test_create_api_client_prints_credentials_that_get_a_token_for_the_user(clie
     assert len(lines) == 1
     credentials = json.loads(lines[0])
     assert set(credentials) == {"client_id", "client_secret", "scopes"}
-    assert credentials["scopes"] == ["billing", "predict", "read"]  # no privileged scope without --staff
+    assert credentials["scopes"] == ["billing", "keys", "predict", "read"]  # no privileged scope without --staff
     response = _token(client, credentials["client_id"], credentials["client_secret"])
     assert response.status_code == 200
     status, body = gql(ME, token=response.json()["access_token"])

@@ -36,7 +36,7 @@ from mlapi.schema import schema as mlapi_schema
 from predictions.models import Prediction, RegisteredModel
 from tests.conftest import IRIS_SETOSA, iris_artifact
 
-ALL_SCOPES = frozenset({"read", "predict", "billing"})
+ALL_SCOPES = frozenset({"read", "predict", "billing", "keys"})
 BATCH_INSTALLED = apps.is_installed("batch")
 _needs_batch = pytest.mark.skipif(not BATCH_INSTALLED, reason="the batch app is not in INSTALLED_APPS")
 
@@ -74,6 +74,12 @@ GRAPHQL_SCOPES = {
     "invoices": "billing",
     "invoice": "billing",
     "createPrediction": "predict",
+    # A customer's own API keys: a session or a token with `keys` (never `predict`).
+    "apiClients": "keys",
+    "createApiClient": "keys",
+    "rotateApiClientSecret": "keys",
+    "renameApiClient": "keys",
+    "revokeApiClient": "keys",
 }
 BATCH_GRAPHQL_SCOPES = {
     "batchJob": "read",
@@ -578,7 +584,7 @@ def test_printable_invoice_needs_a_login_or_the_billing_scope(client, make_user,
     without_scope = client.get(f"/billing/invoices/{alices_invoice.pk}/", HTTP_AUTHORIZATION=f"Bearer {read_only}")
     # then
     assert anonymous.status_code == 302
-    assert anonymous["Location"].startswith("/admin/login/")
+    assert anonymous["Location"].startswith("/accounts/login/")  # the customer login (LOGIN_URL)
     assert without_scope.status_code == 403
 
 
@@ -661,18 +667,41 @@ def two_applications(make_user):
 def test_application_management_needs_a_login(client, two_applications):
     # given
     (_, alices), _ = two_applications
-    paths = ["/o/applications/", "/o/applications/register/", f"/o/applications/{alices.application.pk}/", "/o/authorized_tokens/"]
+    paths = ["/o/applications/", "/o/applications/register/", f"/o/applications/{alices.application.pk}/"]
     # when
     responses = [client.get(path) for path in paths]
-    # then
+    tokens = client.get("/o/authorized_tokens/")
+    # then: registering applications is for staff (customers make keys on /keys/, within their tier's limit);
+    # the list of third-party apps a customer has authorized is behind the customer login
     for path, response in zip(paths, responses):
         assert response.status_code == 302, path
         assert response["Location"].startswith("/admin/login/"), path
+    assert tokens.status_code == 302 and tokens["Location"].startswith("/accounts/login/")
+
+
+def test_a_customer_cannot_register_applications_around_the_key_pages(two_applications):
+    # given: a logged-in customer (not staff)
+    (alice, _), _ = two_applications
+    browser = Client()
+    browser.force_login(alice)
+    before = Application.objects.count()
+    # when
+    listing = browser.get("/o/applications/")
+    register = browser.post(
+        "/o/applications/register/",
+        {"name": "unlimited", "client_type": "confidential", "authorization_grant_type": "client-credentials"},
+    )
+    # then
+    assert (listing.status_code, register.status_code) == (302, 302)
+    assert register["Location"].startswith("/admin/login/")
+    assert Application.objects.count() == before
 
 
 def test_another_users_application_pages_are_404(two_applications):
     # given
     (_, alices), (bob, bobs) = two_applications
+    bob.is_staff = True  # the application pages are for staff; even so, only their own applications
+    bob.save(update_fields=["is_staff"])
     browser = Client()
     browser.force_login(bob)
     pk = alices.application.pk

@@ -92,7 +92,7 @@ def bearer(make_user, issue_token, register):
     """Headers of an ordinary user holding every scope, with iris and bank-marketing in production."""
     register("iris", iris_artifact())
     register("bank-marketing", bank_artifact())
-    return {"Authorization": f"Bearer {issue_token(make_user('fuzzer'))}"}
+    return {"Authorization": f"Bearer {issue_token(make_user('fuzzer'), scope='read predict billing keys')}"}
 
 
 # --- Checks ---------------------------------------------------------------------------------------

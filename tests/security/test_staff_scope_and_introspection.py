@@ -194,7 +194,7 @@ def test_create_api_client_staff_flag_makes_a_client_that_may_ask_for_the_staff_
         "/o/token/", {"grant_type": "client_credentials", "scope": "read staff"},
         HTTP_AUTHORIZATION=_basic(credentials["client_id"], credentials["client_secret"]),
     )
-    assert credentials["scopes"] == ["billing", "introspection", "predict", "read", "staff"]
+    assert credentials["scopes"] == ["billing", "introspection", "keys", "predict", "read", "staff"]
     assert token.status_code == 200
     assert len(_rest_ids(client, token.json()["access_token"])) == 5
 

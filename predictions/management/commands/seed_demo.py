@@ -8,8 +8,14 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--base-url", default="http://127.0.0.1:8000")
+        parser.add_argument(
+            "--portal-password",
+            default="",
+            help="Also give the demo user a portal login (demo@example.com or 'demo') with this password. "
+            "For a local demo only: never on a server others can reach.",
+        )
 
-    def handle(self, *args, base_url, **options):
+    def handle(self, *args, base_url, portal_password, **options):
         result = demo_seed()
         for line in result.registered:
             self.stdout.write(f"registered {line}")
@@ -18,6 +24,13 @@ class Command(BaseCommand):
         c = result.credentials
         self.stdout.write("\nDemo API client (user 'demo', tier 'pro'):")
         self.stdout.write(f"  client_id={c.client_id}\n  client_secret={c.client_secret}\n")
+        if portal_password:
+            from accounts.services import customer_login_set
+
+            customer_login_set(user=c.application.user, password=portal_password)
+            self.stdout.write(
+                f"Customer portal: {base_url}/accounts/login/ as demo (or demo@example.com), password {portal_password!r}\n"
+            )
         self.stdout.write("Try it:\n")
         self.stdout.write(
             f"  TOKEN=$(curl -s -u '{c.client_id}:{c.client_secret}' -d grant_type=client_credentials "

@@ -1,5 +1,8 @@
+"""Users and operator-made API clients; customers' own keys are in accounts.services.api_keys."""
+
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
@@ -7,6 +10,7 @@ from oauth2_provider.generators import generate_client_secret
 from oauth2_provider.models import Application
 
 from accounts.error_codes import AccountErrorCode
+from accounts.models import ApiKey
 from billing.models import PricingTier
 from billing.services.subscriptions import subscription_change
 from mlapi.errors import ApplicationError
@@ -82,4 +86,29 @@ def api_client_create(
         )
     application.client_secret = secret
     application.save()
+    ApiKey.objects.get_or_create(application=application, defaults={"origin": ApiKey.Origin.OPERATOR})
     return ApiClientCredentials(client_id=application.client_id, client_secret=secret, application=application)
+
+
+def customer_signup_complete(*, user) -> None:
+    """A new customer (portal sign-up) is on the default tier from the moment they joined, recorded in the
+    tier history so a later change of DEFAULT_PRICING_TIER does not rewrite their past."""
+    tier = PricingTier.objects.filter(name=settings.DEFAULT_PRICING_TIER).first()
+    if tier is not None:
+        subscription_change(user=user, tier=tier, at=user.date_joined)
+
+
+@transaction.atomic
+def customer_login_set(*, user, password: str) -> None:
+    """Gives an existing user a portal login: this password, and their email address marked verified
+    (for demo and operator-made accounts; customers sign up and verify through allauth)."""
+    from allauth.account.models import EmailAddress
+
+    if not user.email:
+        raise ApplicationError.single(AccountErrorCode.INVALID_USERNAME, "The user needs an email address to log in.", field="email")
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    EmailAddress.objects.filter(user=user).exclude(email__iexact=user.email).update(primary=False)
+    EmailAddress.objects.update_or_create(
+        user=user, email=user.email, defaults={"verified": True, "primary": True}
+    )
