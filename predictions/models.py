@@ -91,3 +91,6 @@ class Prediction(models.Model):
             models.Index(fields=["user", "-created_at", "-id"], name="prediction_user_recent_idx"),
             models.Index(fields=["-created_at", "-id"], name="prediction_recent_idx"),
         ]
+
+    def __str__(self) -> str:
+        return f"prediction {self.pk} by {self.model}"
