@@ -15,6 +15,7 @@ from billing.services.rollups import usage_daily_totals
 from predictions.models import RegisteredModel
 
 CENTS = Decimal("0.01")
+CHART_STEP = Decimal("0.000001")  # a day's cost in the chart: a single prediction costs fractions of a cent
 SPLITS = ("model", "source")
 CHART_DAYS = (30, 90)
 
@@ -86,7 +87,7 @@ def usage_overview(*, user, now: datetime) -> UsageOverview:
 
 def usage_daily_series(*, user, now: datetime, days: int, split: str) -> dict:
     """Predictions and cost per UTC day for the last `days` days (today included), one series per model
-    ("name vN") or per source (online / batch). Amounts are exact Decimal strings, rounded half-up to cents."""
+    ("name vN") or per source (online / batch). Amounts are Decimal strings, rounded half-up to millionths."""
     if days not in CHART_DAYS:
         raise ValueError(f"days must be one of {CHART_DAYS}")
     if split not in SPLITS:
@@ -114,13 +115,18 @@ def usage_daily_series(*, user, now: datetime, days: int, split: str) -> dict:
             cell[0] += added["predictions"]
             cell[1] += added["amount"]
     if split == "model" and counts:
-        labels = {m.pk: str(m) for m in RegisteredModel.objects.filter(pk__in=list(counts))}
+        labels = {
+            pk: f"{name} v{version}"
+            for pk, name, version in RegisteredModel.objects.filter(pk__in=list(counts)).values_list("pk", "name", "version")
+        }
     axis = [first + timedelta(days=i) for i in range(days)]
     series = [
         {
             "label": labels.get(key, str(key)) if split == "model" else key,
             "predictions": [by_day[d][0] if d in by_day else 0 for d in axis],
-            "cost": [str((by_day[d][1] if d in by_day else ZERO).quantize(CENTS, rounding=ROUND_HALF_UP)) for d in axis],
+            "cost": [
+                str((by_day[d][1] if d in by_day else ZERO).quantize(CHART_STEP, rounding=ROUND_HALF_UP)) for d in axis
+            ],
         }
         for key, by_day in sorted(counts.items(), key=lambda item: str(labels.get(item[0], item[0])))
     ]

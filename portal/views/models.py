@@ -42,8 +42,8 @@ def _examples(*, request: HttpRequest, model, client_id: str) -> dict:
     features = model_example_features(model=model)
     body = json.dumps({"features": features})
     token = (
-        f"curl -s -u {client_id}:YOUR_CLIENT_SECRET -d grant_type=client_credentials -d scope=predict "
-        f"{base}/o/token/"
+        f"curl -s -u {client_id}:YOUR_CLIENT_SECRET \\\n"
+        f"  -d grant_type=client_credentials -d scope=predict {base}/o/token/"
     )
     curl = (
         f"{token}\n# → {{\"access_token\": \"…\"}}\n"
