@@ -221,7 +221,7 @@ class PaymentEvent(models.Model):
 
 
 class UsageDaily(models.Model):
-    """Usage per user, billing period, UTC day, model and source: a rollup of `UsageRecord`s, written only
+    """Usage per user, billing period, UTC day, model, source and currency: a rollup of `UsageRecord`s, written only
     by `usage_daily_rollup` (a Celery beat task), so the prediction hot path writes nothing more.
 
     It covers the usage records with id <= `UsageRollupState.rolled_id`; the dashboard adds the newer
@@ -232,6 +232,7 @@ class UsageDaily(models.Model):
     day = models.DateField(help_text="The UTC day of the records' created_at.")
     model = models.ForeignKey("predictions.RegisteredModel", on_delete=models.CASCADE, related_name="usage_daily")
     source = models.CharField(max_length=16)
+    currency = models.CharField(max_length=3)
     calls = models.PositiveBigIntegerField(default=0)
     predictions = models.PositiveBigIntegerField(default=0)
     stored_bytes = models.PositiveBigIntegerField(default=0)
@@ -241,10 +242,14 @@ class UsageDaily(models.Model):
         ordering = ["user", "day", "model", "source"]
         constraints = [
             models.UniqueConstraint(
-                fields=["user", "period", "day", "model", "source"], name="usage_daily_key_unique"
+                fields=["user", "period", "day", "model", "source", "currency"], name="usage_daily_key_unique"
             )
         ]
-        indexes = [models.Index(fields=["user", "day"], name="usage_daily_user_day_idx")]
+        indexes = [
+            models.Index(fields=["user", "day"], name="usage_daily_user_day_idx"),
+            models.Index(fields=["period"], name="usage_daily_period_idx"),
+            models.Index(fields=["day"], name="usage_daily_day_idx"),
+        ]
         verbose_name_plural = "usage daily"
 
     def __str__(self) -> str:

@@ -109,7 +109,7 @@ def usage_daily_series(*, user, now: datetime, days: int, split: str) -> dict:
         cell[0] += row["n"]
         cell[1] += row["total"]
     tail = _tail(user=user, rolled_id=rolled_id).filter(created_at__gte=_midnight(first))
-    for (_user, _period, day, model_id, source), added in usage_daily_totals(records=tail).items():
+    for (_user, _period, day, model_id, source, _currency), added in usage_daily_totals(records=tail).items():
         if first <= day <= today:
             cell = counts[model_id if split == "model" else source][day]
             cell[0] += added["predictions"]

@@ -14,7 +14,7 @@ from django.db.models.functions import TruncDate
 from billing.models import ZERO, UsageDaily, UsageRecord, UsageRollupState
 
 ROLLUP_BATCH_IDS = 200_000  # usage ids per transaction: bounds one run's lock time and memory
-KEY = ("user_id", "period", "day", "model_id", "source")
+KEY = ("user_id", "period", "day", "model_id", "source", "currency")
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ def _add_slice(*, low: int, high: int) -> tuple[int, int]:
     users = {key[0] for key in totals}
     days = {key[2] for key in totals}
     existing = {
-        (row.user_id, row.period, row.day, row.model_id, row.source): row
+        (row.user_id, row.period, row.day, row.model_id, row.source, row.currency): row
         for row in UsageDaily.objects.filter(user_id__in=users, day__in=days)
     }
     rows = []

@@ -36,7 +36,14 @@ def _direct() -> dict:
     """What the rollup must equal: the usage records aggregated per key in one query."""
     totals = {}
     for record in UsageRecord.objects.all():
-        key = (record.user_id, record.period, record.created_at.astimezone(timezone.utc).date(), record.model_id, record.source)
+        key = (
+            record.user_id,
+            record.period,
+            record.created_at.astimezone(timezone.utc).date(),
+            record.model_id,
+            record.source,
+            record.currency,
+        )
         calls, predictions, stored, amount = totals.get(key, (0, 0, 0, Decimal(0)))
         totals[key] = (calls + 1, predictions + record.predictions, stored + record.stored_bytes, amount + record.amount)
     return totals
@@ -44,7 +51,7 @@ def _direct() -> dict:
 
 def _rolled() -> dict:
     return {
-        (r.user_id, r.period, r.day, r.model_id, r.source): (r.calls, r.predictions, r.stored_bytes, r.amount)
+        (r.user_id, r.period, r.day, r.model_id, r.source, r.currency): (r.calls, r.predictions, r.stored_bytes, r.amount)
         for r in UsageDaily.objects.all()
     }
 
