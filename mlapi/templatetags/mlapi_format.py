@@ -23,7 +23,7 @@ def plain(value) -> str:
 
 
 def money(value) -> str:
-    """Cents, or up to six decimals for amounts below a cent (a single prediction's price), half-up."""
+    """Cents, or six decimals for amounts below a cent (a single prediction's price), rounded half-up."""
     try:
         number = Decimal(value)
     except (InvalidOperation, TypeError, ValueError):
@@ -31,7 +31,7 @@ def money(value) -> str:
     if number == 0:
         return "0.00"
     if abs(number) < CENTS:
-        return plain(number.quantize(MICRO, rounding=ROUND_HALF_UP))
+        return format(number.quantize(MICRO, rounding=ROUND_HALF_UP), "f")
     return format(number.quantize(CENTS, rounding=ROUND_HALF_UP), "f")
 
 

@@ -121,3 +121,24 @@ def test_open_the_invoice_and_download_its_pdf(transactional_db, live_server, pa
     assert pdf.startswith(b"%PDF-")
     text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
     assert invoice.number in text and "49.15" in text
+
+
+def test_the_admin_index_dashboard_renders(transactional_db, live_server, page, screenshot, make_user, django_user_model, iris_model):
+    from django.db import transaction
+    from django.utils import timezone as dj_timezone
+
+    from billing.services.usage import pricing_tier_for_user, usage_charge
+
+    alice = make_user("alice")
+    with transaction.atomic():
+        usage_charge(user=alice, tier=pricing_tier_for_user(user=alice), model=iris_model, predictions=7, cpu_seconds=0.5,
+                     stored_bytes=900, idempotency_key=None, request_hash="0" * 64, source="online", now=dj_timezone.now())
+    operator = django_user_model.objects.create_superuser("operator", "operator@example.com", "pw")
+    log_in(page, live_server, operator)
+
+    page.goto("/admin/")
+
+    assert page.get_by_test_id("active-customers").inner_text() == "1"
+    assert page.get_by_test_id("top-models").inner_text() == "iris v1: 7"
+    assert page.get_by_role("link", name="View site").get_attribute("href") == "/"
+    screenshot(page, "admin-index")
