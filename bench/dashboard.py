@@ -84,7 +84,6 @@ def bulk_load(user, count: int, *, start: datetime, end: datetime) -> float:
     from django.db.models import F
 
     from billing.models import MonthlyUsage, PricingTier
-    from billing.periods import period_of
     from predictions.models import RegisteredModel
 
     models = list(RegisteredModel.objects.filter(stage="production").order_by("name").values_list("pk", flat=True))
