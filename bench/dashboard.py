@@ -150,6 +150,13 @@ def main() -> int:
     parser.add_argument("--large", type=int, default=1_000_000)
     parser.add_argument("--tail", type=int, default=2_000)
     parser.add_argument("--samples", type=int, default=30)
+    parser.add_argument(
+        "--layout",
+        choices=("month", "current"),
+        default="month",
+        help="month: the records fill the month with the most days so far (early in a month, the previous one); "
+        "current: they fill the current month up to now, so GET /dashboard/ reads a month of LARGE records",
+    )
     args = parser.parse_args()
     if not args.database_url.startswith("postgres"):
         print("bench.dashboard needs PostgreSQL (it bulk-loads with generate_series)", file=sys.stderr)
@@ -172,7 +179,7 @@ def main() -> int:
     # The month measured is the one holding the bulk of the records: the current month, or, early in a month,
     # the previous one (its last second is `month_now`).
     month_start = period_bounds(period_of(now))[0]
-    if (now - month_start) < timedelta(days=15):
+    if args.layout == "month" and (now - month_start) < timedelta(days=15):
         month_start = period_bounds(period_of(month_start - timedelta(days=1)))[0]
     month_end = period_bounds(period_of(month_start))[1]
     month_now = min(now, month_end - timedelta(seconds=1))
@@ -223,7 +230,7 @@ def main() -> int:
 
     results = {
         "date": now.isoformat(timespec="seconds"), "cores": os.cpu_count(), "load_average": os.getloadavg(),
-        "python": platform.python_version(), "database": "postgresql", "samples": args.samples,
+        "python": platform.python_version(), "database": "postgresql", "samples": args.samples, "layout": args.layout,
         "usage_records": args.large + args.tail, "usage_records_in_measured_month": in_month,
         "tail_not_rolled_up": args.tail, "rollup_rows": rollup_rows,
         "bulk_load_s": round(load_s + tail_load_s, 1),
