@@ -67,9 +67,9 @@ def usage_overview(*, user, now: datetime) -> UsageOverview:
     tail = _tail(user=user, rolled_id=rolled_id).filter(period=period).aggregate(total=Sum("amount"))["total"] or ZERO
     cost = rolled + tail
     start, end = period_bounds(period)
-    elapsed = max((now - start).total_seconds(), 1.0) / (end - start).total_seconds()
-    elapsed = min(elapsed, 1.0)
-    projected_usage = (cost / Decimal(repr(elapsed))).quantize(CENTS, rounding=ROUND_HALF_UP)
+    micro = timedelta(microseconds=1)
+    elapsed = min(Decimal(max((now - start) // micro, 1_000_000)) / Decimal((end - start) // micro), Decimal(1))
+    projected_usage = (cost / elapsed).quantize(CENTS, rounding=ROUND_HALF_UP)
     return UsageOverview(
         period=period,
         tier=tier,
@@ -79,7 +79,7 @@ def usage_overview(*, user, now: datetime) -> UsageOverview:
         monthly_fee=tier.monthly_fee,
         projected_usage=projected_usage,
         projected_total=projected_usage + tier.monthly_fee,
-        elapsed_fraction=elapsed,
+        elapsed_fraction=float(elapsed),
         quota=tier.monthly_quota,
         rate_limit_per_minute=tier.rate_limit_per_minute,
     )
