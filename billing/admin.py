@@ -14,12 +14,13 @@ from billing.models import (
     UsageRecord,
 )
 from billing.services.invoices import SEND_NOT_QUEUED, invoice_finalize, invoice_mark_paid, invoice_void
-from mlapi.admin_display import admin_link, decimal, size
+from mlapi.admin_display import PLAIN_DECIMAL_FIELDS, admin_link, decimal, size
 from mlapi.errors import ApplicationError
 
 
 @admin.register(PricingTier)
 class PricingTierAdmin(admin.ModelAdmin):
+    formfield_overrides = PLAIN_DECIMAL_FIELDS
     list_display = (
         "name",
         "currency",

@@ -1,5 +1,9 @@
 """Small helpers for admin columns: links to related objects and changelists, sizes and Decimals for people."""
 
+from decimal import Decimal
+
+from django import forms
+from django.db import models
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
@@ -36,3 +40,15 @@ def size(value) -> str:
 
 def decimal(value) -> str:
     return "—" if value is None else plain(value)
+
+
+class PlainDecimalInput(forms.NumberInput):
+    """A number input that shows a stored Decimal as typed, never in exponent form (0E-8 → 0)."""
+
+    def format_value(self, value):
+        if isinstance(value, Decimal):
+            return plain(value)
+        return super().format_value(value)
+
+
+PLAIN_DECIMAL_FIELDS = {models.DecimalField: {"widget": PlainDecimalInput}}

@@ -75,6 +75,18 @@ def test_admin_lists_show_names_sizes_and_plain_decimals(superuser_client, make_
     assert re.search(r"\d+\xa0bytes", pages["/admin/billing/usagerecord/"])
 
 
+def test_the_pricing_tier_form_shows_zero_prices_plainly_and_saves_them(superuser_client):
+    # given: a stored 0.00000000 comes back from the database as Decimal("0E-8")
+    tier = PricingTier.objects.get(name="free")
+    assert str(PricingTier.objects.get(pk=tier.pk).price_per_prediction) == "0E-8"
+
+    # when
+    page = superuser_client.get(f"/admin/billing/pricingtier/{tier.pk}/change/").content.decode()
+
+    # then
+    assert 'name="price_per_prediction" value="0"' in page and "0E-" not in page
+
+
 def test_a_users_page_links_to_their_keys_usage_predictions_and_invoices(superuser_client, make_user):
     alice = make_user("alice")
     Application.objects.create(user=alice, name="alice key", client_type="confidential", authorization_grant_type="client-credentials")
