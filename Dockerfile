@@ -33,10 +33,11 @@ ENV PATH="/opt/venv/bin:$PATH" \
     MEDIA_ROOT=/app/media \
     PORT=8000
 
-# LightGBM's wheel links the system OpenMP runtime (XGBoost's CPU wheel ships its own).
+# LightGBM's wheel links the system OpenMP runtime (XGBoost's CPU wheel ships its own); WeasyPrint (invoice
+# PDFs) needs pango and a font.
 # hadolint ignore=DL3008
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libgomp1 \
+ && apt-get install -y --no-install-recommends libgomp1 libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core \
  && rm -rf /var/lib/apt/lists/*
 
 # A fixed uid/gid, so volume ownership and the k8s securityContext (runAsUser 10001) agree.

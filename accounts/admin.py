@@ -4,10 +4,14 @@ from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import UserChangeForm
 from django.db.models import OuterRef, Subquery
 
+from oauth2_provider.models import get_application_model
+
 from accounts.models import ApiKey, User
 from accounts.services import user_set_tier
-from billing.models import PricingTier, Subscription
+from billing.models import Invoice, MonthlyUsage, PricingTier, Subscription, UsageRecord
 from billing.services.usage import pricing_tier_for_user
+from mlapi.admin_display import changelist_link, links
+from predictions.models import Prediction
 
 
 class UserWithTierChangeForm(UserChangeForm):
@@ -41,13 +45,42 @@ class CurrentTierFilter(admin.SimpleListFilter):
 @admin.register(User)
 class MlapiUserAdmin(UserAdmin):
     form = UserWithTierChangeForm
-    list_display = ("username", "email", "current_tier", "is_staff", "is_active", "date_joined")
+    list_display = ("username", "email", "current_tier", "is_staff", "is_active", "date_joined", "records")
     list_filter = (CurrentTierFilter, "is_staff", "is_active")
-    fieldsets = (*UserAdmin.fieldsets, ("Billing", {"fields": ("tier",)}))
+    fieldsets = (*UserAdmin.fieldsets, ("Billing", {"fields": ("tier", "related")}))
+    readonly_fields = ("related",)
+
+    @admin.display(description="their records")
+    def related(self, user):
+        """Links to this user's API keys, tier history, usage, predictions and invoices in the admin."""
+        if user.pk is None:
+            return "—"
+        by_user = {"user__id__exact": user.pk}
+        return links(
+            [
+                changelist_link(get_application_model(), "API keys", **by_user),
+                changelist_link(Subscription, "tier history", **by_user),
+                changelist_link(MonthlyUsage, "monthly counters", **by_user),
+                changelist_link(UsageRecord, "usage records", **by_user),
+                changelist_link(Prediction, "predictions", **by_user),
+                changelist_link(Invoice, "invoices", **by_user),
+            ]
+        )
 
     def get_queryset(self, request):
         open_tier = Subscription.objects.filter(user=OuterRef("pk"), ended_at__isnull=True).values("tier__name")[:1]
         return super().get_queryset(request).annotate(current_tier_name=Subquery(open_tier))
+
+    @admin.display(description="records")
+    def records(self, user):
+        by_user = {"user__id__exact": user.pk}
+        return links(
+            [
+                changelist_link(get_application_model(), "keys", **by_user),
+                changelist_link(UsageRecord, "usage", **by_user),
+                changelist_link(Invoice, "invoices", **by_user),
+            ]
+        )
 
     @admin.display(description="tier", ordering="current_tier_name")
     def current_tier(self, user):

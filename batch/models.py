@@ -108,6 +108,9 @@ class BatchChunk(models.Model):
         ordering = ["job", "index"]
         constraints = [models.UniqueConstraint(fields=["job", "index"], name="batch_chunk_job_index_unique")]
 
+    def __str__(self) -> str:
+        return f"job {self.job_id} chunk {self.index}"
+
 
 class BatchResultRow(models.Model):
     """One input row's outcome: its output, or its error. Unique per (job, row): a replayed chunk stores nothing."""
@@ -128,3 +131,6 @@ class BatchResultRow(models.Model):
                 name="batch_result_output_xor_error",
             ),
         ]
+
+    def __str__(self) -> str:
+        return f"job {self.job_id} row {self.row_number}"

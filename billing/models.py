@@ -89,6 +89,9 @@ class MonthlyUsage(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "period"], name="monthly_usage_user_period_unique")]
 
+    def __str__(self) -> str:
+        return f"{self.user} {self.period:%Y-%m}: {self.predictions} predictions"
+
 
 class UsageRecord(models.Model):
     """One accepted, billed call: written in the same transaction as its predictions."""
@@ -131,6 +134,9 @@ class UsageRecord(models.Model):
             ),
         ]
         indexes = [models.Index(fields=["user", "period"], name="usage_user_period_idx")]
+
+    def __str__(self) -> str:
+        return f"usage {self.pk}: {self.user} {self.predictions} × {self.model} ({self.source})"
 
 
 class Invoice(models.Model):
@@ -190,12 +196,18 @@ class InvoiceLine(models.Model):
     class Meta:
         ordering = ["position"]
 
+    def __str__(self) -> str:
+        return f"{self.invoice} line {self.position}: {self.description}"
+
 
 class InvoiceNumberSequence(models.Model):
     """Gap-free sequential invoice numbers per year, taken under a row lock."""
 
     year = models.PositiveSmallIntegerField(unique=True)
     last_number = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"invoice numbers {self.year}: last {self.last_number}"
 
 
 class PaymentEvent(models.Model):
@@ -209,3 +221,59 @@ class PaymentEvent(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["provider", "event_id"], name="payment_event_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.event_type} {self.event_id}"
+
+
+class UsageDaily(models.Model):
+    """Usage per user, billing period, UTC day, model, source and currency: a rollup of `UsageRecord`s, written only
+    by `usage_daily_rollup` (a Celery beat task), so the prediction hot path writes nothing more.
+
+    It covers the usage records with id <= `UsageRollupState.rolled_id`; the dashboard adds the newer
+    ones (the tail) read live."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="usage_daily")
+    period = models.DateField(help_text="The billing month of the usage records (first day).")
+    day = models.DateField(help_text="The UTC day of the records' created_at.")
+    model = models.ForeignKey("predictions.RegisteredModel", on_delete=models.CASCADE, related_name="usage_daily")
+    source = models.CharField(max_length=16)
+    currency = models.CharField(max_length=3)
+    calls = models.PositiveBigIntegerField(default=0)
+    predictions = models.PositiveBigIntegerField(default=0)
+    stored_bytes = models.PositiveBigIntegerField(default=0)
+    amount = models.DecimalField(max_digits=24, decimal_places=10, default=ZERO)
+
+    class Meta:
+        ordering = ["user", "day", "model", "source"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "period", "day", "model", "source", "currency"], name="usage_daily_key_unique"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["user", "day"], name="usage_daily_user_day_idx"),
+            models.Index(fields=["period"], name="usage_daily_period_idx"),
+            models.Index(fields=["day"], name="usage_daily_day_idx"),
+        ]
+        verbose_name_plural = "usage daily"
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.day:%Y-%m-%d} model {self.model_id} {self.source}"
+
+
+class UsageRollupState(models.Model):
+    """One row: how far `UsageDaily` has rolled the usage records up.
+
+    `rolled_id`: every record with id <= it is in UsageDaily. `seen_id`: the highest id at the previous
+    run; the next run rolls up to it (not further), so a record whose id was taken by a transaction still
+    open during one run is committed by the next (the charging transactions last milliseconds; a run is
+    USAGE_ROLLUP_INTERVAL_SECONDS apart)."""
+
+    name = models.CharField(max_length=32, unique=True, default="usage_daily")
+    rolled_id = models.BigIntegerField(default=0)
+    seen_id = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.name}: rolled up to usage record {self.rolled_id}"

@@ -8,6 +8,7 @@ from billing.periods import period_of, period_previous
 from billing.services.invoices import invoices_generate
 from billing.services.payments import invoice_send, invoices_send_pending
 from billing.services.reconciliation import billing_reconcile
+from billing.services.rollups import usage_daily_rollup
 
 logger = logging.getLogger(__name__)
 
@@ -40,3 +41,9 @@ def reconcile_closed_periods() -> dict:
         )
     summary = report.as_dict()
     return {k: summary[k] for k in ("ok", "periods_checked", "invoices_checked", "differences", "differences_by_check")}
+
+
+@shared_task(acks_late=True)
+def rollup_usage_daily() -> dict:
+    """Every USAGE_ROLLUP_INTERVAL_SECONDS: adds the new usage records to the daily rollup the dashboard reads."""
+    return usage_daily_rollup().as_dict()

@@ -5,6 +5,7 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.template.response import TemplateResponse
 
+from mlapi.admin_display import admin_link, decimal, size
 from mlapi.errors import ApplicationError
 from predictions.error_codes import RegistryErrorCode
 from predictions.models import Prediction, RegisteredModel
@@ -137,7 +138,7 @@ class ChangeModelForm(forms.ModelForm):
 
 @admin.register(RegisteredModel)
 class RegisteredModelAdmin(admin.ModelAdmin):
-    list_display = ("name", "version", "stage", "task", "artifact_format", "size_bytes", "registered_by", "created_at")
+    list_display = ("name", "version", "stage", "task", "artifact_format", "artifact_size", "registered_by", "created_at")
     list_filter = ("stage", "task", "artifact_format")
     search_fields = ("name", "description", "sha256")
     actions = ("promote_to_production", "archive")
@@ -157,6 +158,10 @@ class RegisteredModelAdmin(admin.ModelAdmin):
         "registered_by",
         "created_at",
     )
+
+    @admin.display(description="size", ordering="size_bytes")
+    def artifact_size(self, model):
+        return size(model.size_bytes)
 
     def get_form(self, request, obj=None, **kwargs):
         kwargs["form"] = RegisterModelForm if obj is None else ChangeModelForm
@@ -244,12 +249,29 @@ class RegisteredModelAdmin(admin.ModelAdmin):
 
 @admin.register(Prediction)
 class PredictionAdmin(admin.ModelAdmin):
-    list_display = ("id", "user", "model", "created_at", "latency_ms")
+    list_display = ("id", "user_link", "model_link", "created_at", "latency", "cost")
     list_filter = ("model__name", "created_at")
     search_fields = ("id", "user__username", "model__name")
     date_hierarchy = "created_at"
-    list_select_related = ("user", "model")
+    list_select_related = ("user", "model", "usage")
     readonly_fields = [f.name for f in Prediction._meta.fields]
+
+    @admin.display(description="user", ordering="user__username")
+    def user_link(self, prediction):
+        return admin_link(prediction.user)
+
+    @admin.display(description="model", ordering="model__name")
+    def model_link(self, prediction):
+        return admin_link(prediction.model)
+
+    @admin.display(description="latency (ms)", ordering="latency_ms")
+    def latency(self, prediction):
+        return decimal(prediction.latency_ms)
+
+    @admin.display(description="cost of its call")
+    def cost(self, prediction):
+        usage = prediction.usage
+        return admin_link(usage, f"{decimal(usage.amount)} {usage.currency}")
 
     def has_add_permission(self, request):
         return False

@@ -93,3 +93,6 @@ class Prediction(models.Model):
             # predictions(filter: {model}) with totalCount: an index-only COUNT, not a scan of the caller's rows
             models.Index(fields=["user", "model", "-created_at", "-id"], name="prediction_user_model_idx"),
         ]
+
+    def __str__(self) -> str:
+        return f"prediction {self.pk} by {self.model}"

@@ -91,3 +91,28 @@ def prediction_get_for_user(*, user, prediction_id, every_tenant: bool = False) 
         return prediction_list_for_user(user=user, every_tenant=every_tenant).get(pk=key)
     except (ValueError, Prediction.DoesNotExist):
         raise NotFoundError.single(PredictionErrorCode.NOT_FOUND, "No such prediction.", field="id") from None
+
+
+def prediction_list_recent_with_cost(*, user, limit: int = 20) -> QuerySet[Prediction]:
+    """The user's newest predictions with their model and billed call (`usage`: amount, source) joined in."""
+    return (
+        Prediction.objects.select_related("model", "usage")
+        .filter(user=user)
+        .order_by("-created_at", "-id")[:limit]
+    )
+
+
+def model_list_callable(*, user) -> QuerySet[RegisteredModel]:
+    """What the user may call by name: the production versions (staff included), newest first per name."""
+    return RegisteredModel.objects.filter(stage=RegisteredModel.Stage.PRODUCTION).order_by("name", "-version")
+
+
+EXAMPLE_VALUES = {"number": 1.0, "integer": 1, "string": "text", "boolean": True}
+
+
+def model_example_features(*, model: RegisteredModel) -> dict:
+    """One instance that passes the model's input schema: the first allowed value, else a value of the type."""
+    return {
+        feature["name"]: (feature["allowed"][0] if feature.get("allowed") else EXAMPLE_VALUES.get(feature["type"]))
+        for feature in model.input_schema.get("features", [])
+    }

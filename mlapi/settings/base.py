@@ -127,7 +127,7 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
 # --- Customer accounts (django-allauth): the portal's login is the login for /o/authorize/ too ---
 LOGIN_URL = "/accounts/login/"
-LOGIN_REDIRECT_URL = "/keys/"
+LOGIN_REDIRECT_URL = "/dashboard/"
 AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",  # the admin's login (username)
     "allauth.account.auth_backends.AuthenticationBackend",  # the portal's login (email or username)
@@ -237,6 +237,13 @@ PAYPAL_TIMEOUT_SECONDS = env.float("PAYPAL_TIMEOUT_SECONDS", default=5.0)
 PAYPAL_CERT_TIMEOUT_SECONDS = env.float("PAYPAL_CERT_TIMEOUT_SECONDS", default=3.0)
 # Per client address, per minute, on the webhook endpoint (PayPal itself sends a handful); 429 beyond.
 PAYMENT_WEBHOOK_RATE_LIMIT_PER_MINUTE = env.int("PAYMENT_WEBHOOK_RATE_LIMIT_PER_MINUTE", default=60)
+# Who issues the invoices (printed on each invoice page and PDF); the address may span lines ("\n").
+INVOICE_ISSUER_NAME = env("INVOICE_ISSUER_NAME", default="mlapi")
+INVOICE_ISSUER_ADDRESS = env("INVOICE_ISSUER_ADDRESS", default="").replace("\\n", "\n")
+INVOICE_ISSUER_EMAIL = env("INVOICE_ISSUER_EMAIL", default="")
+INVOICE_ISSUER_TAX_ID = env("INVOICE_ISSUER_TAX_ID", default="")
+# An invoice is due this many days after it is issued (finalized).
+INVOICE_DUE_DAYS = env.int("INVOICE_DUE_DAYS", default=14)
 
 # --- Celery ---
 # Production: RabbitMQ (amqp://user:password@host:5672/vhost), which acknowledges per message and gives a
@@ -320,6 +327,15 @@ CELERY_BEAT_SCHEDULE = {
         "task": "batch.tasks.expire_batch_storage",
         "schedule": crontab(minute=41),  # hourly: unused uploads, and uploads/jobs past their tier's retention
     },
+}
+
+# The usage dashboard's daily rollup (billing.services.rollups): a run rolls up the records the previous run
+# saw, so the dashboard reads at most about two intervals of usage records live.
+USAGE_ROLLUP_INTERVAL_SECONDS = env.float("USAGE_ROLLUP_INTERVAL_SECONDS", default=60)
+CELERY_BEAT_SCHEDULE["rollup-usage-daily"] = {
+    "task": "billing.tasks.rollup_usage_daily",
+    "schedule": USAGE_ROLLUP_INTERVAL_SECONDS,
+    "options": {"expires": USAGE_ROLLUP_INTERVAL_SECONDS},
 }
 
 # --- Browser pages: own static assets and a Content-Security-Policy ---

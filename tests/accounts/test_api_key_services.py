@@ -95,5 +95,5 @@ def test_the_demo_login_logs_in_by_username_or_email(make_user):
     for login in ("demo", "demo@example.com"):
         client = Client()
         response = client.post("/accounts/login/", {"login": login, "password": "demo-portal-pass"})
-        assert response.status_code == 302 and response["Location"] == "/keys/"
+        assert response.status_code == 302 and response["Location"] == "/dashboard/"
         assert client.session["_auth_user_id"] == str(user.pk)

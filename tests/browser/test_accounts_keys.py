@@ -96,8 +96,9 @@ def test_sign_up_verify_log_in_create_a_key_and_predict_over_http(page, live_ser
     screenshot(page, "login")
     _log_in(page, "dana@example.com")
 
-    # then: the keys page, empty; the account is on the default tier from the moment it joined
-    page.wait_for_url("**/keys/")
+    # then: the dashboard first; the keys page, empty; the account is on the default tier from the moment it joined
+    page.wait_for_url("**/dashboard/")
+    page.goto("/keys/")
     assert "You have no API keys yet" in page.locator("main").inner_text()
     screenshot(page, "keys_empty")
     (subscription,) = Subscription.objects.filter(user__username="dana")
@@ -205,7 +206,7 @@ def test_the_consent_flow_never_grants_staff_or_key_scopes(page, live_server, cu
     challenge = base64.urlsafe_b64encode(hashlib.sha256(b"v" * 50).digest()).rstrip(b"=").decode()
     page.goto("/accounts/login/")
     _log_in(page, "carol")
-    page.wait_for_url("**/keys/")
+    page.wait_for_url("**/dashboard/")
 
     # when: the logged-in browser (its cookies) asks /o/authorize/ for it; the redirect is read, not followed
     response = page.context.request.get(
@@ -235,6 +236,8 @@ def test_a_revoked_keys_token_is_refused_at_once(page, live_server, screenshot, 
     settings.ACCESS_TOKEN_CACHE_SECONDS = 60
     page.goto("/accounts/login/")
     _log_in(page, "carol@example.com")
+    page.wait_for_url("**/dashboard/")
+    page.goto("/keys/")
     page.fill("section.create input[name=name]", "leaked")
     page.click("section.create button[type=submit]")
     client_id = page.get_by_test_id("client-id").inner_text()
@@ -262,6 +265,8 @@ def test_rename_rotate_and_the_key_limit_on_the_page(page, live_server, screensh
     # given: a free customer (2 keys) logged in with one key
     page.goto("/accounts/login/")
     _log_in(page, "carol")
+    page.wait_for_url("**/dashboard/")
+    page.goto("/keys/")
     page.fill("section.create input[name=name]", "first")
     page.click("section.create button[type=submit]")
     first_secret = page.get_by_test_id("client-secret").inner_text()
@@ -318,7 +323,7 @@ def test_password_change_and_reset(page, live_server, screenshot, customer):
     # given: logged in
     page.goto("/accounts/login/")
     _log_in(page, "carol")
-    page.wait_for_url("**/keys/")
+    page.wait_for_url("**/dashboard/")
 
     # when: the password is changed
     page.goto("/accounts/password/change/")
@@ -346,4 +351,4 @@ def test_password_change_and_reset(page, live_server, screenshot, customer):
     page.wait_for_url("**/accounts/password/reset/key/done/")
     page.goto("/accounts/login/")
     _log_in(page, "carol", "the third passphrase 99")
-    page.wait_for_url("**/keys/")
+    page.wait_for_url("**/dashboard/")
