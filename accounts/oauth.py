@@ -39,7 +39,7 @@ class ApplicationScopes(SettingsScopes):
     refuse a privileged scope (`invalid_scope`) to any application that is not a staff application."""
 
     def get_available_scopes(self, application=None, request=None, *args, **kwargs):
-        available = super().get_available_scopes(application=application, request=request, *args, **kwargs)
+        available = super().get_available_scopes(application, request, *args, **kwargs)
         if application_is_staff(application):
             return available
         return [scope for scope in available if scope not in PRIVILEGED_SCOPES]

@@ -504,7 +504,7 @@ def _csv_row(row_number: int, line: int, cells: list[str], converters: list) -> 
         return _malformed(row_number, line, f"The row has {len(cells)} values; the header has {len(converters)}.")
     values: dict[str, Any] = {}
     errors: list[FieldError] = []
-    for (name, convert), cell in zip(converters, cells):
+    for (name, convert), cell in zip(converters, cells, strict=True):
         if cell == "":
             continue  # missing: reported as REQUIRED by the schema validation
         try:

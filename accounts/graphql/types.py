@@ -1,13 +1,12 @@
 import graphene
 from django.utils import timezone
+from graphql import GraphQLError
 
 from billing.graphql.types import PricingTierType, UsageType
 from billing.periods import period_of, period_parse
 from billing.selectors import quota_remaining, usage_summary
 from billing.services.usage import pricing_tier_for_user
 from mlapi.errors import ApplicationError
-from graphql import GraphQLError
-
 from mlapi.graphql_core.permissions import require_scope
 
 

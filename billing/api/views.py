@@ -1,11 +1,11 @@
 from rest_framework import generics
 
 from billing.api.serializers import InvoiceSerializer
+from billing.error_codes import BillingErrorCode
 from billing.selectors import invoice_get_for_owner, invoice_list_for_owner
 from mlapi.api.pagination import StrictCursorPagination
 from mlapi.api.permissions import HasScope
 from mlapi.errors import NotFoundError
-from billing.error_codes import BillingErrorCode
 
 
 class InvoicePagination(StrictCursorPagination):

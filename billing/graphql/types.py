@@ -1,9 +1,9 @@
-from mlapi.graphql_core.scalars import Decimal
 import graphene
 from graphene_django import DjangoObjectType
 
 from billing.models import Invoice, InvoiceLine, PricingTier
 from billing.periods import period_label
+from mlapi.graphql_core.scalars import Decimal
 
 
 class CostType(graphene.ObjectType):

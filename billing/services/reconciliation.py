@@ -139,8 +139,8 @@ def _period_reconcile(*, period: date, invoices) -> PeriodReconciliation:
             differences.append(
                 Difference(
                     check="usage_lines", period=period, user_id=user_id,
-                    expected=f"{len(expected)} lines, {sum((l[3] for l in expected), Decimal('0'))} (records: {user_amount})",
-                    actual=f"{len(stored)} lines, {sum((l[3] for l in stored), Decimal('0'))}",
+                    expected=f"{len(expected)} lines, {sum((line[3] for line in expected), Decimal('0'))} (records: {user_amount})",
+                    actual=f"{len(stored)} lines, {sum((line[3] for line in stored), Decimal('0'))}",
                 )  # fmt: skip
             )
         counted, closed_at = counters.get(user_id, (0, None))

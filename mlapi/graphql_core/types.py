@@ -1,5 +1,6 @@
-from mlapi.graphql_core.scalars import Decimal
 import graphene
+
+from mlapi.graphql_core.scalars import Decimal
 
 
 class Error(graphene.ObjectType):

@@ -15,7 +15,12 @@ from predictions.api.serializers import (
     PredictResponseSerializer,
 )
 from predictions.error_codes import PredictionErrorCode
-from predictions.selectors import model_get_for_user, model_list_for_user, prediction_get_for_user, prediction_list_for_user
+from predictions.selectors import (
+    model_get_for_user,
+    model_list_for_user,
+    prediction_get_for_user,
+    prediction_list_for_user,
+)
 from predictions.services import ModelRef, prediction_create
 
 PREDICT_FIELDS = {"features", "instances"}

@@ -15,8 +15,8 @@ from mlapi.errors import ApplicationError, ConflictError, FieldError, LimitExcee
 from predictions.error_codes import PredictionErrorCode
 from predictions.models import Prediction, RegisteredModel
 from predictions.registry.schema import instances_prepare
-from predictions.services.metering import ScoredRows, metered_inference
 from predictions.selectors import model_get_for_user
+from predictions.services.metering import ScoredRows, metered_inference
 
 IDEMPOTENCY_KEY_MAX_LENGTH = 200
 

@@ -1,7 +1,6 @@
 """POST /api/v1/models/<name>/predict: stored and billed like createPrediction; every refusal stores and bills nothing."""
 
 import json
-from datetime import datetime, timezone as dt_timezone
 from decimal import Decimal
 
 import pytest

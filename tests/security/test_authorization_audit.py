@@ -20,10 +20,10 @@ from django.utils import timezone
 from graphql import (
     GraphQLEnumType,
     GraphQLInputObjectType,
+    GraphQLInterfaceType,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
-    GraphQLInterfaceType,
     GraphQLUnionType,
     get_named_type,
 )
@@ -665,7 +665,7 @@ def test_application_management_needs_a_login(client, two_applications):
     # when
     responses = [client.get(path) for path in paths]
     # then
-    for path, response in zip(paths, responses):
+    for path, response in zip(paths, responses, strict=True):
         assert response.status_code == 302, path
         assert response["Location"].startswith("/admin/login/"), path
 
