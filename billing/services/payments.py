@@ -18,6 +18,8 @@ MAX_SEND_ATTEMPTS = 10
 
 
 def invoice_document(*, invoice: Invoice) -> InvoiceDocument:
+    if invoice.number is None:  # the database allows no number only on drafts
+        raise ValueError("a draft invoice has no number to send")
     user = invoice.user
     return InvoiceDocument(
         number=invoice.number,

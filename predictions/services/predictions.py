@@ -111,7 +111,8 @@ def prediction_create(
         raise ApplicationError(prepared.errors)
     now = timezone.now()
 
-    def store(usage: UsageRecord, scored: ScoredRows) -> list[Prediction]:
+    def store(usage: UsageRecord | None, scored: ScoredRows) -> list[Prediction]:
+        assert usage is not None  # metered_inference passes None only for no rows, which was refused above
         latency_ms = round(scored.wall_seconds * 1000, 3)
         return Prediction.objects.bulk_create(
             [
@@ -148,6 +149,7 @@ def prediction_create(
         if existing is not None:
             return _replay(usage=existing, request_hash=request_hash, warnings=prepared.warnings)
         raise
+    assert usage is not None  # rows were scored and charged
     return PredictionOutcome(predictions=predictions, usage=usage, replayed=False, warnings=prepared.warnings)
 
 
