@@ -5,10 +5,10 @@ from rest_framework.exceptions import ParseError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from mlapi.api.filters import filters_from_query
 from mlapi.api.pagination import ByIdCursorPagination, NewestFirstCursorPagination
 from mlapi.api.permissions import HasScope
 from mlapi.errors import ApplicationError, NotFoundError
-from mlapi.api.filters import filters_from_query
 from predictions.api.serializers import (
     ModelFilterSerializer,
     ModelSerializer,
