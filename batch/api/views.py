@@ -115,6 +115,7 @@ class BatchJobListCreateView(_ReadOrPredictScope, generics.ListAPIView):
     pagination_class = NewestFirstCursorPagination
     parser_classes = [MultiPartParser, FormParser, JSONParser]
     error_statuses = {"get": (400,), "post": (400, 404, 413, 415, 429)}
+    error_field_renames = {"model_name": "model", "model_version": "version"}  # the form's own fields
 
     def get_queryset(self):
         return batch_job_list_for_owner(user=self.request.user, **filters_from_query(self.request, BatchJobFilterSerializer))

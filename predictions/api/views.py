@@ -5,6 +5,7 @@ from rest_framework.exceptions import ParseError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from mlapi.api.exceptions import rest_errors
 from mlapi.api.filters import filters_from_query
 from mlapi.api.pagination import ByIdCursorPagination, NewestFirstCursorPagination
 from mlapi.api.permissions import HasScope
@@ -87,7 +88,7 @@ def _prediction_response(outcome, *, single: bool) -> Response:
             "predictions": outcome.predictions,
             "cost": outcome.usage,
             "replayed": outcome.replayed,
-            "warnings": [w.as_dict() for w in outcome.warnings],
+            "warnings": rest_errors([w.as_dict() for w in outcome.warnings]),
         }
     ).data
     return Response(body, status=status.HTTP_200_OK if outcome.replayed else status.HTTP_201_CREATED)
@@ -102,6 +103,7 @@ class PredictView(APIView):
     permission_classes = [HasScope]
     required_scope = "predict"
     error_statuses = (400, 404, 409, 413, 415, 429, 502)
+    error_field_renames = {"model_name": "name", "model_version": "version"}  # the path's name, ?version=
 
     @extend_schema(
         summary="Predict with a model",
