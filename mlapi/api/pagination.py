@@ -28,7 +28,8 @@ class StrictCursorPagination(CursorPagination):
 
     def _key_of(self, request) -> str:
         ignored = {self.cursor_query_param, self.page_size_query_param}
-        filters = sorted((k, v) for k in request.query_params if k not in ignored for v in request.query_params.getlist(k))
+        params = request.query_params
+        filters = sorted((k, v) for k in params if k not in ignored for v in params.getlist(k))
         text = "\n".join([request.path, ",".join(self.ordering), urlencode(filters)])
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 

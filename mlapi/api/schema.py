@@ -31,7 +31,7 @@ ERROR_DESCRIPTIONS = {
 }
 RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying.", "schema": {"type": "integer"}}}
 ERROR_HEADERS = {
-    401: {"WWW-Authenticate": {"description": "`Bearer realm=\"mlapi\"`", "schema": {"type": "string"}}},
+    401: {"WWW-Authenticate": {"description": '`Bearer realm="mlapi"`', "schema": {"type": "string"}}},
     429: RETRY_AFTER,
     503: RETRY_AFTER,
 }
@@ -54,7 +54,8 @@ class AutoSchema(SpectacularAutoSchema):
         return _first_line(description).split(". ")[0].rstrip(".") if description else None
 
     def _get_serializer_name(self, serializer, direction, bypass_extensions=False) -> str:
-        # COMPONENT_SPLIT_REQUEST appends `Request` to request components: `PredictRequest`, not `PredictRequestRequest`.
+        # COMPONENT_SPLIT_REQUEST appends `Request` to request components: `PredictRequest`, not
+        # `PredictRequestRequest`.
         name = super()._get_serializer_name(serializer, direction, bypass_extensions)
         return name[: -len("Request")] if name.endswith("RequestRequest") else name
 

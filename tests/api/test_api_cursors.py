@@ -23,7 +23,9 @@ def token_with_rows(make_user, issue_token, rest, iris_model, django_capture_on_
         assert rest("post", PREDICT_IRIS, {"features": IRIS_SETOSA}, token=token).status_code == 201
     for index in range(3):
         with django_capture_on_commit_callbacks():  # queued, never run: enough to be listed
-            upload = SimpleUploadedFile(f"{index}.csv", b"sepal_length,sepal_width,petal_length,petal_width\n5.1,3.5,1.4,0.2\n")
+            upload = SimpleUploadedFile(
+                f"{index}.csv", b"sepal_length,sepal_width,petal_length,petal_width\n5.1,3.5,1.4,0.2\n"
+            )
             response = rest("post", "/api/v1/batch-jobs", token=token, data={"model": "iris", "file": upload})
         assert response.status_code == 201, response.content
     return token

@@ -42,7 +42,9 @@ def dated_predictions(make_user, issue_token, rest, iris_model, bank_model):
 
 
 def _rest_ids(rest, token, query: dict) -> list[str]:
-    response = rest("get", "/api/v1/predictions", token=token, QUERY_STRING="&".join(f"{k}={v}" for k, v in query.items()))
+    response = rest(
+        "get", "/api/v1/predictions", token=token, QUERY_STRING="&".join(f"{k}={v}" for k, v in query.items())
+    )
     assert response.status_code == 200, response.content
     return [p["id"] for p in response.json()["results"]]
 
@@ -104,7 +106,11 @@ def test_an_unknown_model_id_matches_nothing_through_both(dated_predictions, res
         ("/api/v1/predictions", "created_after=yesterday", [("created_after", "INVALID")]),
         ("/api/v1/predictions", "model=iris", [("model", "INVALID")]),
         ("/api/v1/predictions", "model=0", [("model", "MIN_VALUE")]),
-        ("/api/v1/predictions", "model=x&created_before=2026-13-01", [("model", "INVALID"), ("created_before", "INVALID")]),
+        (
+            "/api/v1/predictions",
+            "model=x&created_before=2026-13-01",
+            [("model", "INVALID"), ("created_before", "INVALID")],
+        ),
         ("/api/v1/batch-jobs", "status=done", [("status", "INVALID_CHOICE")]),
         ("/api/v1/invoices", "status=unpaid", [("status", "INVALID_CHOICE")]),
         ("/api/v1/models", "stage=live", [("stage", "INVALID_CHOICE")]),

@@ -22,7 +22,10 @@ TOOL_PIN = "openapi-python-client==0.29.1"  # the pin .ci/run installs
 def _generator() -> Path | None:
     candidates = [
         os.environ.get("OPENAPI_PYTHON_CLIENT"),
-        str(Path(os.environ.get("CI_TOOLS_DIR", "/tmp/mlapi-ci-tools")) / "openapi-python-client/bin/openapi-python-client"),
+        str(
+            Path(os.environ.get("CI_TOOLS_DIR", "/tmp/mlapi-ci-tools"))
+            / "openapi-python-client/bin/openapi-python-client"
+        ),
         shutil.which("openapi-python-client"),
     ]
     for candidate in candidates:
@@ -52,10 +55,13 @@ def outcome(response):
         out["currency"] = parsed.cost.currency
     return out
 
+def call(name, instance):
+    return outcome(predict.sync_detailed(name, client=client, body=PredictRequest.from_dict({"features": instance})))
+
 print(json.dumps({
-    "ok": outcome(predict.sync_detailed("iris", client=client, body=PredictRequest.from_dict({"features": features}))),
-    "unknown_model": outcome(predict.sync_detailed("no-such-model", client=client, body=PredictRequest.from_dict({"features": features}))),
-    "invalid": outcome(predict.sync_detailed("iris", client=client, body=PredictRequest.from_dict({"features": {**features, "sepal_length": "long"}}))),
+    "ok": call("iris", features),
+    "unknown_model": call("no-such-model", features),
+    "invalid": call("iris", {**features, "sepal_length": "long"}),
 }))
 """
 
@@ -77,22 +83,43 @@ def test_a_generated_client_parses_predict_and_its_errors_into_typed_models(
         json.dumps({"package_name_override": "mlapi_client", "project_name_override": "mlapi-client", "post_hooks": []})
     )
     generated = subprocess.run(
-        [str(GENERATOR), "generate", "--path", str(tmp_path / "openapi.json"), "--config", str(tmp_path / "config.json"),
-         "--meta", "none", "--output-path", str(tmp_path / "mlapi_client")],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        [
+            str(GENERATOR),
+            "generate",
+            "--path",
+            str(tmp_path / "openapi.json"),
+            "--config",
+            str(tmp_path / "config.json"),
+            "--meta",
+            "none",
+            "--output-path",
+            str(tmp_path / "mlapi_client"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert generated.returncode == 0, generated.stdout + generated.stderr
     assert "Warning" not in generated.stdout, generated.stdout  # every schema part was understood
     token = issue_token(make_user())
     # when: predict, an unknown model and an invalid instance through the generated client
     called = subprocess.run(
         [str(GENERATOR.parent / "python"), "-c", CALLS, live_server.url, token, json.dumps(IRIS_SETOSA)],
-        capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(tmp_path)}, cwd=tmp_path,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(tmp_path)},
+        cwd=tmp_path,
+    )
     # then
     assert called.returncode == 0, called.stderr
     outcomes = json.loads(called.stdout)
-    assert outcomes["ok"] == {"status": 201, "type": "PredictResponse", "label": "setosa", "currency": metered_tier.currency}
+    assert outcomes["ok"] == {
+        "status": 201,
+        "type": "PredictResponse",
+        "label": "setosa",
+        "currency": metered_tier.currency,
+    }
     assert outcomes["unknown_model"] == {"status": 404, "type": "ErrorResponse", "errors": [["name", "NOT_FOUND"]]}
     assert outcomes["invalid"]["status"] == 400 and outcomes["invalid"]["type"] == "ErrorResponse"
     assert ["features.sepal_length", "INVALID_TYPE"] in outcomes["invalid"]["errors"]

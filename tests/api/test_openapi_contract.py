@@ -142,20 +142,38 @@ def _real_errors(rest, make_user, issue_token, iris_model):
         (("get", "/api/v1/invoices"), 403, rest("get", "/api/v1/invoices", token=read_only)),
         (predict, 400, rest("post", PREDICT_IRIS, {"features": {"sepal_length": "long"}}, token=token)),
         (predict, 404, rest("post", "/api/v1/models/no-such-model/predict", {"features": IRIS_SETOSA}, token=token)),
-        (predict, 409, rest("post", PREDICT_IRIS, {"instances": [IRIS_SETOSA]}, token=token, HTTP_IDEMPOTENCY_KEY="k-1")),
+        (
+            predict,
+            409,
+            rest("post", PREDICT_IRIS, {"instances": [IRIS_SETOSA]}, token=token, HTTP_IDEMPOTENCY_KEY="k-1"),
+        ),
         (predict, 415, rest("post", PREDICT_IRIS, "features", token=token, content_type="text/plain")),
         (predict, 429, rest("post", PREDICT_IRIS, {"features": IRIS_SETOSA}, token=capped)),
         (("get", "/api/v1/predictions"), 400, rest("get", "/api/v1/predictions?cursor=nope", token=token)),
         (("get", "/api/v1/predictions/{id}"), 404, rest("get", f"/api/v1/predictions/{unknown}", token=token)),
         (("get", "/api/v1/me"), 400, rest("get", "/api/v1/me?period=2026-13", token=token)),
         (("get", "/api/v1/batch-jobs/{id}"), 404, rest("get", f"/api/v1/batch-jobs/{unknown}", token=token)),
-        (("post", "/api/v1/batch-jobs/{id}/cancel"), 404, rest("post", f"/api/v1/batch-jobs/{unknown}/cancel", token=token)),
-        (("delete", "/api/v1/batch-uploads/{id}"), 404, rest("delete", f"/api/v1/batch-uploads/{unknown}", token=token)),
-        (("get", "/api/v1/batch-jobs/{id}/results"), 400, rest("get", f"/api/v1/batch-jobs/{unknown}/results?format=xml", token=token)),
+        (
+            ("post", "/api/v1/batch-jobs/{id}/cancel"),
+            404,
+            rest("post", f"/api/v1/batch-jobs/{unknown}/cancel", token=token),
+        ),
+        (
+            ("delete", "/api/v1/batch-uploads/{id}"),
+            404,
+            rest("delete", f"/api/v1/batch-uploads/{unknown}", token=token),
+        ),
+        (
+            ("get", "/api/v1/batch-jobs/{id}/results"),
+            400,
+            rest("get", f"/api/v1/batch-jobs/{unknown}/results?format=xml", token=token),
+        ),
     ]
 
 
-def test_the_errors_the_api_answers_are_documented_and_match_the_schema(schema, rest, make_user, issue_token, iris_model):
+def test_the_errors_the_api_answers_are_documented_and_match_the_schema(
+    schema, rest, make_user, issue_token, iris_model
+):
     # when
     answered = _real_errors(rest, make_user, issue_token, iris_model)
     # then

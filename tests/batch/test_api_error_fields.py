@@ -35,7 +35,9 @@ def test_an_unknown_upload_is_upload_id_in_rest_and_uploadId_in_graphql(make_use
 @pytest.mark.parametrize(
     ("form", "expected_field"), [({"model": "no-such-model"}, "model"), ({"model": "iris", "version": 9}, "version")]
 )
-def test_an_unknown_model_is_named_by_the_forms_own_field(make_user, issue_token, api, iris_model, form, expected_field):
+def test_an_unknown_model_is_named_by_the_forms_own_field(
+    make_user, issue_token, api, iris_model, form, expected_field
+):
     # given
     token = issue_token(make_user())
     # when

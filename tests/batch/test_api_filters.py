@@ -18,7 +18,9 @@ def test_status_filter_gives_the_same_jobs_through_rest_and_graphql(
     succeeded = submit(token, iris_csv(3)).json()["id"]
     with django_capture_on_commit_callbacks():
         queued = api.post(JOBS, token, {"model": "iris", "file": SimpleUploadedFile("q.csv", iris_csv(3))}).json()["id"]
-        cancelled = api.post(JOBS, token, {"model": "iris", "file": SimpleUploadedFile("c.csv", iris_csv(3))}).json()["id"]
+        cancelled = api.post(JOBS, token, {"model": "iris", "file": SimpleUploadedFile("c.csv", iris_csv(3))}).json()[
+            "id"
+        ]
     assert api.post(f"{JOBS}/{cancelled}/cancel", token).status_code == 200
     # when
     by_rest = api.get(JOBS + (f"?status={status}" if status else ""), token)
@@ -27,5 +29,10 @@ def test_status_filter_gives_the_same_jobs_through_rest_and_graphql(
     assert by_rest.status_code == 200, by_rest.content
     rest_ids = [job["id"] for job in by_rest.json()["results"]]
     graphql_ids = [edge["node"]["id"] for edge in body["data"]["batchJobs"]["edges"]]
-    expected = {"succeeded": [succeeded], "queued": [queued], "cancelled": [cancelled], None: [cancelled, queued, succeeded]}
+    expected = {
+        "succeeded": [succeeded],
+        "queued": [queued],
+        "cancelled": [cancelled],
+        None: [cancelled, queued, succeeded],
+    }
     assert rest_ids == graphql_ids == expected[status]
