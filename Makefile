@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 # The local demo user's portal password (make seed/run only; never a server others can reach).
 DEMO_PORTAL_PASSWORD ?= demo-portal
 
-.PHONY: install run serve migrate seed test test-postgres bench bench-quick bench-growth soak clean
+.PHONY: install run serve migrate seed test test-postgres lint bench bench-quick bench-growth soak clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,13 @@ run: seed
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The gates CI runs first: lint rules, formatting, then types of every services and selectors module
+# (configuration in pyproject.toml).
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 test-postgres: install
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/mlapi} $(BIN)/python -m pytest $(PYTEST_ARGS)

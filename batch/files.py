@@ -500,11 +500,12 @@ def _malformed(row_number: int, line: int, message: str) -> RawRow:
 
 
 def _csv_row(row_number: int, line: int, cells: list[str], converters: list) -> RawRow:
+    # A row may have fewer cells than the header (its trailing features are then absent); more is malformed.
     if len(cells) > len(converters):
         return _malformed(row_number, line, f"The row has {len(cells)} values; the header has {len(converters)}.")
     values: dict[str, Any] = {}
     errors: list[FieldError] = []
-    for (name, convert), cell in zip(converters, cells):
+    for (name, convert), cell in zip(converters, cells, strict=False):
         if cell == "":
             continue  # missing: reported as REQUIRED by the schema validation
         try:

@@ -23,7 +23,7 @@ def iris_rows(count: int = 1000) -> list[dict]:
     from sklearn.datasets import load_iris
 
     data = load_iris().data
-    return [dict(zip(IRIS_FEATURES, map(float, data[i % len(data)]))) for i in range(count)]
+    return [dict(zip(IRIS_FEATURES, map(float, data[i % len(data)]), strict=True)) for i in range(count)]
 
 
 def _rate(call: Callable[[], object], *, rows: int, min_seconds: float) -> float:
@@ -55,8 +55,8 @@ def in_process_rates(*, artifact_path, rows: list[dict], min_seconds: float) -> 
         features = np.array([[row[name] for name in IRIS_FEATURES] for row in instances], dtype=np.float64)
         probabilities = model.predict_proba(features)
         outputs = [
-            {"label": classes[best], "probabilities": dict(zip(classes, row))}
-            for best, row in zip(probabilities.argmax(axis=1).tolist(), probabilities.tolist())
+            {"label": classes[best], "probabilities": dict(zip(classes, row, strict=True))}
+            for best, row in zip(probabilities.argmax(axis=1).tolist(), probabilities.tolist(), strict=True)
         ]
         return json.dumps({"predictions": outputs})
 

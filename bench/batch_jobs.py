@@ -157,7 +157,7 @@ def workers_ready(app, timeout: float = 60) -> None:
 def job_run(*, user, csv_path: Path, concurrency: int) -> dict:
     import redis
 
-    from batch.models import BatchJob, BatchResultRow
+    from batch.models import BatchResultRow
     from batch.services.jobs import batch_job_create
     from batch.services.uploads import batch_upload_create
     from billing.models import UsageRecord

@@ -17,7 +17,7 @@ import platform
 import statistics
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,8 +32,9 @@ LIST = "{ predictions(first: 20) { edges { node { id output createdAt } } pageIn
 
 def recreate_database(url: str) -> None:
     """Every run starts from an empty database, so the 'small' level really holds SMALL rows."""
-    import psycopg2
     from urllib.parse import urlparse
+
+    import psycopg2
 
     parsed = urlparse(url)
     name = parsed.path.lstrip("/")
@@ -107,9 +108,9 @@ def bulk_load(user, target: int) -> float:
         return 0.0
     model = RegisteredModel.objects.get(name="iris", version=1)
     tier = PricingTier.objects.get(name="bench")
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     period = period_of(now)
-    start = datetime(now.year, now.month, 1, tzinfo=timezone.utc)
+    start = datetime(now.year, now.month, 1, tzinfo=UTC)
     span_ms = max(1, int((now - start).total_seconds() * 1000) - 3_600_000)
     started = time.perf_counter()
     with connection.cursor() as cursor:
@@ -167,7 +168,7 @@ def invoice_timings(repeats: int = 3) -> dict:
     from billing.periods import period_of
     from billing.services.invoices import invoices_generate
 
-    period = period_of(datetime.now(timezone.utc))
+    period = period_of(datetime.now(UTC))
     generate, raw = [], []
     for _ in range(repeats):
         Invoice.objects.filter(period=period, status=Invoice.Status.DRAFT).delete()
@@ -200,7 +201,7 @@ def main() -> int:
     setup_django(args.database_url, media)
     user, client, token = prepare()
 
-    results = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "cores": os.cpu_count(),
+    results = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "cores": os.cpu_count(),
                "python": platform.python_version(), "database": "postgresql", "samples": args.samples, "levels": {}}
     for level in (args.small, args.large):
         load_s = bulk_load(user, level)
@@ -239,7 +240,7 @@ def main() -> int:
     table = "\n".join(lines)
     print(table)
     RESULTS.mkdir(exist_ok=True)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     (RESULTS / f"growth-{stamp}.json").write_text(json.dumps(results, indent=2, default=str))
     (RESULTS / "growth-latest.md").write_text(f"Run {results['date']} on {results['cores']} cores, PostgreSQL\n\n{table}\n")
     return 0

@@ -6,7 +6,7 @@ Standard library only, so the product's test suite can import it without the ben
 import json
 import re
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 SCHEMA_VERSION = 1
 LUA_MARKER = "BENCH_JSON "
@@ -110,7 +110,7 @@ def parse_wrk_text(output: str, *, target: str, connections: int, threads: int) 
     detail = {"connect": 0, "read": 0, "write": 0, "timeout": 0, "non_2xx": 0}
     socket = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
     if socket:
-        detail.update(zip(("connect", "read", "write", "timeout"), map(int, socket.groups())))
+        detail.update(zip(("connect", "read", "write", "timeout"), map(int, socket.groups()), strict=True))
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     if non_2xx:
         detail["non_2xx"] = int(non_2xx.group(1))
@@ -329,7 +329,7 @@ def batch_table(batch: dict) -> str:
             rows.append([label, "-", "-", result.get("note", "not measured")])
         else:
             rows.append([label, fmt_number(result["rows_per_s"]), fmt_number(result["ms_per_call"]), str(result.get("errors", 0))])
-    return markdown_table(["Batch of %d rows" % batch.get("rows", 0), "rows/s", "ms per call", "Errors / note"], rows, numeric_from=1)
+    return markdown_table([f"Batch of {batch.get('rows', 0)} rows", "rows/s", "ms per call", "Errors / note"], rows, numeric_from=1)
 
 
 def targets_section(checks: list[TargetCheck]) -> str:
@@ -385,7 +385,7 @@ LEVEL_KEYS = tuple(LevelResult.__dataclass_fields__)
 
 def run_id(moment: datetime) -> str:
     """A UTC timestamp that sorts and is safe in a file name: 20261123T183012Z."""
-    return moment.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
 def results_document(
@@ -404,8 +404,8 @@ def results_document(
         "schema": SCHEMA_VERSION,
         "run_id": run_id(started_at),
         "mode": mode,
-        "started_at": started_at.astimezone(timezone.utc).isoformat(timespec="seconds"),
-        "finished_at": finished_at.astimezone(timezone.utc).isoformat(timespec="seconds"),
+        "started_at": started_at.astimezone(UTC).isoformat(timespec="seconds"),
+        "finished_at": finished_at.astimezone(UTC).isoformat(timespec="seconds"),
         "machine": machine,
         "config": config,
         "servers": servers,

@@ -22,7 +22,7 @@ import tempfile
 import time
 import traceback
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import load, project, report
@@ -370,7 +370,7 @@ def machine_info(database: str, load_average: float) -> dict:
         "bench_python": platform.python_version(),
         "database": database,
         "wrk": load.wrk_version(),
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "git_commit": commit + ("+dirty" if dirty else "") if commit else "unknown",
         "load_average_at_start": load_average,
     }
@@ -431,7 +431,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGHUP, _terminate)
     config = run_config(args)
     load_average = round(os.getloadavg()[0], 2)
-    started_at = datetime.now(timezone.utc)
+    started_at = datetime.now(UTC)
     workdir = Path(tempfile.mkdtemp(prefix="mlapi-bench-"))
     run = Run(args=args, config=config, workdir=workdir)
     selected = set(args.servers.split(","))
@@ -445,7 +445,7 @@ def main(argv: list[str] | None = None) -> int:
         unavailable = {key: info["note"] for key, info in run.servers.items() if info["status"] != "ok"}
         document = report.results_document(
             started_at=started_at,
-            finished_at=datetime.now(timezone.utc),
+            finished_at=datetime.now(UTC),
             mode="quick" if args.quick else "full",
             machine=machine_info(run.database, load_average),
             config={

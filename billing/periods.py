@@ -1,16 +1,16 @@
 """Billing periods are calendar months in UTC, named "YYYY-MM" and stored as their first day."""
 
 import re
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 
-from mlapi.errors import ApplicationError
 from billing.error_codes import BillingErrorCode
+from mlapi.errors import ApplicationError
 
 _PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 
 def period_of(moment: datetime) -> date:
-    moment = moment.astimezone(timezone.utc)
+    moment = moment.astimezone(UTC)
     return date(moment.year, moment.month, 1)
 
 
@@ -31,8 +31,8 @@ def period_previous(period: date) -> date:
 
 def period_bounds(period: date) -> tuple[datetime, datetime]:
     """[start, end) in UTC."""
-    start = datetime.combine(period, time.min, tzinfo=timezone.utc)
-    return start, datetime.combine(period_next(period), time.min, tzinfo=timezone.utc)
+    start = datetime.combine(period, time.min, tzinfo=UTC)
+    return start, datetime.combine(period_next(period), time.min, tzinfo=UTC)
 
 
 def period_label(period: date) -> str:

@@ -3,6 +3,7 @@
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
+from typing import Self
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,7 @@ class ApplicationError(Exception):
         super().__init__("; ".join(f"{e.code}: {e.message}" for e in self.errors))
 
     @classmethod
-    def single(cls, code: Enum | str, message: str, *, field: str | None = None, **kwargs) -> "ApplicationError":
+    def single(cls, code: Enum | str, message: str, *, field: str | None = None, **kwargs) -> Self:
         return cls([FieldError(field=field, code=getattr(code, "value", code), message=message)], **kwargs)
 
 

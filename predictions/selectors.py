@@ -68,11 +68,18 @@ def prediction_list_for_user(
     user,
     every_tenant: bool = False,
     model: RegisteredModel | None = None,
+    model_id: int | str | None = None,
     created_after: datetime | None = None,
     created_before: datetime | None = None,
 ) -> QuerySet[Prediction]:
     """Newest first; only the user's own, unless a staff user asks with `every_tenant` (the caller's
-    `sees_every_tenant`: the staff scope, never plain `read`)."""
+    `sees_every_tenant`: the staff scope, never plain `read`). `model_id` names a model the user may see
+    (`model_get_for_user`): an unknown or hidden one matches nothing. Both dates are exclusive bounds."""
+    if model_id is not None:
+        try:
+            model = model_get_for_user(user=user, model_id=model_id)
+        except NotFoundError:
+            return Prediction.objects.none()
     predictions = Prediction.objects.select_related("model")
     if not (every_tenant and user.is_staff):
         predictions = predictions.filter(user=user)

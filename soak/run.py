@@ -32,7 +32,7 @@ import time
 import urllib.parse
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -533,7 +533,7 @@ def markdown(summary: dict) -> str:
         f"{s['gunicorn_workers']} gunicorn workers (max_requests {s['max_requests']}), {s['host_cores']} cores, {s['database']}",
         f"- requests planned {r['planned']}, sent {r['sent']}, ok {r['ok']}, errors {r['errors']}, "
         f"achieved {r['achieved_rate_per_s']} req/s, started over 1 s late {r['started_over_1s_late']}, replayed {r['replayed']}",
-        f"- by kind: " + ", ".join(f"{k} {v}" for k, v in sorted(r["by_kind"].items())),
+        "- by kind: " + ", ".join(f"{k} {v}" for k, v in sorted(r["by_kind"].items())),
         f"- latency ms: p50 {lat['p50']}, p90 {lat['p90']}, p99 {lat['p99']}, max {lat['max']} "
         f"(from due time: p50 {summary['latency_from_due_ms']['p50']}, p99 {summary['latency_from_due_ms']['p99']})",
         f"- worker restarts {summary['worker_restarts']}; server alive at end: {summary['server_alive_at_end']}",
@@ -576,7 +576,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     import requests
 
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     stamp = started.strftime("%Y%m%dT%H%M%SZ")
     workdir = Path(tempfile.mkdtemp(prefix="mlapi-soak-"))
     server: Server | None = None
@@ -634,7 +634,7 @@ def main(argv: list[str] | None = None) -> int:
 
         log("reconcile")
         checks = reconcile(database_url=args.database_url, username="soak", load=load)
-        months = sorted({f"{started:%Y-%m}", f"{datetime.now(timezone.utc):%Y-%m}"})
+        months = sorted({f"{started:%Y-%m}", f"{datetime.now(UTC):%Y-%m}"})
         log(f"generate_invoices {', '.join(months)}; billing_reconcile --include-drafts")
         billing = billing_reconcile(env=env, months=months)
         checks.append(

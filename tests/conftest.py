@@ -2,9 +2,9 @@
 
 import io
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
-from functools import lru_cache
+from functools import cache
 
 import factory
 import joblib
@@ -14,9 +14,9 @@ from django.db import connection
 
 from accounts.services import api_client_create
 from billing.models import PricingTier
-from predictions.demo import bank_marketing_frame, BANK_CATEGORICAL, BANK_NUMERIC, IRIS_FEATURES
-from predictions.models import RegisteredModel
 from mlapi.auth import token_cache_clear
+from predictions.demo import BANK_CATEGORICAL, BANK_NUMERIC, IRIS_FEATURES, bank_marketing_frame
+from predictions.models import RegisteredModel
 from predictions.registry.cache import loaded_models_clear
 from predictions.selectors import model_lookup_cache_clear
 from predictions.services import model_register
@@ -32,7 +32,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     username = factory.Sequence(lambda n: f"user{n}")
     email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
     # Customers of long standing, so invoices for any past month in the tests include them.
-    date_joined = datetime(2020, 1, 1, tzinfo=timezone.utc)
+    date_joined = datetime(2020, 1, 1, tzinfo=UTC)
 
 
 @pytest.fixture(autouse=True)
@@ -147,7 +147,7 @@ def rest(client):
     return call
 
 
-@lru_cache(maxsize=None)
+@cache
 def iris_artifact() -> bytes:
     import pandas as pd
     from sklearn.datasets import load_iris
@@ -161,7 +161,7 @@ def iris_artifact() -> bytes:
     return buffer.getvalue()
 
 
-@lru_cache(maxsize=None)
+@cache
 def bank_artifact() -> bytes:
     from sklearn.compose import ColumnTransformer
     from sklearn.linear_model import LogisticRegression
@@ -188,7 +188,7 @@ def bank_artifact() -> bytes:
     return buffer.getvalue()
 
 
-@lru_cache(maxsize=None)
+@cache
 def regressor_artifact() -> bytes:
     import numpy as np
     from sklearn.linear_model import LinearRegression

@@ -11,12 +11,17 @@ from mlapi.api.permissions import HasScope
 
 
 class MeView(APIView):
-    """The caller: tier, usage for a month (default: this month) and quota left."""
+    """The caller: tier, usage for a month (default: this month; needs the billing scope, else null) and quota left."""
 
     permission_classes = [HasScope]
     required_scope = "read"
+    error_statuses = (400,)
 
-    @extend_schema(responses=MeSerializer, parameters=[OpenApiParameter("period", str, description="YYYY-MM")])
+    @extend_schema(
+        summary="Get the caller's account",
+        responses=MeSerializer,
+        parameters=[OpenApiParameter("period", str, description="The usage month, YYYY-MM (default: this month).")],
+    )
     def get(self, request):
         user, now = request.user, timezone.now()
         period_text = request.query_params.get("period")

@@ -29,7 +29,7 @@ def user_ensure(*, username: str, email: str = "", tier_name: str | None = None)
     """The user with this username, created (without a usable password) if missing."""
     user = User.objects.filter(username=username).first()
     created = user is None
-    if created:
+    if user is None:
         user = User(username=username, email=email)
         user.set_unusable_password()
         try:

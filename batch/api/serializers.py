@@ -1,6 +1,8 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from batch.models import BatchJob, BatchUpload, FileFormat
+from mlapi.api.serializers import ErrorSerializer
 from predictions.api.serializers import ModelRefSerializer
 
 
@@ -13,12 +15,6 @@ class BatchUploadSerializer(serializers.ModelSerializer):
 class BatchUploadRequestSerializer(serializers.Serializer):
     file = serializers.FileField(help_text="A .csv (header row of feature names) or .jsonl (one JSON object per line) file.")
     format = serializers.ChoiceField(choices=FileFormat.choices, required=False, help_text="Default: from the file name.")
-
-
-class ErrorSerializer(serializers.Serializer):
-    field = serializers.CharField(allow_null=True)
-    code = serializers.CharField()
-    message = serializers.CharField()
 
 
 class BatchJobSerializer(serializers.ModelSerializer):
@@ -46,6 +42,7 @@ class BatchJobSerializer(serializers.ModelSerializer):
             "finished_at",
         )
 
+    @extend_schema_field(ErrorSerializer(allow_null=True))
     def get_error(self, job: BatchJob) -> dict | None:
         return {"field": None, "code": job.error_code, "message": job.error} if job.error_code else None
 
@@ -58,3 +55,9 @@ class BatchJobCreateSerializer(serializers.Serializer):
     file = serializers.FileField(required=False)
     upload_id = serializers.UUIDField(required=False)
     format = serializers.ChoiceField(choices=FileFormat.choices, required=False, help_text="Default: from the file name.")
+
+
+class BatchJobFilterSerializer(serializers.Serializer):
+    """Query parameters of GET /batch-jobs: GraphQL `batchJobs(status:)`."""
+
+    status = serializers.ChoiceField(choices=BatchJob.Status.choices, required=False, help_text="Only jobs in this status.")

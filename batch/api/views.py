@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from batch.api.serializers import (
     BatchJobCreateSerializer,
+    BatchJobFilterSerializer,
     BatchJobSerializer,
     BatchUploadRequestSerializer,
     BatchUploadSerializer,
@@ -25,6 +26,7 @@ from batch.services.uploads import (
     batch_upload_delete_for_owner,
     upload_too_large_error,
 )
+from mlapi.api.filters import filters_from_query
 from mlapi.api.pagination import NewestFirstCursorPagination
 from mlapi.api.permissions import HasScope
 from mlapi.errors import ApplicationError
@@ -67,8 +69,13 @@ class BatchUploadCreateView(APIView):
     permission_classes = [HasScope]
     required_scope = "predict"
     parser_classes = [MultiPartParser]
+    error_statuses = (400, 413, 415, 429)
 
-    @extend_schema(request={"multipart/form-data": BatchUploadRequestSerializer}, responses={201: BatchUploadSerializer})
+    @extend_schema(
+        summary="Upload a batch input file",
+        request={"multipart/form-data": BatchUploadRequestSerializer},
+        responses={201: BatchUploadSerializer},
+    )
     def post(self, request):
         admission = _admit_before_parsing(request, scoring=False)
         form = BatchUploadRequestSerializer(data=request.data)
@@ -88,8 +95,9 @@ class BatchUploadDetailView(APIView):
 
     permission_classes = [HasScope]
     required_scope = "predict"
+    error_statuses = (404, 409)
 
-    @extend_schema(request=None, responses={204: None}, parameters=[UPLOAD_ID])
+    @extend_schema(summary="Delete an upload", request=None, responses={204: None}, parameters=[UPLOAD_ID])
     def delete(self, request, pk: str):
         batch_upload_delete_for_owner(user=request.user, upload_id=pk)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -106,11 +114,25 @@ class BatchJobListCreateView(_ReadOrPredictScope, generics.ListAPIView):
     serializer_class = BatchJobSerializer
     pagination_class = NewestFirstCursorPagination
     parser_classes = [MultiPartParser, FormParser, JSONParser]
+    error_statuses = {"get": (400,), "post": (400, 404, 413, 415, 429)}
+    error_field_renames = {"model_name": "model", "model_version": "version"}  # the form's own fields
 
     def get_queryset(self):
-        return batch_job_list_for_owner(user=self.request.user, status=self.request.query_params.get("status"))
+        return batch_job_list_for_owner(user=self.request.user, **filters_from_query(self.request, BatchJobFilterSerializer))
 
     @extend_schema(
+        summary="List batch jobs",
+        description="Your batch jobs, newest first (cursor pages), optionally only those in one status.",
+        parameters=[BatchJobFilterSerializer],
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="Submit a batch job",
+        description="Submit a file (multipart `file`, .csv with a header row or .jsonl) or an earlier upload "
+        "(`upload_id`) for scoring by `model` (name; optional `version`, default the latest production one).\n\n"
+        "201 with the job: queued (with workers), or already finished when it ran in-process.",
         request={"multipart/form-data": BatchJobCreateSerializer, "application/json": BatchJobCreateSerializer},
         responses={201: BatchJobSerializer},
     )
@@ -133,11 +155,14 @@ class BatchJobListCreateView(_ReadOrPredictScope, generics.ListAPIView):
 
 
 class BatchJobDetailView(generics.RetrieveAPIView):
+    """One of your batch jobs by id: status, row counts and progress, and why it paused or failed."""
+
     serializer_class = BatchJobSerializer
     permission_classes = [HasScope]
     required_scope = "read"
+    error_statuses = (404,)
 
-    @extend_schema(parameters=[JOB_ID])
+    @extend_schema(summary="Get a batch job", parameters=[JOB_ID])
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
@@ -150,8 +175,9 @@ class BatchJobCancelView(APIView):
 
     permission_classes = [HasScope]
     required_scope = "predict"
+    error_statuses = (404, 409)
 
-    @extend_schema(request=None, responses={200: BatchJobSerializer}, parameters=[JOB_ID])
+    @extend_schema(summary="Cancel a batch job", request=None, responses={200: BatchJobSerializer}, parameters=[JOB_ID])
     def post(self, request, pk: str):
         return Response(BatchJobSerializer(batch_job_cancel(user=request.user, job_id=pk)).data)
 
@@ -161,8 +187,9 @@ class BatchJobResumeView(APIView):
 
     permission_classes = [HasScope]
     required_scope = "predict"
+    error_statuses = (404, 409, 429)
 
-    @extend_schema(request=None, responses={200: BatchJobSerializer}, parameters=[JOB_ID])
+    @extend_schema(summary="Resume a batch job", request=None, responses={200: BatchJobSerializer}, parameters=[JOB_ID])
     def post(self, request, pk: str):
         return Response(BatchJobSerializer(batch_job_resume(user=request.user, job_id=pk)).data)
 
@@ -180,8 +207,10 @@ class BatchJobResultsView(APIView):
     permission_classes = [HasScope]
     required_scope = "read"
     content_negotiation_class = _IgnoreFormatParameter
+    error_statuses = (400, 404)
 
     @extend_schema(
+        summary="Download a batch job's results",
         parameters=[JOB_ID, OpenApiParameter("format", str, enum=list(RESULT_FORMATS), description="Default csv.")],
         responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR), (200, "application/x-ndjson"): OpenApiResponse(OpenApiTypes.STR)},
     )

@@ -18,7 +18,7 @@ import hashlib
 import json
 import logging
 
-from django.db import IntegrityError, connection
+from django.db import IntegrityError, connection, models
 from django.db.models import F
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -67,6 +67,13 @@ def _strip_path(error: FieldError) -> FieldError:
     return FieldError(parts[2] if len(parts) == 3 else None, error.code, error.message)
 
 
+def _row_index(error: FieldError) -> int:
+    """N of an error at `instances.N...`: where instances_validate reports each instance's errors."""
+    if error.field is None:
+        raise ValueError(f"an instance error without a path: {error.code}")
+    return int(error.field.split(".")[1])
+
+
 def _validate(schema: dict, rows: list[RawRow]) -> None:
     """Adds schema errors to `rows` in place: one call for the chunk, row by row only when it has errors."""
     candidates = [row for row in rows if row.values is not None]
@@ -76,7 +83,7 @@ def _validate(schema: dict, rows: list[RawRow]) -> None:
     if not errors:
         return
     if len(errors) < MAX_REPORTED_ERRORS:  # the list is complete: only these rows have errors
-        suspects = sorted({int(e.field.split(".")[1]) for e in errors})
+        suspects = sorted({_row_index(e) for e in errors})
         candidates = [candidates[i] for i in suspects]
     for row in candidates:
         found = instances_validate(schema=schema, instances=[row.values], path="instances")
@@ -101,13 +108,27 @@ def _error_results(rows: list[RawRow]) -> list[tuple]:
 _RESULT_COLUMNS = ("job", "row_number", "line", "input", "output", "error")
 
 
+def _stored_name(job: BatchJob) -> str:
+    if not job.upload.file.name:  # an upload row is only saved after its file is
+        raise ValueError(f"upload {job.upload.pk} has no stored file")
+    return job.upload.file.name
+
+
+def _column(name: str) -> str:
+    """The database column of a concrete BatchResultRow field."""
+    field = BatchResultRow._meta.get_field(name)
+    if not isinstance(field, models.Field) or field.column is None:
+        raise TypeError(f"BatchResultRow.{name} is not a concrete field")
+    return field.column
+
+
 def _results_insert(job_id, results: list[tuple]) -> None:
     """A multi-row parameterized INSERT of JSON already encoded: a third of bulk_create's cost per row (no
     model instances, no second JSON encoding). The table's constraints still apply (unique row per job)."""
     meta = BatchResultRow._meta
     quote = connection.ops.quote_name
     job_value = meta.get_field("job").get_db_prep_value(job_id, connection)
-    columns = ", ".join(quote(meta.get_field(name).column) for name in _RESULT_COLUMNS)
+    columns = ", ".join(quote(_column(name)) for name in _RESULT_COLUMNS)
     placeholder = "(" + ", ".join(["%s"] * len(_RESULT_COLUMNS)) + ")"
     size = max(1, min(1000, connection.ops.bulk_batch_size(list(_RESULT_COLUMNS), results)))
     with connection.cursor() as cursor:
@@ -162,7 +183,7 @@ def batch_chunk_run(*, job_id, index: int) -> ChunkOutcome:
     user = job.user
     try:
         rows = stored_chunk_rows_read(
-            name=job.upload.file.name,
+            name=_stored_name(job),
             start_offset=chunk.start_offset,
             end_offset=chunk.end_offset,
             file_format=job.upload.format,

@@ -54,9 +54,11 @@ def batch_job_create(
         raise NotFoundError.single(BatchErrorCode.NOT_FOUND, "No such upload.", field="uploadId")
     admission = admission or batch_request_admit(user=user, scoring=True)
     model = model_get_for_user(user=user, model_id=model_ref.model_id, name=model_ref.name, version=model_ref.version)
+    if not upload.file.name:  # an upload row is only saved after its file is
+        raise ValueError(f"upload {upload.pk} has no stored file")
     with upload.file.storage.open(upload.file.name, "rb") as stream:
         scan = file_scan(
-            stream=stream,
+            stream=stream,  # type: ignore[arg-type]  # django's File proxies the binary file it wraps
             file_format=upload.format,
             feature_names=[f["name"] for f in model.input_schema["features"]],
             chunk_rows=settings.BATCH_CHUNK_ROWS,
@@ -124,6 +126,7 @@ def batch_job_submit(
             user=user, stream=stream, filename=filename or "", file_format=file_format, tier=admission.tier
         )
     else:
+        assert content is not None  # exactly one of stream, content and upload_id was given
         upload = batch_upload_create_from_text(
             user=user, content=content, file_format=file_format, tier=admission.tier
         )
@@ -164,7 +167,7 @@ def batch_job_resume(*, user, job_id) -> BatchJob:
         from batch.services.recovery import batch_job_requeue_stalled  # recovery builds on this module
 
         try:
-            requeued = batch_job_requeue_stalled(job_id=job.pk)
+            requeued = bool(batch_job_requeue_stalled(job_id=job.pk))
         except Exception as error:  # noqa: BLE001 - the broker is down: fails the job, which resumes later
             _job_not_queued(job_id=job.pk, error=error)
             requeued = True

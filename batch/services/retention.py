@@ -76,7 +76,7 @@ def _unused_uploads_expire(now: datetime, report: StorageExpiry) -> None:
 
 def _retention_expire(now: datetime, report: StorageExpiry) -> None:
     shortest = PricingTier.objects.filter(retention_days__isnull=False).order_by("retention_days").first()
-    if shortest is None:
+    if shortest is None or shortest.retention_days is None:
         return
     candidates = (
         BatchUpload.objects.filter(created_at__lt=now - timedelta(days=shortest.retention_days))

@@ -82,7 +82,8 @@ def batch_upload_create(
     file_format = file_format_detect(filename=filename, declared=file_format)
     tier = tier or pricing_tier_for_user(user=user)
     allowance = tier.storage_allowance_bytes
-    room = None if allowance is None else allowance - batch_storage_held(user=user)
+    held = 0 if allowance is None else batch_storage_held(user=user)
+    room = None if allowance is None else allowance - held
     content = stream if isinstance(stream, File) else File(stream, name=filename)
     digest, size = hashlib.sha256(), 0
     for block in content.chunks():
@@ -90,7 +91,7 @@ def batch_upload_create(
         if size > settings.BATCH_MAX_UPLOAD_BYTES:
             raise upload_too_large_error()
         if room is not None and size > room:
-            raise _storage_quota_error(tier, allowance - room)
+            raise _storage_quota_error(tier, held)
         digest.update(block)
     if size == 0:
         raise ApplicationError.single(BatchErrorCode.EMPTY_FILE, "The file is empty.", field="file")
@@ -113,12 +114,13 @@ def batch_upload_create(
                     raise _storage_quota_error(tier, held)
             upload.save(force_insert=True)
     except BaseException:
-        upload.file.storage.delete(upload.file.name)
+        if upload.file.name:
+            upload.file.storage.delete(upload.file.name)
         raise
     return upload
 
 
-def batch_upload_create_from_text(*, user, content: str, file_format: str, tier: PricingTier | None = None) -> BatchUpload:
+def batch_upload_create_from_text(*, user, content: str, file_format: str | None, tier: PricingTier | None = None) -> BatchUpload:
     """An upload from an inline string (GraphQL `content`)."""
     if not file_format:
         raise ApplicationError.single(BatchErrorCode.INVALID_INPUT, "Give format (csv or jsonl) with content.", field="format")

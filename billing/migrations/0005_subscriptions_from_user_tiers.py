@@ -1,7 +1,7 @@
 """Each user with a tier gets an open Subscription to it, from when they joined or from the start of
 their first billed month, whichever is earlier; every month with a finalized invoice is closed."""
 
-from datetime import datetime, time, timezone
+from datetime import UTC, datetime, time
 
 from django.db import migrations
 from django.db.models import Min
@@ -17,7 +17,7 @@ def subscriptions_from_user_tiers(apps, schema_editor):
         first_period = UsageRecord.objects.filter(user=user).aggregate(first=Min("period"))["first"]
         started_at = user.date_joined
         if first_period is not None:
-            started_at = min(started_at, datetime.combine(first_period, time.min, tzinfo=timezone.utc))
+            started_at = min(started_at, datetime.combine(first_period, time.min, tzinfo=UTC))
         Subscription.objects.create(user=user, tier_id=user.pricing_tier_id, started_at=started_at)
     for invoice in Invoice.objects.filter(finalized_at__isnull=False).iterator():
         MonthlyUsage.objects.get_or_create(user_id=invoice.user_id, period=invoice.period)

@@ -17,7 +17,7 @@ import threading
 import time
 import zlib
 from collections import OrderedDict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import requests
@@ -74,7 +74,7 @@ class _CertificateCache:
         self._failed: OrderedDict[str, float] = OrderedDict()
 
     def public_key(self, *, cert_url: str, timeout: float) -> rsa.RSAPublicKey | None:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         with self._lock:
             cached = self._keys.get(cert_url)
             if cached is not None and cached[1] > now:

@@ -1,9 +1,11 @@
 """Monthly invoices: built from usage records, regenerated while draft, immutable once finalized."""
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
@@ -85,7 +87,7 @@ def subscription_lines(*, spans: list[TierSpan], period: date) -> list[LineDraft
     return lines
 
 
-def usage_groups(*, period: date, user=None, user_ids=None) -> list[dict]:
+def usage_groups(*, period: date, user=None, user_ids=None) -> list[Mapping[str, Any]]:
     """One GROUP BY over the month's usage records, per user and unit prices."""
     records = UsageRecord.objects.filter(period=period)
     records = records.filter(user=user) if user is not None else records.filter(user_id__in=user_ids)
@@ -107,7 +109,7 @@ def usage_groups(*, period: date, user=None, user_ids=None) -> list[dict]:
     )
 
 
-def usage_lines(groups: list[dict]) -> list[LineDraft]:
+def usage_lines(groups: list[Mapping[str, Any]]) -> list[LineDraft]:
     """Lines per unit price (in the order each price was first charged), so a mid-month tier change
     shows each price it was charged at. Each line's amount is the sum of its records' exact amounts,
     rounded half-up to the cent once."""

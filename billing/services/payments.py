@@ -18,6 +18,8 @@ MAX_SEND_ATTEMPTS = 10
 
 
 def invoice_document(*, invoice: Invoice) -> InvoiceDocument:
+    if invoice.number is None:  # the database allows no number only on drafts
+        raise ValueError("a draft invoice has no number to send")
     user = invoice.user
     return InvoiceDocument(
         number=invoice.number,
@@ -27,8 +29,8 @@ def invoice_document(*, invoice: Invoice) -> InvoiceDocument:
         recipient_email=user.email,
         recipient_name=user.get_full_name() or user.username,
         lines=tuple(
-            InvoiceLineDocument(description=l.description, quantity=l.quantity, unit_price=l.unit_price, amount=l.amount)
-            for l in invoice.lines.all()
+            InvoiceLineDocument(description=line.description, quantity=line.quantity, unit_price=line.unit_price, amount=line.amount)
+            for line in invoice.lines.all()
         ),
     )
 

@@ -7,9 +7,11 @@ land in it). Usage in a month with finalized invoices by a user without any invo
 """
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from django.db.models import Count, Sum
 
@@ -109,7 +111,7 @@ def _period_reconcile(*, period: date, invoices) -> PeriodReconciliation:
     users = list(invoice_of)
     differences: list[Difference] = []
 
-    groups_of: dict[int, list[dict]] = defaultdict(list)
+    groups_of: dict[int, list[Mapping[str, Any]]] = defaultdict(list)
     for group in usage_groups(period=period, user_ids=users):
         groups_of[group["user_id"]].append(group)
     stored_of: dict[int, list[tuple]] = defaultdict(list)
@@ -139,8 +141,8 @@ def _period_reconcile(*, period: date, invoices) -> PeriodReconciliation:
             differences.append(
                 Difference(
                     check="usage_lines", period=period, user_id=user_id,
-                    expected=f"{len(expected)} lines, {sum((l[3] for l in expected), Decimal('0'))} (records: {user_amount})",
-                    actual=f"{len(stored)} lines, {sum((l[3] for l in stored), Decimal('0'))}",
+                    expected=f"{len(expected)} lines, {sum((line[3] for line in expected), Decimal('0'))} (records: {user_amount})",
+                    actual=f"{len(stored)} lines, {sum((line[3] for line in stored), Decimal('0'))}",
                 )  # fmt: skip
             )
         counted, closed_at = counters.get(user_id, (0, None))

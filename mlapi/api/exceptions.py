@@ -1,6 +1,7 @@
 """REST errors: `{"errors": [{"field", "code", "message"}]}` with the right status, never a traceback."""
 
 import logging
+import re
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
@@ -27,6 +28,26 @@ _CODES = {
 }
 
 
+_CAMEL_HUMP = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+
+
+def rest_field(field: str | None, renames: dict[str, str] | None = None) -> str | None:
+    """An error's `field` as REST spells it: services name inputs as GraphQL does (`modelName`, `uploadId`), REST
+    in snake_case (`model_name`, `upload_id`), then as the view's own parameter where it differs (`renames`).
+    Only the first segment of a dotted path is an API name; the rest (indexes, feature names) is the caller's
+    data and is kept as sent (`instances.2.sepalLength`)."""
+    if field is None:
+        return None
+    head, dot, rest = field.partition(".")
+    head = _CAMEL_HUMP.sub("_", head).lower()
+    return (renames or {}).get(head, head) + dot + rest
+
+
+def rest_errors(errors: list[dict], view=None) -> list[dict]:
+    renames = getattr(view, "error_field_renames", None)
+    return [{**error, "field": rest_field(error.get("field"), renames)} for error in errors]
+
+
 def _flatten(detail, field: str | None = None) -> list[dict]:
     if isinstance(detail, dict):
         return [e for key, value in detail.items() for e in _flatten(value, key if field is None else f"{field}.{key}")]
@@ -37,6 +58,13 @@ def _flatten(detail, field: str | None = None) -> list[dict]:
 
 
 def api_exception_handler(exc, context):
+    response = _error_response(exc)
+    if isinstance(response.data, dict) and "errors" in response.data:
+        response.data["errors"] = rest_errors(response.data["errors"], context.get("view"))
+    return response
+
+
+def _error_response(exc) -> Response:
     cause = unavailable_cause(exc)
     if cause is not None:
         # The database, cache or broker is down or timed out: the same request may succeed later.

@@ -39,7 +39,7 @@ def _decode(cursor: str, model, order: tuple[str, ...]) -> list:
     if not isinstance(values, list) or len(values) != len(order):
         raise _invalid_cursor()
     try:
-        return [cursor_json_value(cursor_field(model, f.lstrip("-")), v) for f, v in zip(order, values)]
+        return [cursor_json_value(cursor_field(model, f.lstrip("-")), v) for f, v in zip(order, values, strict=True)]
     except InvalidCursorError:
         raise _invalid_cursor() from None
 
@@ -48,7 +48,7 @@ def _after_filter(order: tuple[str, ...], values: list) -> Q:
     """Rows strictly after `values` in `order` (fields prefixed with '-' descend)."""
     condition = Q()
     equal_so_far = Q()
-    for field, value in zip(order, values):
+    for field, value in zip(order, values, strict=True):
         name = field.lstrip("-")
         step = Q(**{f"{name}__lt" if field.startswith("-") else f"{name}__gt": value})
         condition |= equal_so_far & step

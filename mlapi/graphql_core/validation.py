@@ -32,8 +32,8 @@ from graphql.language import (
     SelectionSetNode,
 )
 from graphql.validation import NoSchemaIntrospectionCustomRule
-from graphql.validation.validate import ValidationAbortedError
 from graphql.validation.rules.overlapping_fields_can_be_merged import OverlappingFieldsCanBeMergedRule
+from graphql.validation.validate import ValidationAbortedError
 
 from mlapi.graphql_core.pagination import DEFAULT_PAGE_SIZE
 

@@ -6,8 +6,15 @@ import os
 
 from django.conf import settings
 from django.http import HttpResponse, HttpResponseForbidden
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client import REGISTRY, multiprocess
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 
 from mlapi.auth import InvalidTokenError, caller_from_request
 

@@ -203,7 +203,7 @@ GRAPHQL_FIELD_MERGE_BUDGET = env.int("GRAPHQL_FIELD_MERGE_BUDGET", default=10_00
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["mlapi.api.authentication.BearerOrSessionAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "mlapi.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "mlapi.api.exceptions.api_exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["mlapi.api.parsers.SafeJSONParser"],

@@ -1,8 +1,8 @@
 """Production: no defaults for secrets, HTTPS everywhere."""
 
-from mlapi.settings.base import *  # noqa: F403
 from django.core.exceptions import ImproperlyConfigured
 
+from mlapi.settings.base import *  # noqa: F403
 from mlapi.settings.env import env
 
 DEBUG = False

@@ -55,3 +55,26 @@ class PredictResponseSerializer(serializers.Serializer):
     cost = CostSerializer()
     replayed = serializers.BooleanField()
     warnings = WarningSerializer(many=True, help_text="Non-fatal notes on the input (UNKNOWN_CATEGORY).")
+
+
+class ModelFilterSerializer(serializers.Serializer):
+    """Query parameters of GET /models: GraphQL `models(name:, stage:)`."""
+
+    name = serializers.CharField(required=False, max_length=100, help_text="Only the versions of this model.")
+    stage = serializers.ChoiceField(
+        choices=RegisteredModel.Stage.choices, required=False, help_text="Only versions in this stage (staff)."
+    )
+
+
+class PredictionFilterSerializer(serializers.Serializer):
+    """Query parameters of GET /predictions: GraphQL `predictions(model:, createdAfter:, createdBefore:)`."""
+
+    model = serializers.IntegerField(
+        required=False, min_value=1, help_text="A model id (one version): an unknown one matches nothing."
+    )
+    created_after = serializers.DateTimeField(
+        required=False, help_text="ISO 8601 with an offset; only predictions created after it (exclusive)."
+    )
+    created_before = serializers.DateTimeField(
+        required=False, help_text="ISO 8601 with an offset; only predictions created before it (exclusive)."
+    )

@@ -5,17 +5,26 @@ from rest_framework.exceptions import ParseError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from mlapi.api.exceptions import rest_errors
+from mlapi.api.filters import filters_from_query
 from mlapi.api.pagination import ByIdCursorPagination, NewestFirstCursorPagination
 from mlapi.api.permissions import HasScope
 from mlapi.errors import ApplicationError, NotFoundError
 from predictions.api.serializers import (
+    ModelFilterSerializer,
     ModelSerializer,
+    PredictionFilterSerializer,
     PredictionSerializer,
     PredictRequestSerializer,
     PredictResponseSerializer,
 )
 from predictions.error_codes import PredictionErrorCode
-from predictions.selectors import model_get_for_user, model_list_for_user, prediction_get_for_user, prediction_list_for_user
+from predictions.selectors import (
+    model_get_for_user,
+    model_list_for_user,
+    prediction_get_for_user,
+    prediction_list_for_user,
+)
 from predictions.services import ModelRef, prediction_create
 
 PREDICT_FIELDS = {"features", "instances"}
@@ -40,27 +49,33 @@ BANK_EXAMPLE = OpenApiExample(
 
 
 class ModelListView(generics.ListAPIView):
-    """Registered models you may use (staff: every stage)."""
+    """Registered models you may use, by id (production versions; staff: every stage). Cursor pages."""
 
     serializer_class = ModelSerializer
     permission_classes = [HasScope]
     required_scope = "read"
     pagination_class = ByIdCursorPagination
+    error_statuses = (400,)
 
-    @extend_schema(parameters=[OpenApiParameter("name", str), OpenApiParameter("stage", str)])
+    @extend_schema(summary="List models", parameters=[ModelFilterSerializer])
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
-        return model_list_for_user(
-            user=self.request.user, name=self.request.query_params.get("name"), stage=self.request.query_params.get("stage")
-        )
+        return model_list_for_user(user=self.request.user, **filters_from_query(self.request, ModelFilterSerializer))
 
 
 class ModelDetailView(generics.RetrieveAPIView):
+    """One registered model version by id: its task, input schema and outputs."""
+
     serializer_class = ModelSerializer
     permission_classes = [HasScope]
     required_scope = "read"
+    error_statuses = (404,)
+
+    @extend_schema(summary="Get a model", parameters=[OpenApiParameter("id", int, location=OpenApiParameter.PATH)])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
 
     def get_object(self):
         return model_get_for_user(user=self.request.user, model_id=self.kwargs["pk"])
@@ -73,19 +88,26 @@ def _prediction_response(outcome, *, single: bool) -> Response:
             "predictions": outcome.predictions,
             "cost": outcome.usage,
             "replayed": outcome.replayed,
-            "warnings": [w.as_dict() for w in outcome.warnings],
+            "warnings": rest_errors([w.as_dict() for w in outcome.warnings]),
         }
     ).data
     return Response(body, status=status.HTTP_200_OK if outcome.replayed else status.HTTP_201_CREATED)
 
 
 class PredictView(APIView):
-    """Score one instance (`features`) or a batch (`instances`); stored and billed like GraphQL's createPrediction."""
+    """Score one instance (`features`) or a batch (`instances`); stored and billed like GraphQL's createPrediction.
+
+    201 with the new predictions and their cost; 200 when an `Idempotency-Key` replays an earlier call (nothing is
+    charged twice). Validation errors name each bad input by its path (`features.age`, `instances.2.job`)."""
 
     permission_classes = [HasScope]
     required_scope = "predict"
+    error_statuses = (400, 404, 409, 413, 415, 429, 502)
+    error_field_renames = {"model_name": "name", "model_version": "version"}  # the path's name, ?version=
 
     @extend_schema(
+        summary="Predict with a model",
+        tags=["predictions"],
         request=PredictRequestSerializer,
         responses={201: PredictResponseSerializer, 200: PredictResponseSerializer},
         parameters=[
@@ -115,23 +137,41 @@ class PredictView(APIView):
 
 
 class PredictionListView(generics.ListAPIView):
-    """Your predictions, newest first (cursor pagination)."""
+    """Your predictions, newest first (cursor pagination; staff tokens with the staff scope: everyone's).
+
+    Filters as GraphQL's `predictions`: a model id and an exclusive creation-time range."""
 
     serializer_class = PredictionSerializer
     permission_classes = [HasScope]
     required_scope = "read"
     pagination_class = NewestFirstCursorPagination
+    error_statuses = (400,)
+
+    @extend_schema(summary="List predictions", parameters=[PredictionFilterSerializer])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
-        return prediction_list_for_user(user=self.request.user, every_tenant=self.request.auth.sees_every_tenant)
+        filters = filters_from_query(self.request, PredictionFilterSerializer)
+        if "model" in filters:
+            filters["model_id"] = filters.pop("model")
+        return prediction_list_for_user(
+            user=self.request.user, every_tenant=self.request.auth.sees_every_tenant, **filters
+        )
 
 
 class PredictionDetailView(generics.RetrieveAPIView):
+    """One of your predictions by id (staff scope: anyone's)."""
+
     serializer_class = PredictionSerializer
     permission_classes = [HasScope]
     required_scope = "read"
+    error_statuses = (404,)
 
-    @extend_schema(parameters=[OpenApiParameter("id", OpenApiTypes.UUID, location=OpenApiParameter.PATH)])
+    @extend_schema(
+        summary="Get a prediction",
+        parameters=[OpenApiParameter("id", OpenApiTypes.UUID, location=OpenApiParameter.PATH)],
+    )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 

@@ -62,8 +62,8 @@ def sklearn_estimator_class_named(type_name: str) -> type | None:
     are imported, and the object must be a class defined there under that very name (not a re-export, not
     a function), deriving from sklearn.base.BaseEstimator, and not one skops warns about.
     """
-    from skops.io.exceptions import UNTRUSTED_TYPE_REASONS
     from sklearn.base import BaseEstimator
+    from skops.io.exceptions import UNTRUSTED_TYPE_REASONS
 
     module_name, _, class_name = type_name.rpartition(".")
     parts = module_name.split(".")

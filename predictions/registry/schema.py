@@ -184,7 +184,7 @@ def _as_object(instance: Any, features: list[dict], where: str, errors: list[Fie
         return instance
     if isinstance(instance, list):
         if len(instance) <= len(names) and all(f.get("nullable") for f in features[len(instance) :]):
-            return dict(zip(names, instance))
+            return dict(zip(names, instance, strict=False))
         errors.append(
             FieldError(
                 where,
@@ -257,7 +257,7 @@ def instances_prepare(*, schema: dict, instances: list, path: str) -> PreparedIn
 def instance_row(instance: dict | list, names: list[str]) -> dict:
     """A valid instance (object or positional array) as an object with every feature, None where missing."""
     if isinstance(instance, list):
-        instance = dict(zip(names, instance))
+        instance = dict(zip(names, instance, strict=False))
     return {name: instance.get(name) for name in names}
 
 

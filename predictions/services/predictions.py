@@ -15,8 +15,8 @@ from mlapi.errors import ApplicationError, ConflictError, FieldError, LimitExcee
 from predictions.error_codes import PredictionErrorCode
 from predictions.models import Prediction, RegisteredModel
 from predictions.registry.schema import instances_prepare
-from predictions.services.metering import ScoredRows, metered_inference
 from predictions.selectors import model_get_for_user
+from predictions.services.metering import ScoredRows, metered_inference
 
 IDEMPOTENCY_KEY_MAX_LENGTH = 200
 
@@ -111,7 +111,8 @@ def prediction_create(
         raise ApplicationError(prepared.errors)
     now = timezone.now()
 
-    def store(usage: UsageRecord, scored: ScoredRows) -> list[Prediction]:
+    def store(usage: UsageRecord | None, scored: ScoredRows) -> list[Prediction]:
+        assert usage is not None  # metered_inference passes None only for no rows, which was refused above
         latency_ms = round(scored.wall_seconds * 1000, 3)
         return Prediction.objects.bulk_create(
             [
@@ -148,6 +149,7 @@ def prediction_create(
         if existing is not None:
             return _replay(usage=existing, request_hash=request_hash, warnings=prepared.warnings)
         raise
+    assert usage is not None  # rows were scored and charged
     return PredictionOutcome(predictions=predictions, usage=usage, replayed=False, warnings=prepared.warnings)
 
 

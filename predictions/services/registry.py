@@ -133,7 +133,7 @@ def _model_build(
     return model
 
 
-def _one_line(text: str) -> str:
+def _one_line(text: object) -> str:
     flat = " ".join(str(text).split())
     return flat if len(flat) <= _MESSAGE_DETAIL_CHARS else flat[: _MESSAGE_DETAIL_CHARS - 1] + "…"
 

@@ -1,6 +1,6 @@
-import hashlib
 """Who may call the REST API: 401 without a usable bearer token or session, 403 without the endpoint's scope."""
 
+import hashlib
 import uuid
 from datetime import timedelta
 

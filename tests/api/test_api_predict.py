@@ -1,7 +1,6 @@
 """POST /api/v1/models/<name>/predict: stored and billed like createPrediction; every refusal stores and bills nothing."""
 
 import json
-from datetime import datetime, timezone as dt_timezone
 from decimal import Decimal
 
 import pytest
@@ -101,9 +100,9 @@ def test_staff_may_score_a_staging_version_by_number(staff_user, issue_token, re
 @pytest.mark.parametrize(
     ("path", "field"),
     [
-        ("/api/v1/models/no-such-model/predict", "modelName"),
-        (f"{PREDICT_IRIS}?version=9", "modelVersion"),
-        (f"{PREDICT_IRIS}?version=2", "modelVersion"),  # staging: invisible to users
+        ("/api/v1/models/no-such-model/predict", "name"),
+        (f"{PREDICT_IRIS}?version=9", "version"),
+        (f"{PREDICT_IRIS}?version=2", "version"),  # staging: invisible to users
         (f"{PREDICT_IRIS}?version=abc", "version"),
         (f"{PREDICT_IRIS}?version=-1", "version"),
     ],
@@ -126,7 +125,7 @@ def test_model_with_only_a_staging_version_is_not_found_for_users(make_user, iss
     before = stored_counts()
     response = rest("post", PREDICT_IRIS, {"features": IRIS_SETOSA}, token=issue_token(make_user()))
     assert response.status_code == 404
-    assert error_codes(response) == [("modelName", "NOT_FOUND")]
+    assert error_codes(response) == [("name", "NOT_FOUND")]
     assert stored_counts() == before
 
 
@@ -331,7 +330,7 @@ def test_empty_or_too_long_idempotency_key_is_invalid_input(make_user, issue_tok
     before = stored_counts()
     response = rest("post", PREDICT_IRIS, {"features": IRIS_SETOSA}, token=token, HTTP_IDEMPOTENCY_KEY=key)
     assert response.status_code == 400
-    assert error_codes(response) == [("idempotencyKey", "INVALID_INPUT")]
+    assert error_codes(response) == [("idempotency_key", "INVALID_INPUT")]
     assert stored_counts() == before
 
 

@@ -18,6 +18,9 @@ mutation Create($input: CreatePredictionInput!) {
   }
 }
 """
+# REST names the inputs it takes (the path's name, the Idempotency-Key header) in snake_case; GraphQL in
+# camelCase. Paths into the instances (`features.age`, `instances.1.housing`) are the same through both.
+REST_FIELD_OF = {"modelName": "name", "idempotencyKey": "idempotency_key"}
 BANK_STUDENT = {**BANK_CLIENT, "age": 23, "job": "student", "marital": "single", "housing": "yes", "campaign": 4}
 
 
@@ -122,7 +125,7 @@ def test_same_bad_input_gives_same_error_codes_and_fields(make_user, issue_token
     # then
     graphql_errors = sorted((e["field"], e["code"]) for e in by_graphql["errors"])
     assert graphql_errors, "GraphQL accepted the bad input"
-    assert sorted(error_codes(response)) == graphql_errors
+    assert sorted(error_codes(response)) == sorted((REST_FIELD_OF.get(f, f), c) for f, c in graphql_errors)
     assert response.status_code in (400, 404)
     assert by_graphql["cost"] is None and by_graphql["predictions"] is None
     assert stored_counts() == before

@@ -59,7 +59,7 @@ def iris_csv(rows: int, seed: int = 0) -> bytes:
 
 
 def iris_jsonl(rows: int, seed: int = 0) -> bytes:
-    return "".join(json.dumps(dict(zip(IRIS_COLUMNS, r))) + "\n" for r in iris_matrix(rows, seed).tolist()).encode()
+    return "".join(json.dumps(dict(zip(IRIS_COLUMNS, r, strict=True))) + "\n" for r in iris_matrix(rows, seed).tolist()).encode()
 
 
 @pytest.fixture

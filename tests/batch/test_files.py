@@ -155,7 +155,7 @@ def test_csv_records_are_cut_where_the_csv_module_cuts_them(seed):
     scan, rows = _scan_and_read(data, "csv", names=["s"], features=features, max_row_bytes=10_000)
     # then: the same records (a record with a second cell is a row error, as the header has one column)
     assert scan.rows_total == len(rows) == len(expected)
-    for row, cells in zip(rows, expected):
+    for row, cells in zip(rows, expected, strict=True):
         if len(cells) == 1:
             assert row.values == ({"s": cells[0]} if cells[0] else {}), (row, cells)
         else:

@@ -9,7 +9,7 @@ import os
 import subprocess
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -221,8 +221,8 @@ def document(**overrides):
     levels = full_levels()
     batch = {"rows": 1000, "iterations": 3, "in_process": {"predict_proba_rows_per_s": 4e6}, "endpoints": {}}
     arguments = dict(
-        started_at=datetime(2026, 11, 23, 18, 30, 5, tzinfo=timezone.utc),
-        finished_at=datetime(2026, 11, 23, 18, 31, 50, tzinfo=timezone.utc),
+        started_at=datetime(2026, 11, 23, 18, 30, 5, tzinfo=UTC),
+        finished_at=datetime(2026, 11, 23, 18, 31, 50, tzinfo=UTC),
         mode="quick",
         machine={"cores": 2, "python": "3.11.7", "database": "PostgreSQL 15", "date": "2026-11-23T18:31:50+00:00", "load_average_at_start": 0.1},
         config={"levels": [1, 16], "duration_s": 3.0, "warmup_s": 1.0, "workers": 2},

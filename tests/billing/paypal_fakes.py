@@ -2,8 +2,8 @@
 
 import base64
 import zlib
-from datetime import datetime, timedelta, timezone
-from functools import lru_cache
+from datetime import UTC, datetime, timedelta
+from functools import cache
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -27,12 +27,12 @@ SIGNATURE_HEADERS = {
 CERT_URL = SIGNATURE_HEADERS["Paypal-Cert-Url"]
 
 
-@lru_cache(maxsize=None)
+@cache
 def signing_key_and_cert_pem() -> tuple[rsa.RSAPrivateKey, bytes]:
     """A test RSA key and its self-signed certificate, standing in for PayPal's (made once per test run)."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "messageverificationcerts.sandbox.paypal.com")])
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     certificate = (
         x509.CertificateBuilder()
         .subject_name(name)

@@ -1,6 +1,6 @@
 """Invoices are private: GraphQL, REST and the printable page show a user only their own, with the billing scope."""
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -31,7 +31,7 @@ def pro(db):
 def alice_invoice(make_user, pro, record_usage):
     """Alice's finalized October invoice: 49.00 fee + 0.15 compute."""
     alice = make_user("alice", tier=pro)
-    record_usage(alice, at=datetime(2026, 10, 7, tzinfo=timezone.utc), predictions=10, cpu_seconds=3.0, stored_bytes=0)
+    record_usage(alice, at=datetime(2026, 10, 7, tzinfo=UTC), predictions=10, cpu_seconds=3.0, stored_bytes=0)
     invoice, _ = invoice_generate(user=alice, period=OCTOBER)
     return invoice_finalize(invoice=invoice)
 

@@ -3,7 +3,7 @@ next open month with its own timestamp; `billing_reconcile` proves the closed mo
 
 import json
 import logging
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from io import StringIO
 from types import SimpleNamespace
@@ -18,7 +18,7 @@ from billing.services.invoices import invoice_finalize, invoice_generate
 from billing.tasks import reconcile_closed_periods
 from tests.conftest import IRIS_SETOSA
 
-UTC = timezone.utc
+UTC = UTC
 JANUARY, FEBRUARY, MARCH = date(2026, 1, 1), date(2026, 2, 1), date(2026, 3, 1)
 CREATE = """
 mutation($f: GenericScalar!) {
@@ -68,7 +68,7 @@ def test_a_late_call_stamped_in_a_closed_month_is_billed_in_the_next_open_one(ma
     assert (_counter(user, JANUARY), _counter(user, FEBRUARY)) == (2, 1)
     assert list(Invoice.objects.get(pk=january.pk).lines.values_list("kind", "quantity", "amount")) == january_lines
     february, _ = invoice_generate(user=user, period=FEBRUARY)
-    assert next(l for l in february.lines.all() if l.kind == "predictions").quantity == 1
+    assert next(line for line in february.lines.all() if line.kind == "predictions").quantity == 1
     assert _metric("mlapi_billing_late_usage_moved_total") == moved_before + 1
 
 
@@ -93,9 +93,9 @@ def test_finalizing_includes_usage_recorded_after_the_draft_was_built(make_user,
     # when
     invoice = invoice_finalize(invoice=draft)
     # then: the invoice bills all 7 predictions, the month is closed and reconciles
-    predictions_line = next(l for l in invoice.lines.all() if l.kind == "predictions")
+    predictions_line = next(line for line in invoice.lines.all() if line.kind == "predictions")
     assert predictions_line.quantity == 7
-    assert invoice.total == sum(l.amount for l in invoice.lines.all())
+    assert invoice.total == sum(line.amount for line in invoice.lines.all())
     assert MonthlyUsage.objects.get(user=user, period=JANUARY).closed_at is not None
     assert _reconcile("--period", "2026-01")[0] == 0
 
@@ -115,7 +115,7 @@ def test_reconcile_passes_on_closed_months_that_add_up(make_user, record_usage):
     (january,) = report["periods"]
     assert (january["period"], january["usage_records"], january["usage_predictions"]) == ("2026-01", 2, 7)
     invoiced = sum(
-        l.amount for l in InvoiceLine.objects.filter(invoice__period=JANUARY).exclude(kind="subscription")
+        line.amount for line in InvoiceLine.objects.filter(invoice__period=JANUARY).exclude(kind="subscription")
     )
     assert Decimal(january["invoiced_usage_amount"]) == invoiced
 

@@ -2,7 +2,7 @@
 
 import threading
 import time
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -11,10 +11,10 @@ from django.db import connection, transaction
 
 import predictions.services.metering
 from billing.models import Invoice, InvoiceLine, MonthlyUsage, PricingTier, Subscription, UsageRecord
-from billing.tiers import STANDARD_TIERS
 from billing.services.invoices import invoice_finalize, invoice_generate
 from billing.services.reconciliation import billing_reconcile
 from billing.services.subscriptions import subscription_change
+from billing.tiers import STANDARD_TIERS
 from mlapi.errors import LimitExceededError
 from predictions.models import Prediction
 from predictions.registry.cache import loaded_model_get
@@ -161,7 +161,7 @@ def test_concurrent_finalizes_take_gap_free_distinct_numbers(make_user):
 def test_concurrent_generation_for_one_user_makes_one_invoice(make_user, record_usage):
     # given
     user = make_user("busy", tier=_pro_tier())
-    record_usage(user, at=datetime(2026, 10, 3, tzinfo=timezone.utc), predictions=3, cpu_seconds=2.0, stored_bytes=4_000_000)
+    record_usage(user, at=datetime(2026, 10, 3, tzinfo=UTC), predictions=3, cpu_seconds=2.0, stored_bytes=4_000_000)
     # when
     results = run_concurrently(4, lambda i: invoice_generate(user=user, period=date(2026, 10, 1))[1])
     # then
@@ -184,7 +184,7 @@ def test_concurrent_tier_changes_leave_one_open_subscription_and_no_overlap(make
     assert [outcome for outcome, _ in results] == ["ok"] * 6, results
     history = list(Subscription.objects.filter(user=user).order_by("started_at"))
     assert len(history) == 7 and [s.ended_at is None for s in history].count(True) == 1
-    assert all(earlier.ended_at == later.started_at for earlier, later in zip(history, history[1:]))
+    assert all(earlier.ended_at == later.started_at for earlier, later in zip(history, history[1:], strict=False))
 
 
 @postgres_only
@@ -192,14 +192,14 @@ def test_concurrent_tier_changes_leave_one_open_subscription_and_no_overlap(make
 def test_a_call_charged_while_its_month_is_finalized_is_on_the_invoice(make_user, record_usage):
     # given: January's draft, and a call stamped 23:59:59 that is still being charged (its counter row locked)
     user = make_user("edge", tier=_pro_tier())
-    record_usage(user, at=datetime(2026, 1, 10, tzinfo=timezone.utc), predictions=2)
+    record_usage(user, at=datetime(2026, 1, 10, tzinfo=UTC), predictions=2)
     draft, _ = invoice_generate(user=user, period=date(2026, 1, 1))
     charged, finalized = threading.Event(), {}
 
     def late_call():
         try:
             with transaction.atomic():
-                record_usage(User.objects.get(pk=user.pk), at=datetime(2026, 1, 31, 23, 59, 59, tzinfo=timezone.utc), predictions=5)
+                record_usage(User.objects.get(pk=user.pk), at=datetime(2026, 1, 31, 23, 59, 59, tzinfo=UTC), predictions=5)
                 charged.set()
                 time.sleep(1.0)  # the prediction rows being written
         finally:
@@ -222,6 +222,6 @@ def test_a_call_charged_while_its_month_is_finalized_is_on_the_invoice(make_user
     # then: finalization waited for the call's commit and billed it in January
     invoice = finalized["invoice"]
     assert finalized["waited"] >= 0.5
-    assert next(l for l in invoice.lines.all() if l.kind == "compute").quantity == Decimal("0.02")  # both calls' 0.01 s
+    assert next(line for line in invoice.lines.all() if line.kind == "compute").quantity == Decimal("0.02")  # both calls' 0.01 s
     assert UsageRecord.objects.get(user=user, predictions=5).period == date(2026, 1, 1)
     assert billing_reconcile(period=date(2026, 1, 1)).ok

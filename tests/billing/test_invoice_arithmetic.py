@@ -1,7 +1,7 @@
 """Invoice arithmetic: fee lines prorated by the seconds each tier was in force, usage lines built from
 usage records, each line rounded half-up to the cent, total == sum of lines."""
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -12,7 +12,7 @@ from billing.periods import period_of
 from billing.services.invoices import invoice_generate, invoices_generate
 from billing.services.subscriptions import subscription_change
 
-UTC = timezone.utc
+UTC = UTC
 JANUARY = date(2026, 1, 1)
 FEBRUARY = date(2026, 2, 1)
 
@@ -288,8 +288,8 @@ def test_records_on_either_side_of_midnight_utc_belong_to_their_own_month(make_u
     assert (last_moment.period, first_moment.period) == (JANUARY, FEBRUARY)
     assert [period_of(r.created_at) for r in UsageRecord.objects.filter(user=user).order_by("created_at")] == [JANUARY, FEBRUARY]
     # each month has its own allowance of 10: 2 predictions beyond it in each
-    assert [(l.kind, l.quantity) for l in january.lines.all() if l.kind == "predictions"] == [("predictions", 2)]
-    assert [(l.kind, l.quantity) for l in february.lines.all() if l.kind == "predictions"] == [("predictions", 2)]
+    assert [(line.kind, line.quantity) for line in january.lines.all() if line.kind == "predictions"] == [("predictions", 2)]
+    assert [(line.kind, line.quantity) for line in february.lines.all() if line.kind == "predictions"] == [("predictions", 2)]
     assert january.total == february.total == Decimal("5.02")
 
 
@@ -302,7 +302,7 @@ def test_zero_usage_free_user_gets_no_invoice_but_pro_user_gets_the_fee(make_use
     # then
     assert not Invoice.objects.filter(user=free_user).exists()
     invoice = Invoice.objects.get(user=pro_user, period=JANUARY)
-    assert [(l.kind, l.amount) for l in invoice.lines.all()] == [("subscription", Decimal("49.00"))]
+    assert [(line.kind, line.amount) for line in invoice.lines.all()] == [("subscription", Decimal("49.00"))]
     assert invoice.total == Decimal("49.00")
 
 

@@ -1,7 +1,7 @@
 """generate_invoices is idempotent and never touches finalized invoices; draft → open → paid / void transitions."""
 
 import re
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from io import StringIO
 from zoneinfo import ZoneInfo
@@ -13,7 +13,7 @@ from billing.models import Invoice, PricingTier
 from billing.services.invoices import invoice_finalize, invoice_generate, invoice_mark_paid, invoice_void
 from mlapi.errors import ConflictError
 
-UTC = timezone.utc
+UTC = UTC
 OCTOBER = date(2026, 10, 1)
 REPORT = re.compile(r"^(\d{4}-\d{2}): (\d+) created, (\d+) updated, (\d+) unchanged$")
 
@@ -28,7 +28,7 @@ def generate(*args) -> tuple[str, int, int, int]:
 
 def snapshot(invoice: Invoice):
     invoice = Invoice.objects.get(pk=invoice.pk)
-    lines = [(l.pk, l.kind, l.quantity, l.unit_price, l.amount) for l in invoice.lines.all()]
+    lines = [(line.pk, line.kind, line.quantity, line.unit_price, line.amount) for line in invoice.lines.all()]
     return invoice.status, invoice.number, invoice.total, invoice.updated_at, lines
 
 
@@ -91,7 +91,7 @@ def test_a_draft_is_regenerated_after_new_usage(make_user, pro, record_usage):
     assert (created, updated) == (0, 1)
     invoice.refresh_from_db()
     assert invoice.status == Invoice.Status.DRAFT
-    assert [(l.kind, l.quantity) for l in invoice.lines.all() if l.kind == "compute"] == [("compute", 2)]
+    assert [(line.kind, line.quantity) for line in invoice.lines.all() if line.kind == "compute"] == [("compute", 2)]
     assert invoice.total == Decimal("49.10")
 
 

@@ -64,7 +64,7 @@ def test_cost_is_the_stored_usage_record_and_within_the_allowance_only_compute_a
     # then
     records = list(UsageRecord.objects.filter(user=pro_user).order_by("created_at", "id"))
     assert len(records) == 2
-    for cost, record in zip(costs, records):
+    for cost, record in zip(costs, records, strict=True):
         assert isinstance(cost["amount"], str) and isinstance(cost["cpuSeconds"], str)
         assert Decimal(cost["amount"]) == record.amount
         assert cost["currency"] == record.currency == "USD"

@@ -18,9 +18,8 @@ from billing.payments import (
     SentInvoice,
     WebhookEvent,
     get_payment_provider,
+    paypal,
 )
-from billing.payments import paypal
-
 from tests.billing.paypal_fakes import (
     CERT_URL,
     INVOICE_ID,

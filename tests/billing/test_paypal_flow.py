@@ -5,7 +5,7 @@ management command, webhook view.
 """
 
 import json
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from io import StringIO
 
@@ -17,7 +17,6 @@ from django.core.management import call_command
 from billing.models import Invoice, PaymentEvent, PricingTier
 from billing.payments import paypal
 from billing.services.invoices import invoice_finalize, invoice_generate, invoice_void
-
 from tests.billing.paypal_fakes import (
     INVOICE_ID,
     INVOICES_URL,
@@ -65,7 +64,7 @@ def draft(make_user, record_usage):
     user = make_user("payer", tier=PricingTier.objects.get(name="pro"))
     user.email = "payer@example.com"
     user.save(update_fields=["email"])
-    record_usage(user, at=datetime(2026, 10, 9, tzinfo=timezone.utc), predictions=20, cpu_seconds=3.0, stored_bytes=6_000_000)
+    record_usage(user, at=datetime(2026, 10, 9, tzinfo=UTC), predictions=20, cpu_seconds=3.0, stored_bytes=6_000_000)
     invoice, _ = invoice_generate(user=user, period=date(2026, 10, 1))
     assert invoice.total == Decimal("49.16")
     return invoice

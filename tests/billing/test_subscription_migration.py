@@ -1,7 +1,7 @@
 """The data migration: every user with a tier gets an open subscription to it, from when they joined or
 the start of their first billed month (whichever is earlier); months with a finalized invoice are closed."""
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -10,7 +10,7 @@ from django.db.migrations.executor import MigrationExecutor
 
 from predictions.models import RegisteredModel
 
-UTC = timezone.utc
+UTC = UTC
 BEFORE = [("billing", "0004_subscription"), ("accounts", "0002_initial")]
 
 

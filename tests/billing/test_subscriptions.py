@@ -1,7 +1,7 @@
 """Tier history: one service writes it, the database keeps it to one open subscription per user, and
 every call is priced by the tier in force at its moment."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import IntegrityError, transaction
@@ -15,7 +15,7 @@ from billing.services.usage import pricing_tier_for_user
 from mlapi.errors import ConflictError
 from tests.conftest import IRIS_SETOSA, UserFactory
 
-UTC = timezone.utc
+UTC = UTC
 CREATE = """
 mutation($f: GenericScalar!) {
   createPrediction(input: {modelName: "iris", features: $f}) { cost { amount } errors { code } }

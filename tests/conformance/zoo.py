@@ -9,7 +9,7 @@ imputes or the estimator takes NaN, categories never seen in training where the 
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import pandas as pd
@@ -498,6 +498,6 @@ ZOO: dict[str, Callable[[], Zoo]] = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def zoo_model(name: str) -> Zoo:
     return ZOO[name]()

@@ -27,6 +27,7 @@ from django.db.models import Count, Sum
 from billing.models import MonthlyUsage, UsageRecord
 from predictions.models import Prediction
 from soak.run import children_of  # one /proc reader for the soak and the fault tests
+from tests.batch.conftest import api  # noqa: F401 - the REST client fixture test_batch_jobs_heal uses
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVER_SETTINGS = "tests.faults.server_settings"

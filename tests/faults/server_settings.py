@@ -4,8 +4,8 @@
 included), so a server run on it could not find the artifacts the test registered.
 """
 
-from mlapi.settings.test import *  # noqa: F403
 from mlapi.settings.env import env
+from mlapi.settings.test import *  # noqa: F403
 
 MEDIA_ROOT = env("MEDIA_ROOT")
 # Off in tests, as in mlapi.settings.test; a fault test about the warm-up turns it on through the environment.

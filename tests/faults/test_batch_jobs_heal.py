@@ -29,7 +29,15 @@ from django.utils import timezone
 
 from batch.models import BatchChunk, BatchJob, BatchResultRow
 from billing.models import MonthlyUsage, UsageRecord
-from tests.batch.conftest import CHUNK_TASK, PROJECT_DIR, WORKER_QUEUE, Workers, celery_sending_to, iris_csv, wait_for
+from tests.batch.conftest import (
+    CHUNK_TASK,
+    PROJECT_DIR,
+    WORKER_QUEUE,
+    Workers,
+    celery_sending_to,
+    iris_csv,
+    wait_for,
+)
 from tests.batch.conftest import api  # noqa: F401 - a fixture
 from tests.faults.pg_cluster import ThrowawayCluster, free_port, requires_pg_binaries
 

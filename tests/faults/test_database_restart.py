@@ -129,7 +129,7 @@ def test_database_backends_terminated_mid_flight_lose_and_double_count_nothing(
             key = f"restart-{run}-{index}"
             variables = _variables(index, key)
             call_until_acknowledged(
-                lambda: graphql_call(session, base_url=server.url, token=token, variables=variables),
+                lambda variables=variables: graphql_call(session, base_url=server.url, token=token, variables=variables),
                 key=key,
                 stats=stats,
                 max_attempts=MAX_ATTEMPTS_PER_CALL,

@@ -4,7 +4,8 @@ from django.db import OperationalError
 from django.urls import path
 from kombu.exceptions import OperationalError as BrokerOperationalError
 
-from mlapi.urls import handler400, handler403, handler404, handler500, urlpatterns as project_urlpatterns  # noqa: F401
+from mlapi.urls import handler400, handler403, handler404, handler500  # noqa: F401
+from mlapi.urls import urlpatterns as project_urlpatterns
 
 FAILURES = {
     "bug": ZeroDivisionError("a bug"),

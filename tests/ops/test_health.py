@@ -11,13 +11,13 @@ from django.core.files.base import ContentFile
 from django.db import OperationalError, connection
 
 from predictions.models import RegisteredModel
+from predictions.registry import cache as model_cache
 from predictions.registry.cache import (
     loaded_model_is_cached,
     loaded_models_clear,
     production_models_warm,
     production_models_warm_start,
 )
-from predictions.registry import cache as model_cache
 from tests.conftest import iris_artifact
 
 

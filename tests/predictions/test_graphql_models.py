@@ -3,8 +3,6 @@
 import base64
 import json
 
-import pytest
-
 from predictions.demo import BANK_CATEGORICAL, IRIS_FEATURES
 from predictions.models import RegisteredModel
 from tests.conftest import IRIS_SETOSA, iris_artifact, regressor_artifact

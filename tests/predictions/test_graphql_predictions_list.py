@@ -5,7 +5,6 @@ import json
 import uuid
 from datetime import timedelta
 
-import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 

@@ -141,7 +141,7 @@ def test_positional_instances_follow_the_schema_order(register, make_user, issue
     row = zoo.rows[0].tolist()
     # when
     _, by_array = gql(CREATE, {"input": {"modelName": "numpy", "features": row}}, token=token)
-    _, by_object = gql(CREATE, {"input": {"modelName": "numpy", "features": dict(zip(["x0", "x1", "x2", "x3"], row))}}, token=token)
+    _, by_object = gql(CREATE, {"input": {"modelName": "numpy", "features": dict(zip(["x0", "x1", "x2", "x3"], row, strict=True))}}, token=token)
     _, too_short = gql(CREATE, {"input": {"modelName": "numpy", "features": row[:3]}}, token=token)
     # then
     assert [f["name"] for f in model.input_schema["features"]] == ["x0", "x1", "x2", "x3"]

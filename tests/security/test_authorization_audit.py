@@ -20,10 +20,10 @@ from django.utils import timezone
 from graphql import (
     GraphQLEnumType,
     GraphQLInputObjectType,
+    GraphQLInterfaceType,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
-    GraphQLInterfaceType,
     GraphQLUnionType,
     get_named_type,
 )
@@ -673,7 +673,7 @@ def test_application_management_needs_a_login(client, two_applications):
     tokens = client.get("/o/authorized_tokens/")
     # then: registering applications is for staff (customers make keys on /keys/, within their tier's limit);
     # the list of third-party apps a customer has authorized is behind the customer login
-    for path, response in zip(paths, responses):
+    for path, response in zip(paths, responses, strict=True):
         assert response.status_code == 302, path
         assert response["Location"].startswith("/admin/login/"), path
     assert tokens.status_code == 302 and tokens["Location"].startswith("/accounts/login/")

@@ -10,7 +10,7 @@ or inline event handler that policy would block.
 import base64
 import hashlib
 import re
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -97,7 +97,7 @@ def _check_page(response) -> _Page:
         assert url.startswith("/"), url
     assert page.event_handlers == [], page.event_handlers
     nonces = {source[len("'nonce-") : -1] for source in script_src if source.startswith("'nonce-")}
-    for kind, nonce, text in page.inline_scripts:
+    for _kind, nonce, text in page.inline_scripts:
         assert nonce in nonces, f"inline script the policy blocks: {text[:80]!r}"
     return page
 
@@ -216,7 +216,7 @@ def test_model_upload_page_warns_that_joblib_is_code(admin_client, iris_model):
 def test_invoice_page_sends_the_policy_and_prints_without_an_inline_handler(client, make_user, record_usage):
     # given: a finalized invoice, its owner signed in
     owner = make_user("invoiced", tier=PricingTier.objects.get(name="pro"))
-    record_usage(owner, at=datetime(2026, 10, 7, tzinfo=timezone.utc), predictions=3)
+    record_usage(owner, at=datetime(2026, 10, 7, tzinfo=UTC), predictions=3)
     invoice, _ = invoice_generate(user=owner, period=date(2026, 10, 1))
     invoice = invoice_finalize(invoice=invoice)
     client.force_login(owner)

@@ -72,7 +72,7 @@ def test_forged_graphql_cursor_is_invalid_cursor(client, make_user, issue_token,
     # when
     response = client.post(
         "/graphql/",
-        json.dumps({"query": "query($c: String) { %s(after: $c) { edges { cursor } } }" % field, "variables": {"c": cursor}}),
+        json.dumps({"query": "query($c: String) { " + field + "(after: $c) { edges { cursor } } }", "variables": {"c": cursor}}),
         content_type="application/json",
         HTTP_AUTHORIZATION=f"Bearer {token}",
     )

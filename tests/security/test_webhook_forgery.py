@@ -8,7 +8,7 @@ verify, 10 s time-out each) inside the worker.
 import base64
 import json
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import responses
@@ -103,7 +103,7 @@ def test_a_flood_from_one_address_is_rate_limited_before_any_verification(client
     # given: one fixed minute (the window cannot roll over mid-test)
     from billing import views
 
-    monkeypatch.setattr(views.timezone, "now", lambda: datetime(2026, 12, 1, 9, 30, 10, tzinfo=timezone.utc))
+    monkeypatch.setattr(views.timezone, "now", lambda: datetime(2026, 12, 1, 9, 30, 10, tzinfo=UTC))
     # when: 8 forged calls from one address, then one from another
     answers = [_post(client, _forged(n))[0] for n in range(8)]
     other = _post(client, _forged(99), address="198.51.100.4")[0]
