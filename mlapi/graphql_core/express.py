@@ -12,8 +12,9 @@ them, picks the status code and encodes the body exactly as for graphene's own r
 Anything the planner does not understand gets no plan and goes through graphene: a root field other than
 `createPrediction`, directives anywhere, abstract (interface or union) return types, introspection fields other than
 `__typename`, GraphQL middleware. New fields, types and scalars that others add to the schema are planned from the
-schema itself, so they need no change here. At request time, anything that fails before the mutation's resolver
-runs (variables that do not coerce, arguments that do not) also goes to graphene, which answers it with its own
+schema itself, so they need no change here. One root field only (more go through graphene). At request time,
+anything that fails before the mutation's resolver runs (variables that do not coerce, arguments that do not)
+also goes to graphene, which answers it with its own
 errors; nothing has run yet, so nothing runs twice.
 """
 
@@ -110,8 +111,8 @@ class _FieldPlan:
     has_arguments: bool
     complete: Completer
 
-    def execute(self, request: _Request, source: Any, parent_path: Path | None) -> Any:
-        """graphql-core's `execute_field` (synchronous resolvers only)."""
+    def execute(self, request: _Request, source: Any, parent_path: Path | None, *, arguments: dict | None = None) -> Any:
+        """graphql-core's `execute_field` (synchronous resolvers only); `arguments` when already coerced."""
         path = Path(parent_path, self.key, self.parent_type.name)
         definition = self.definition
         info = GraphQLResolveInfo(
@@ -129,7 +130,8 @@ class _FieldPlan:
             _never_awaitable,
         )
         try:
-            arguments = get_argument_values(definition, self.nodes[0], request.variable_values) if self.has_arguments else {}
+            if arguments is None:
+                arguments = get_argument_values(definition, self.nodes[0], request.variable_values) if self.has_arguments else {}
             return self.complete(request, info, path, self.resolve(source, info, **arguments))
         except Exception as raw_error:  # noqa: BLE001 - graphql-core's rule: located, collected or propagated
             error = located_error(raw_error, self.nodes, path.as_list())
@@ -281,7 +283,7 @@ class ExpressPlan:
 
     operation: OperationDefinitionNode
     fragments: dict
-    root_fields: tuple[_FieldPlan, ...]
+    root_field: _FieldPlan  # one mutation per request (GRAPHQL_MAX_MUTATIONS is 1; more go through graphene)
 
     def execute(self, *, schema: GraphQLSchema, root_value: Any, context: Any, variables: dict | None) -> ExecutionResult | None:
         """The result graphene would give, or None (nothing has run) when graphene must answer instead."""
@@ -290,17 +292,15 @@ class ExpressPlan:
         )
         if isinstance(coerced, list):
             return None  # graphene reports the coercion errors
-        for field in self.root_fields:
-            if field.has_arguments:
-                try:
-                    get_argument_values(field.definition, field.nodes[0], coerced)
-                except Exception:  # noqa: BLE001 - graphene answers it with its own error
-                    return None
+        field = self.root_field
+        try:
+            arguments = get_argument_values(field.definition, field.nodes[0], coerced) if field.has_arguments else {}
+        except Exception:  # noqa: BLE001 - graphene answers it with its own error; nothing has run yet
+            return None
         request = _Request(schema, self.fragments, root_value, self.operation, coerced, context, _Errors())
         data: dict | None = {}
         try:
-            for field in self.root_fields:  # mutations: one after the other
-                data[field.key] = field.execute(request, root_value, None)
+            data[field.key] = field.execute(request, root_value, None, arguments=arguments)
         except GraphQLError as error:  # a non-null root field's error nulls the whole data
             request.errors.errors.append(error)
             data = None
@@ -324,9 +324,9 @@ def express_plan_build(*, schema: GraphQLSchema, document: DocumentNode, operati
         for fragment in planner.fragments.values():
             visit(fragment, _HasDirective())
         collected = collect_fields(schema, planner.fragments, {}, root_type, operation.selection_set)
-        if not collected or any(nodes[0].name.value not in EXPRESS_ROOT_FIELDS for nodes in collected.values()):
+        if len(collected) != 1 or any(nodes[0].name.value not in EXPRESS_ROOT_FIELDS for nodes in collected.values()):
             return None
-        root_fields = planner.fields(root_type, collected)
+        (root_field,) = planner.fields(root_type, collected)
     except (_NotPlannable, RecursionError):
         return None
-    return ExpressPlan(operation=operation, fragments=planner.fragments, root_fields=root_fields)
+    return ExpressPlan(operation=operation, fragments=planner.fragments, root_field=root_field)
