@@ -3,7 +3,7 @@
 A server's CPU is the sum over the processes of its process group (each server is started in its own session):
 user + system time of the live ones plus the children they have reaped (a recycled gunicorn worker's time is in
 its master's cutime/cstime). PostgreSQL's is the backends serving the bench database (found by their process
-title, "postgres: <user> <database> …"); the shared background processes (WAL writer, checkpointer) are not
+title, "postgres: [cluster:] <user> <database> …"); the shared background processes (WAL writer, checkpointer) are not
 counted. A backend that exits inside a window loses its time: the servers keep their connections open.
 """
 
@@ -52,10 +52,21 @@ def postgres_backend_pids(database: str, *, proc: Path = PROC) -> list[int]:
             title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        parts = title.split()
-        if len(parts) >= 3 and parts[0] == "postgres:" and parts[2] == database:
+        if backend_database(title) == database:
             pids.append(int(entry.name))
     return pids
+
+
+def backend_database(title: str) -> str | None:
+    """The database of a backend's process title: "postgres: [cluster:] user database host(port) state"
+    (Debian's clusters add "15/main:"); None for other processes."""
+    parts = title.split()
+    if not parts or parts[0] != "postgres:":
+        return None
+    rest = parts[1:]
+    if rest and rest[0].endswith(":"):
+        rest = rest[1:]
+    return rest[1] if len(rest) >= 3 else None
 
 
 def pids_cpu_seconds(pids, *, proc: Path = PROC) -> dict[int, float]:

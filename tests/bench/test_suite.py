@@ -34,7 +34,7 @@ def test_meter_counts_the_server_group_and_the_bench_databases_backends_only(tmp
     _process(tmp_path, 40, pgrp=40, ticks=(10, 0, 0, 0))
     _process(tmp_path, 41, pgrp=40, ticks=(100, 0, 0, 0))
     _process(tmp_path, 99, pgrp=99, ticks=(500, 0, 0, 0))
-    _process(tmp_path, 200, pgrp=200, ticks=(20, 0, 0, 0), title="postgres: postgres mlapi_bench 127.0.0.1(5000) idle")
+    _process(tmp_path, 200, pgrp=200, ticks=(20, 0, 0, 0), title="postgres: 15/main: postgres mlapi_bench 127.0.0.1(5000) idle")
     _process(tmp_path, 201, pgrp=201, ticks=(20, 0, 0, 0), title="postgres: postgres mlapi_other 127.0.0.1(5001) idle")
     meter = cpu.CpuMeter(pgid=40, database="mlapi_bench", proc=tmp_path)
     meter.start()
@@ -48,6 +48,20 @@ def test_meter_counts_the_server_group_and_the_bench_databases_backends_only(tmp
     # then
     assert server == pytest.approx(1.0)
     assert database == pytest.approx(1.5, abs=1 / TICKS)
+
+
+@pytest.mark.parametrize(
+    ("title", "database"),
+    [
+        ("postgres: 15/main: postgres mlapi_bench 127.0.0.1(34852) idle", "mlapi_bench"),
+        ("postgres: postgres mlapi_bench [local] INSERT", "mlapi_bench"),
+        ("postgres: 15/main: checkpointer ", None),
+        ("postgres: 15/main: walwriter", None),
+        ("/usr/lib/postgresql/15/bin/postgres -D /var/lib/postgresql/15/main", None),
+    ],
+)
+def test_backend_titles_name_their_database(title, database):
+    assert cpu.backend_database(title) == database
 
 
 def _samples(rps, p50=2.0, p99=10.0, calls=1000, server_s=1.0, database_s=0.5):
