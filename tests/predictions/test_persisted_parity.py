@@ -44,6 +44,14 @@ def _volatile(value):
     return type(value).__name__
 
 
+def _raw_masked(content: bytes) -> str:
+    """The body as sent, volatile values masked by their shape: the bytes must match too (spacing, escapes)."""
+    text = content.decode()
+    for key in VOLATILE:
+        text = re.sub(rf'("{key}":\s*)("[^"]*"|[-+0-9.eE]+)', lambda m: m.group(1) + _volatile(json.loads(m.group(2))), text)
+    return text
+
+
 def _masked(value):
     if isinstance(value, dict):
         return {key: (_volatile(item) if key in VOLATILE else _masked(item)) for key, item in value.items()}
@@ -115,6 +123,7 @@ def _answer(response, stored) -> dict:
         "headers": {name: response.get(name) for name in HEADERS},
         "cookies": sorted(response.cookies.keys()),
         "body": json.dumps(_masked(json.loads(response.content))),
+        "raw": _raw_masked(response.content),
         "stored": stored,
     }
 
