@@ -105,7 +105,7 @@ class Samples:
         self.p50_ms.append(p50_ms)
         self.p99_ms.append(p99_ms)
         self.server_us.append(server_s / calls * 1e6 if calls else None)
-        self.database_us.append(database_s / calls * 1e6 if calls else None)
+        self.database_us.append(database_s / calls * 1e6 if calls and database_s is not None else None)
         self.errors += errors
 
     def summary(self) -> dict:
@@ -212,6 +212,7 @@ def wrk_once(target: Target, connections: int, duration_s: float, workdir: Path)
     meter.start()
     result = load.run_wrk(target.scenario, connections=connections, duration_s=duration_s, workdir=workdir)
     server_s, database_s = meter.stop()
+    database_s = database_s if target.database else None  # no database: "-", not 0
     return {
         "rps": result.rps, "p50_ms": result.p50_ms, "p99_ms": result.p99_ms, "calls": result.requests,
         "server_s": server_s, "database_s": database_s, "errors": result.errors,
