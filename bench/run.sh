@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The benchmark: makes bench/.venv (its own requirements, apart from the product's), makes sure wrk
-# is installed, then runs bench/run.py with the given arguments (--quick for a smoke run).
+# is installed, then runs the interleaved suite (bench/suite.py) with the given arguments (--quick for
+# a smoke run). BENCH_MODULE=bench.run runs the older one-server-after-another harness instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,4 +31,4 @@ if ! command -v wrk >/dev/null 2>&1; then
     $SUDO apt-get install -y -qq wrk
 fi
 
-exec "$VENV/bin/python" -m bench.run "$@"
+exec "$VENV/bin/python" -m "${BENCH_MODULE:-bench.suite}" "$@"

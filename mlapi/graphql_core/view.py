@@ -1,5 +1,9 @@
 """The GraphQL endpoint: resolves the caller, refuses anonymous callers before any real work, enforces CSRF for
-sessions, caches parsed documents, applies the abuse limits and never answers with a traceback."""
+sessions, caches parsed documents, applies the abuse limits and never answers with a traceback.
+
+Persisted documents (`extensions.persistedQuery`, see persisted.py) are resolved first; a persisted
+`createPrediction` document is then executed from a plan built once (express.py) instead of by graphql-core,
+and its result goes through the same error formatting, status codes and encoding as graphene's."""
 
 import logging
 import re
@@ -10,11 +14,28 @@ from django.conf import settings
 from django.http import HttpResponseNotAllowed, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from graphene_django.views import GraphQLView, HttpError
-from graphql import ExecutionResult, GraphQLError, OperationType, execute, get_operation_ast
+from graphql import (
+    ExecutionResult,
+    GraphQLError,
+    OperationType,
+    execute,
+    get_operation_ast,
+)
 
 from mlapi.auth import InvalidTokenError, caller_from_request
 from mlapi.graphql_core.anonymous import anonymous_refusal
-from mlapi.graphql_core.validation import document_errors, document_parse, validation_settings
+from mlapi.graphql_core.express import ExpressPlan, express_plan_build
+from mlapi.graphql_core.persisted import (
+    PersistedDocumentError,
+    ResolvedDocument,
+    persisted_document_register,
+    persisted_document_resolve,
+)
+from mlapi.graphql_core.validation import (
+    document_errors,
+    document_parse,
+    validation_settings,
+)
 from mlapi.observability.context import context_update, current_request_id
 
 logger = logging.getLogger(__name__)
@@ -34,9 +55,22 @@ def _csrf_failure(request) -> JsonResponse | None:
     )
 
 
+def _request_extensions(request, data):
+    extensions = data.get("extensions") if isinstance(data, dict) else None
+    if extensions is None and request.method == "GET":
+        extensions = request.GET.get("extensions")
+    return extensions
+
+
+def express_enabled() -> bool:
+    return getattr(settings, "GRAPHQL_EXPRESS_ENABLED", True)
+
+
 class MlapiGraphQLView(GraphQLView):
     _documents: "OrderedDict[str, tuple]" = OrderedDict()
     _documents_lock = Lock()
+    # (query, operation name) → the express plan, or None when graphene answers that document.
+    _plans: "OrderedDict[tuple, ExpressPlan | None]" = OrderedDict()
 
     def dispatch(self, request, *args, **kwargs):
         try:
@@ -84,7 +118,31 @@ class MlapiGraphQLView(GraphQLView):
                     self._documents.popitem(last=False)
         return result
 
+    def _express_plan(self, query: str, document, operation, operation_name) -> ExpressPlan | None:
+        key = (query, operation_name)
+        try:
+            return self._plans[key]
+        except KeyError:
+            pass
+        if self.get_middleware(request=None):
+            plan = None  # GraphQL middleware wraps every resolver: graphene's execution applies it
+        else:
+            plan = express_plan_build(schema=self.schema.graphql_schema, document=document, operation=operation)
+        with self._documents_lock:
+            self._plans[key] = plan
+            while len(self._plans) > _DOCUMENT_CACHE_SIZE:
+                self._plans.popitem(last=False)
+        return plan
+
     def execute_graphql_request(self, request, data, query, variables, operation_name, show_graphiql=False):
+        try:
+            resolved = persisted_document_resolve(extensions=_request_extensions(request, data), query=query)
+        except PersistedDocumentError as error:
+            return ExecutionResult(errors=[error.graphql_error()])
+        return self._execute_resolved(request, resolved, variables, operation_name, show_graphiql)
+
+    def _execute_resolved(self, request, resolved: ResolvedDocument, variables, operation_name, show_graphiql):
+        query = resolved.query
         if not query:
             if show_graphiql:
                 return None
@@ -96,6 +154,7 @@ class MlapiGraphQLView(GraphQLView):
         document, errors = self._parse_and_validate(query)
         if errors:
             return ExecutionResult(data=None, errors=errors)
+        persisted_document_register(document=resolved)
         operation = get_operation_ast(document, operation_name)
         if operation is None:
             return ExecutionResult(errors=[GraphQLError("Unknown or ambiguous operation name.")])
@@ -106,7 +165,20 @@ class MlapiGraphQLView(GraphQLView):
         if variables is not None and not isinstance(variables, dict):
             return ExecutionResult(errors=[GraphQLError("Variables must be a JSON object.")])
         context_update(operation=operation.name.value if operation.name else operation.operation.value)
+        plan = None
+        if resolved.sha256 is not None and express_enabled() and (variables is None or isinstance(variables, dict)):
+            plan = self._express_plan(query, document, operation, operation_name)
         try:
+            if plan is not None:
+                result = plan.execute(
+                    schema=self.schema.graphql_schema,
+                    root_value=self.get_root_value(request),
+                    context=self.get_context(request),
+                    variables=variables,
+                )
+                if result is not None:
+                    context_update(graphql_lane="express")
+                    return result
             return execute(
                 self.schema.graphql_schema,
                 document,

@@ -198,6 +198,18 @@ GRAPHQL_MAX_QUERY_LENGTH = env.int("GRAPHQL_MAX_QUERY_LENGTH", default=50_000)
 GRAPHQL_LIST_COST_BOUND = env.int("GRAPHQL_LIST_COST_BOUND", default=20)
 # graphql-core's field-merging check stops after this much work (its own default, 500,000, is ~1 s of CPU).
 GRAPHQL_FIELD_MERGE_BUDGET = env.int("GRAPHQL_FIELD_MERGE_BUDGET", default=10_000)
+# Persisted documents (the `persistedQuery` extension): `trusted` answers only hashes in the manifest,
+# `apq` also lets clients register a document (Apollo APQ), `off` refuses the extension.
+GRAPHQL_PERSISTED_DOCUMENTS = env_choice(
+    "GRAPHQL_PERSISTED_DOCUMENTS", default="trusted", choices=("trusted", "apq", "off")
+)
+GRAPHQL_TRUSTED_DOCUMENTS_FILE = env.str(
+    "GRAPHQL_TRUSTED_DOCUMENTS_FILE", default=str(BASE_DIR / "mlapi" / "graphql_core" / "trusted_documents.json")
+)
+GRAPHQL_APQ_CACHE_SECONDS = env.int("GRAPHQL_APQ_CACHE_SECONDS", default=86400)
+# createPrediction answered by a plan built once per document (mlapi/graphql_core/express.py), not graphene.
+GRAPHQL_EXPRESS_ENABLED = env.bool("GRAPHQL_EXPRESS_ENABLED", default=True)
+REST_LEAN_PREDICT_ENABLED = env.bool("REST_LEAN_PREDICT_ENABLED", default=True)
 
 # --- REST ---
 REST_FRAMEWORK = {

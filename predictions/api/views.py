@@ -10,6 +10,7 @@ from mlapi.api.filters import filters_from_query
 from mlapi.api.pagination import ByIdCursorPagination, NewestFirstCursorPagination
 from mlapi.api.permissions import HasScope
 from mlapi.errors import ApplicationError, NotFoundError
+from predictions.api.lean import lean_enabled, predict_lean
 from predictions.api.serializers import (
     ModelFilterSerializer,
     ModelSerializer,
@@ -104,6 +105,22 @@ class PredictView(APIView):
     required_scope = "predict"
     error_statuses = (400, 404, 409, 413, 415, 429, 502)
     error_field_renames = {"model_name": "name", "model_version": "version"}  # the path's name, ?version=
+    PREDICT_FIELDS = PREDICT_FIELDS
+
+    def dispatch(self, request, *args, **kwargs):
+        """The common call takes the lean lane (predictions/api/lean.py); everything else DRF's."""
+        if lean_enabled():
+            self.args, self.kwargs, self.request = args, kwargs, request
+            name = kwargs["name"]
+            lean = predict_lean(
+                request,
+                view=self,
+                name=name,
+                answer=lambda user, body, version: self._predict(user=user, name=name, body=body, version=version, request=request),
+            )
+            if lean is not None:
+                return lean
+        return super().dispatch(request, *args, **kwargs)
 
     @extend_schema(
         summary="Predict with a model",
@@ -126,8 +143,12 @@ class PredictView(APIView):
         version = request.query_params.get("version")
         if version is not None and not version.isdigit():
             raise NotFoundError.single(PredictionErrorCode.NOT_FOUND, "No such model version.", field="version")
+        return self._predict(user=request.user, name=name, body=body, version=version, request=request)
+
+    @staticmethod
+    def _predict(*, user, name: str, body: dict, version: str | None, request) -> Response:
         outcome = prediction_create(
-            user=request.user,
+            user=user,
             model_ref=ModelRef(name=name, version=int(version) if version is not None else None),
             features=body.get("features"),
             instances=body.get("instances"),
