@@ -132,6 +132,7 @@ OAUTH2_PROVIDER = {
         # Privileged: granted only to staff applications (accounts.oauth), never through /o/authorize/.
         "staff": "Staff only: see every tenant's predictions and invoices",
         "introspection": "Resource servers only: introspect tokens on /o/introspect/",
+        "registry": "Staff only: register model versions and change their stage (training pipelines)",
     },
     "DEFAULT_SCOPES": ["read", "predict"],
     "SCOPES_BACKEND_CLASS": "accounts.oauth.ApplicationScopes",
