@@ -3,6 +3,7 @@ import graphene
 from accounts.graphql.schema import AccountsQueries
 from batch.graphql.schema import BatchMutations, BatchQueries
 from billing.graphql.schema import BillingQueries
+from predictions.graphql.registry_mutations import RegistryMutations
 from predictions.graphql.schema import PredictionsMutations, PredictionsQueries
 
 
@@ -10,7 +11,7 @@ class Query(AccountsQueries, PredictionsQueries, BillingQueries, BatchQueries, g
     pass
 
 
-class Mutation(PredictionsMutations, BatchMutations, graphene.ObjectType):
+class Mutation(PredictionsMutations, RegistryMutations, BatchMutations, graphene.ObjectType):
     pass
 
 

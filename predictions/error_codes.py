@@ -32,4 +32,7 @@ class RegistryErrorCode(str, Enum):
     DUPLICATE_ARTIFACT = "DUPLICATE_ARTIFACT"
     VERSION_CONFLICT = "VERSION_CONFLICT"
     INVALID_VERSION = "INVALID_VERSION"
+    REQUIRED = "REQUIRED"  # a field the registration needs is missing (name, artifact)
+    UNKNOWN_FIELD = "UNKNOWN_FIELD"  # a form field the registry does not take: a typo is refused, not ignored
+    INVALID_VALUE = "INVALID_VALUE"  # e.g. force=maybe
     BREAKING_CHANGE = "BREAKING_CHANGE"

@@ -189,6 +189,11 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # One name per choice set: a model's artifact format (also the registry form's `format`) and a batch file's.
+    "ENUM_NAME_OVERRIDES": {
+        "ArtifactFormatEnum": "predictions.models.RegisteredModel.Format",
+        "BatchFileFormatEnum": "batch.models.FileFormat",
+    },
 }
 
 # --- Serving ---

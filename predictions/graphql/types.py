@@ -3,11 +3,12 @@ from graphene.types.generic import GenericScalar
 from graphene_django import DjangoObjectType
 
 from mlapi.graphql_core.permissions import caller_of
+from predictions.graphql.registry_types import ModelRegistryFields
 from predictions.models import Prediction, RegisteredModel
 from predictions.selectors import model_versions
 
 
-class ModelType(DjangoObjectType):
+class ModelType(ModelRegistryFields, DjangoObjectType):
     input_schema = GenericScalar(required=True)
     classes = GenericScalar(required=True)
     metrics = GenericScalar(required=True)
