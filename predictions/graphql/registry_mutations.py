@@ -10,7 +10,7 @@ from django.core.files.uploadedfile import UploadedFile
 from graphene.types.generic import GenericScalar
 
 from accounts.oauth import REGISTRY_SCOPE
-from mlapi.errors import ApplicationError, FieldError
+from mlapi.errors import ApplicationError, FieldError, NotFoundError
 from mlapi.graphql_core.mutations import BaseMutation
 from mlapi.graphql_core.permissions import require_scope
 from mlapi.graphql_core.upload import Upload
@@ -135,6 +135,9 @@ class SetModelStage(BaseMutation):
         user = require_scope(info, REGISTRY_SCOPE)
         try:
             model = model_get_for_registry(model_id=input["model_id"])
+        except NotFoundError:
+            raise NotFoundError.single(RegistryErrorCode.NOT_FOUND, "No such model.", field="modelId") from None
+        try:
             model = model_set_stage(
                 model=model, stage=input["stage"], changed_by=user, allow_breaking=bool(input.get("allow_breaking"))
             )

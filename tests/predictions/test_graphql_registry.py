@@ -215,7 +215,7 @@ def test_set_model_stage_refuses_breaking_inputs_and_leaves_the_stage(client, gq
 
 @pytest.mark.parametrize(
     ("model_id", "stage", "expected"),
-    [("999999", "archived", [("id", "NOT_FOUND")]), (None, "live", [("stage", "INVALID_STAGE")])],
+    [("999999", "archived", [("modelId", "NOT_FOUND")]), ("x", "archived", [("modelId", "NOT_FOUND")]), (None, "live", [("stage", "INVALID_STAGE")])],
 )
 def test_set_model_stage_errors(gql, registry_token, iris_model, model_id, stage, expected):
     _, body = gql(SET_STAGE, {"input": {"modelId": model_id or iris_model.pk, "stage": stage}}, token=registry_token)
