@@ -5,6 +5,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 
 from accounts.oauth import REGISTRY_SCOPE, STAFF_SCOPE
+from mlapi.auth import Caller
 from mlapi.errors import NotFoundError
 from mlapi.hot_cache import HotCache
 from predictions.error_codes import PredictionErrorCode, RegistryErrorCode
@@ -105,7 +106,9 @@ def model_get_for_registry(*, model_id: int | str) -> RegisteredModel:
         raise NotFoundError.single(RegistryErrorCode.NOT_FOUND, "No such model.", field="id") from None
 
 
-def model_registrant_username(*, model: RegisteredModel, caller, memo: dict[int, str] | None = None) -> str | None:
+def model_registrant_username(
+    *, model: RegisteredModel, caller: Caller, memo: dict[int, str | None] | None = None
+) -> str | None:
     """Who registered `model`, for staff callers only: a staff user with the `staff` or `registry` scope
     (a staff session has `staff`). Customers get None, so no staff account name or email reaches them.
 

@@ -95,16 +95,22 @@ class MultipartGraphQLView(FileUploadGraphQLView):
         if limit is not None and limit.exceeded:
             raise CodedHttpError(413, too_large_code(request), f"A file is larger than {limit.max_bytes} bytes.")
         if "operations" not in form:
-            raise CodedHttpError(400, "BAD_REQUEST", "A multipart request needs an `operations` field (GraphQL multipart request spec).")
+            raise CodedHttpError(
+                400, "BAD_REQUEST", "A multipart request needs an `operations` field (GraphQL multipart request spec)."
+            )
         try:
             operations = json.loads(form["operations"])
             files_map = json.loads(form.get("map") or "{}")
             if not isinstance(operations, dict) or not isinstance(files_map, dict):
-                raise ValueError("operations and map must be JSON objects")
-            if not all(isinstance(paths, list) and all(isinstance(p, str) for p in paths) for paths in files_map.values()):
+                raise TypeError("operations and map must be JSON objects")
+            if not all(
+                isinstance(paths, list) and all(isinstance(p, str) for p in paths) for paths in files_map.values()
+            ):
                 raise ValueError("map values must be lists of paths")
             return place_files_in_operations(operations, files_map, files)
         except (ValueError, TypeError, KeyError, IndexError, RecursionError) as error:
             raise CodedHttpError(
-                400, "BAD_REQUEST", f"Malformed operations or map ({type(error).__name__}): see the GraphQL multipart request spec."
+                400,
+                "BAD_REQUEST",
+                f"Malformed operations or map ({type(error).__name__}): see the GraphQL multipart request spec.",
             ) from None

@@ -19,7 +19,11 @@ from rest_framework.views import APIView
 from accounts.oauth import REGISTRY_SCOPE
 from mlapi.api.permissions import HasScope
 from mlapi.errors import ApplicationError, FieldError, PayloadTooLargeError
-from mlapi.uploads import content_length_of, file_size_limit_install, multipart_max_bytes
+from mlapi.uploads import (
+    content_length_of,
+    file_size_limit_install,
+    multipart_max_bytes,
+)
 from predictions.api.serializers import ModelSerializer
 from predictions.api.views import ModelListView
 from predictions.error_codes import RegistryErrorCode
@@ -28,7 +32,19 @@ from predictions.selectors import model_get_for_registry
 from predictions.services import model_register, model_set_stage
 
 REGISTER_FIELDS = frozenset(
-    {"artifact", "name", "version", "format", "description", "stage", "input_schema", "metrics", "force", "allow_breaking", "trust"}
+    {
+        "artifact",
+        "name",
+        "version",
+        "format",
+        "description",
+        "stage",
+        "input_schema",
+        "metrics",
+        "force",
+        "allow_breaking",
+        "trust",
+    }
 )
 STAGE_FIELDS = frozenset({"stage", "allow_breaking"})
 _TRUE = frozenset({"true", "1", "yes", "on"})
@@ -37,9 +53,12 @@ _FALSE = frozenset({"false", "0", "no", "off", ""})
 
 # A local copy of the `{"errors": [...]}` body until the shared OpenAPI component lands (issue 13, OpenAPI part).
 class RegistryErrorSerializer(serializers.Serializer):
-    field = serializers.CharField(allow_null=True, help_text="The form or JSON field it is about (snake_case), or null.")
+    field = serializers.CharField(
+        allow_null=True, help_text="The form or JSON field it is about (snake_case), or null."
+    )
     code = serializers.ChoiceField(
-        choices=[c.value for c in RegistryErrorCode] + ["UNAUTHENTICATED", "INVALID_TOKEN", "FORBIDDEN", "UNSUPPORTED_MEDIA_TYPE", "MALFORMED_JSON"],
+        choices=[c.value for c in RegistryErrorCode]
+        + ["UNAUTHENTICATED", "INVALID_TOKEN", "FORBIDDEN", "UNSUPPORTED_MEDIA_TYPE", "MALFORMED_JSON"],
         help_text="Stable: switch on it. The message is for people.",
     )
     message = serializers.CharField()
@@ -55,7 +74,9 @@ class ModelRegisterRequestSerializer(serializers.Serializer):
     artifact = serializers.FileField(help_text="The fitted estimator: a .joblib (.pkl) or .skops file.")
     name = serializers.SlugField(max_length=100, help_text="The model name; versions count up per name.")
     version = serializers.IntegerField(
-        required=False, min_value=1, help_text="Register exactly this version (VERSION_CONFLICT if taken); default: the next one."
+        required=False,
+        min_value=1,
+        help_text="Register exactly this version (VERSION_CONFLICT if taken); default: the next one.",
     )
     format = serializers.ChoiceField(
         choices=RegisteredModel.Format.choices, required=False, help_text="Default: from the file name's suffix."
@@ -68,23 +89,34 @@ class ModelRegisterRequestSerializer(serializers.Serializer):
     )
     input_schema = serializers.JSONField(
         required=False,
-        help_text='JSON {"features": [{"name", "type", "allowed"?, "nullable"?, "unknown"?}, ...]} (text or a file part); '
+        help_text='JSON {"features": [{"name", "type", "allowed"?, "nullable"?, "unknown"?}, ...]} '
+        "(text or a file part); "
         "checked against the estimator. Default: derived from the fitted estimator.",
     )
     metrics = serializers.JSONField(required=False, help_text="A JSON object of finite values (text or a file part).")
-    force = serializers.BooleanField(required=False, default=False, help_text="Register a file already registered under this name.")
+    force = serializers.BooleanField(
+        required=False, default=False, help_text="Register a file already registered under this name."
+    )
     allow_breaking = serializers.BooleanField(
-        required=False, default=False, help_text="With stage=production: go ahead even if the inputs break current clients."
+        required=False,
+        default=False,
+        help_text="With stage=production: go ahead even if the inputs break current clients.",
     )
     trust = serializers.ListField(
-        child=serializers.CharField(), required=False, help_text="skops types to trust beyond skops' and scikit-learn's (repeat the field)."
+        child=serializers.CharField(),
+        required=False,
+        help_text="skops types to trust beyond skops' and scikit-learn's (repeat the field).",
     )
 
 
 class ModelStageRequestSerializer(serializers.Serializer):
-    stage = serializers.ChoiceField(choices=RegisteredModel.Stage.choices, help_text="The stage to move the version to.")
+    stage = serializers.ChoiceField(
+        choices=RegisteredModel.Stage.choices, help_text="The stage to move the version to."
+    )
     allow_breaking = serializers.BooleanField(
-        required=False, default=False, help_text="Into production even if the inputs break clients of the current production version."
+        required=False,
+        default=False,
+        help_text="Into production even if the inputs break clients of the current production version.",
     )
 
 
@@ -120,7 +152,9 @@ def _registration_from(data, files) -> dict:
     unknown = sorted((set(data.keys()) | set(files.keys())) - REGISTER_FIELDS)
     if unknown:
         raise ApplicationError(
-            FieldError(field=name[:100], code=RegistryErrorCode.UNKNOWN_FIELD.value, message=f"Unknown field {name[:100]!r}.")
+            FieldError(
+                field=name[:100], code=RegistryErrorCode.UNKNOWN_FIELD.value, message=f"Unknown field {name[:100]!r}."
+            )
             for name in unknown[:5]
         )
     artifacts = files.getlist("artifact")
@@ -165,8 +199,12 @@ REGISTER_ERRORS = {
         "ARTIFACT_UNREADABLE, NOT_AN_ESTIMATOR, UNSUPPORTED_ESTIMATOR, INVALID_SCHEMA, INVALID_METRICS."
     ),
     401: _errors("UNAUTHENTICATED (no token) or INVALID_TOKEN."),
-    403: _errors("FORBIDDEN (the token lacks the registry scope) or UNTRUSTED_TYPES (skops types not approved: see trust)."),
-    409: _errors("DUPLICATE_ARTIFACT (see force), VERSION_CONFLICT, BREAKING_CHANGE (one per difference; see allow_breaking)."),
+    403: _errors(
+        "FORBIDDEN (the token lacks the registry scope) or UNTRUSTED_TYPES (skops types not approved: see trust)."
+    ),
+    409: _errors(
+        "DUPLICATE_ARTIFACT (see force), VERSION_CONFLICT, BREAKING_CHANGE (one per difference; see allow_breaking)."
+    ),
     413: _errors("ARTIFACT_TOO_LARGE: over MODEL_ARTIFACT_MAX_BYTES, refused before the body is read."),
     415: _errors("UNSUPPORTED_MEDIA_TYPE: send multipart/form-data."),
 }
@@ -212,7 +250,9 @@ class ModelListRegisterView(ModelListView):
         if self._size_limit.exceeded:
             raise _too_large(settings.MODEL_ARTIFACT_MAX_BYTES)
         model = model_register(registered_by=request.user, **_registration_from(data, files))
-        return Response(ModelSerializer(model, context=self.get_serializer_context()).data, status=status.HTTP_201_CREATED)
+        return Response(
+            ModelSerializer(model, context=self.get_serializer_context()).data, status=status.HTTP_201_CREATED
+        )
 
 
 class ModelStageView(APIView):

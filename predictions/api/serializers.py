@@ -12,7 +12,9 @@ class ModelFeatureSerializer(serializers.Serializer):
     name = serializers.CharField(help_text="The feature name: the key in a JSON-object instance.")
     type = serializers.ChoiceField(choices=FEATURE_TYPES, help_text="The JSON type of its values.")
     allowed = serializers.ListField(
-        child=serializers.JSONField(), allow_null=True, help_text="The closed set of values (categories); null: any value."
+        child=serializers.JSONField(),
+        allow_null=True,
+        help_text="The closed set of values (categories); null: any value.",
     )
     nullable = serializers.BooleanField(help_text="Whether null, or leaving it out, is accepted (a missing value).")
     unknown = serializers.ChoiceField(
@@ -21,7 +23,9 @@ class ModelFeatureSerializer(serializers.Serializer):
         help_text="A value outside `allowed`: refused (INVALID_CHOICE) or passed to the encoder (UNKNOWN_CATEGORY "
         "warning); null without `allowed`.",
     )
-    description = serializers.CharField(allow_null=True, help_text="What the schema's author wrote about it, if anything.")
+    description = serializers.CharField(
+        allow_null=True, help_text="What the schema's author wrote about it, if anything."
+    )
 
 
 class ModelSerializer(serializers.ModelSerializer):

@@ -44,7 +44,9 @@ class RegisterModelInput(graphene.InputObjectType):
 
     artifact = Upload(required=True, description="The estimator file (.joblib/.pkl or .skops), as a multipart upload.")
     name = graphene.String(required=True, description="The model name (a slug); versions count up per name.")
-    version = graphene.Int(description="Register exactly this version (VERSION_CONFLICT if taken); default: the next one.")
+    version = graphene.Int(
+        description="Register exactly this version (VERSION_CONFLICT if taken); default: the next one."
+    )
     format = graphene.String(description=f"One of {_FORMATS}; default: from the file name's suffix.")
     description = graphene.String(description="Free text shown with the model.")
     stage = graphene.String(
@@ -56,9 +58,12 @@ class RegisterModelInput(graphene.InputObjectType):
         "estimator; default: derived from it."
     )
     metrics = GenericScalar(description="A JSON object of finite values (say, the pipeline's evaluation).")
-    force = graphene.Boolean(description="Register a file already registered under this name (else DUPLICATE_ARTIFACT).")
+    force = graphene.Boolean(
+        description="Register a file already registered under this name (else DUPLICATE_ARTIFACT)."
+    )
     allow_breaking = graphene.Boolean(
-        description="With stage production: go ahead even if the inputs break clients of the current production version."
+        description="With stage production: go ahead even if the inputs break clients of the current production "
+        "version."
     )
     trust = graphene.List(
         graphene.NonNull(graphene.String), description="skops types to trust beyond those skops and scikit-learn trust."
@@ -114,7 +119,8 @@ class SetModelStageInput(graphene.InputObjectType):
     model_id = graphene.ID(required=True, description="The model version's id.")
     stage = graphene.String(required=True, description=f"One of {_STAGES}.")
     allow_breaking = graphene.Boolean(
-        description="Into production even if the inputs break clients of the current production version (else BREAKING_CHANGE)."
+        description="Into production even if the inputs break clients of the current production version "
+        "(else BREAKING_CHANGE)."
     )
 
 
@@ -151,5 +157,6 @@ class RegistryMutations(graphene.ObjectType):
         description="Register a model version from an estimator file sent as a multipart upload (registry scope)."
     )
     set_model_stage = SetModelStage.Field(
-        description="Move a model version to another stage, with the compatibility check into production (registry scope)."
+        description="Move a model version to another stage, with the compatibility check into production "
+        "(registry scope)."
     )

@@ -48,10 +48,15 @@ class ModelFeature(graphene.ObjectType):
     name = graphene.String(required=True, description="The feature name: its key in a JSON-object instance.")
     type = graphene.Field(FeatureType, required=True, description="The JSON type of its values.")
     allowed = graphene.List(
-        graphene.NonNull(GenericScalar), description="The closed set of values (an encoder's categories); null: any value."
+        graphene.NonNull(GenericScalar),
+        description="The closed set of values (an encoder's categories); null: any value.",
     )
-    nullable = graphene.Boolean(required=True, description="Whether null, or leaving the feature out, is accepted (a missing value).")
-    unknown = graphene.Field(UnknownValuePolicy, description="For a feature with `allowed`: what happens to other values; null otherwise.")
+    nullable = graphene.Boolean(
+        required=True, description="Whether null, or leaving the feature out, is accepted (a missing value)."
+    )
+    unknown = graphene.Field(
+        UnknownValuePolicy, description="For a feature with `allowed`: what happens to other values; null otherwise."
+    )
     description = graphene.String(description="What the schema's author wrote about the feature, if anything.")
 
 
@@ -63,7 +68,9 @@ class ModelRegistryFields:
         "(a token with the staff or registry scope)."
     )
     features = graphene.List(
-        graphene.NonNull(ModelFeature), required=True, description="The input schema's features, typed; `inputSchema` is the same as JSON."
+        graphene.NonNull(ModelFeature),
+        required=True,
+        description="The input schema's features, typed; `inputSchema` is the same as JSON.",
     )
 
     @staticmethod

@@ -127,7 +127,9 @@ def _version_check(*, name: str, version: int | None) -> None:
     if version is None:
         return
     if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= 2_147_483_647:
-        raise ApplicationError.single(RegistryErrorCode.INVALID_VERSION, "The version must be a positive integer.", field="version")
+        raise ApplicationError.single(
+            RegistryErrorCode.INVALID_VERSION, "The version must be a positive integer.", field="version"
+        )
     if RegisteredModel.objects.filter(name=name, version=version).exists():
         raise ConflictError.single(
             RegistryErrorCode.VERSION_CONFLICT, f"{name} v{version} is already registered.", field="version"

@@ -72,7 +72,9 @@ def test_a_pipeline_registers_checks_and_promotes_a_model_with_only_http_and_a_r
 
     # when: the pipeline checks it, then promotes it
     checked = client.get(f"{MODELS}/{model['id']}", **auth)
-    promoted = client.post(f"{MODELS}/{model['id']}/stage", json.dumps({"stage": "production"}), content_type="application/json", **auth)
+    promoted = client.post(
+        f"{MODELS}/{model['id']}/stage", json.dumps({"stage": "production"}), content_type="application/json", **auth
+    )
     # then
     assert checked.status_code == 200 and checked.json()["sha256"] == model["sha256"]
     assert promoted.status_code == 200, promoted.content
@@ -175,13 +177,20 @@ class NoPredict:
         (None, {"name": "churn", "version": "two"}, 400, [("version", "INVALID_VERSION")]),
         (None, {"name": "churn", "stage": "live"}, 400, [("stage", "INVALID_STAGE")]),
         (None, {"name": "churn", "input_schema": "{not json"}, 400, [("input_schema", "INVALID_SCHEMA")]),
-        (None, {"name": "churn", "input_schema": '{"features": [{"name": "size", "type": "number"}]}'}, 400, [("input_schema", "INVALID_SCHEMA")]),
+        (
+            None,
+            {"name": "churn", "input_schema": '{"features": [{"name": "size", "type": "number"}]}'},
+            400,
+            [("input_schema", "INVALID_SCHEMA")],
+        ),
         (None, {"name": "churn", "metrics": "[1, 2]"}, 400, [("metrics", "INVALID_METRICS")]),
         (None, {"name": "churn", "force": "maybe"}, 400, [("force", "INVALID_VALUE")]),
         (None, {"name": "churn", "stge": "production"}, 400, [("stge", "UNKNOWN_FIELD")]),
     ],
 )
-def test_a_refused_registration_answers_its_code_and_stores_nothing(client, registry_token, stored, upload, fields, status, expected):
+def test_a_refused_registration_answers_its_code_and_stores_nothing(
+    client, registry_token, stored, upload, fields, status, expected
+):
     # given
     artifact, filename = b"", "model.joblib"
     if upload == "txt":
@@ -205,7 +214,9 @@ def test_untrusted_skops_types_are_403_untrusted_types(client, registry_token, s
     import skops.io as sio
 
     before = stored()
-    response = _post_model(client, registry_token, artifact=sio.dumps(NoPredictWithPredict()), filename="model.skops", name="odd")
+    response = _post_model(
+        client, registry_token, artifact=sio.dumps(NoPredictWithPredict()), filename="model.skops", name="odd"
+    )
     assert response.status_code == 403, response.content
     assert error_codes(response) == [("artifact", "UNTRUSTED_TYPES")]
     assert stored() == before
@@ -239,16 +250,29 @@ def test_the_same_file_twice_is_409_duplicate_unless_forced(client, registry_tok
 def test_a_taken_version_is_409_version_conflict(client, registry_token, stored):
     assert _post_model(client, registry_token, name="churn", version="3").json()["version"] == 3
     before = stored()
-    response = _post_model(client, registry_token, artifact=joblib_bytes(tiny_pipeline(("green", "blue"))), name="churn", version="3")
+    response = _post_model(
+        client, registry_token, artifact=joblib_bytes(tiny_pipeline(("green", "blue"))), name="churn", version="3"
+    )
     assert response.status_code == 409
     assert error_codes(response) == [("version", "VERSION_CONFLICT")]
     assert stored() == before
 
 
 def test_an_explicit_input_schema_and_format_are_used(client, registry_token):
-    schema = {"features": [{"name": "size", "type": "number", "nullable": True}, {"name": "color", "type": "string", "allowed": ["red", "blue"]}]}
+    schema = {
+        "features": [
+            {"name": "size", "type": "number", "nullable": True},
+            {"name": "color", "type": "string", "allowed": ["red", "blue"]},
+        ]
+    }
     response = _post_model(
-        client, registry_token, filename="model.bin", name="churn", format="joblib", input_schema=json.dumps(schema), trust=["x.Y"]
+        client,
+        registry_token,
+        filename="model.bin",
+        name="churn",
+        format="joblib",
+        input_schema=json.dumps(schema),
+        trust=["x.Y"],
     )
     assert response.status_code == 201, response.content
     assert response.json()["artifact_format"] == "joblib"
@@ -281,9 +305,21 @@ def test_a_body_over_the_limit_is_413_before_it_is_parsed(client, registry_token
     garbage = b"x" * 3000
     before = stored()
     # when
-    too_large = client.generic("POST", MODELS, garbage, content_type="multipart/form-data; boundary=zzz", HTTP_AUTHORIZATION=f"Bearer {registry_token}")
+    too_large = client.generic(
+        "POST",
+        MODELS,
+        garbage,
+        content_type="multipart/form-data; boundary=zzz",
+        HTTP_AUTHORIZATION=f"Bearer {registry_token}",
+    )
     settings.MODEL_ARTIFACT_MAX_BYTES = 10_000
-    parsed = client.generic("POST", MODELS, garbage, content_type="multipart/form-data; boundary=zzz", HTTP_AUTHORIZATION=f"Bearer {registry_token}")
+    parsed = client.generic(
+        "POST",
+        MODELS,
+        garbage,
+        content_type="multipart/form-data; boundary=zzz",
+        HTTP_AUTHORIZATION=f"Bearer {registry_token}",
+    )
     # then: refused unread (the same body under a larger limit is parsed, and refused for what it holds)
     assert too_large.status_code == 413
     assert error_codes(too_large) == [("artifact", "ARTIFACT_TOO_LARGE")]

@@ -26,11 +26,23 @@ mutation Stage($input: SetModelStageInput!) {
 }
 """
 MODEL = """
-query Model($id: ID) { model(id: $id) { name registeredBy inputSchema features { name type allowed nullable unknown } } }
+query Model($id: ID) {
+  model(id: $id) { name registeredBy inputSchema features { name type allowed nullable unknown } }
+}
 """
 
 
-def _upload(client, fields: dict, *, token=None, artifact: bytes | None = b"", filename="model.joblib", query=REGISTER, files_map=None, **extra):
+def _upload(
+    client,
+    fields: dict,
+    *,
+    token=None,
+    artifact: bytes | None = b"",
+    filename="model.joblib",
+    query=REGISTER,
+    files_map=None,
+    **extra,
+):
     """POST /graphql/ as multipart: `operations` with a null artifact, `map` pointing file part 0 at it."""
     variables = {"input": {"artifact": None, **fields}}
     data = {"operations": json.dumps({"query": query, "variables": variables})}
@@ -93,7 +105,9 @@ def test_registering_needs_a_token_and_the_registry_scope(client, staff_user, is
         (b"", "model.joblib", {"name": "churn", "version": 0}, [("version", "INVALID_VERSION")]),
     ],
 )
-def test_a_refused_registration_is_a_payload_error_and_stores_nothing(client, registry_token, stored, artifact, filename, fields, expected):
+def test_a_refused_registration_is_a_payload_error_and_stores_nothing(
+    client, registry_token, stored, artifact, filename, fields, expected
+):
     before = stored()
     data = joblib_bytes({"not": "a model"}) if artifact == "dict" else artifact
     status, body = _upload(client, fields, token=registry_token, artifact=data, filename=filename)
@@ -135,7 +149,12 @@ def test_an_artifact_not_sent_as_a_file_is_required(client, registry_token, gql,
 
 @pytest.mark.parametrize(
     "files_map",
-    [{"0": ["variables.input.name"]}, {"1": ["variables.input.artifact"]}, {"0": "variables.input.artifact"}, {"0": ["variables.nothere.x"]}],
+    [
+        {"0": ["variables.input.name"]},
+        {"1": ["variables.input.artifact"]},
+        {"0": "variables.input.artifact"},
+        {"0": ["variables.nothere.x"]},
+    ],
 )
 def test_a_malformed_map_is_400_not_a_server_error(client, registry_token, stored, files_map):
     before = stored()
@@ -156,7 +175,11 @@ def test_a_body_over_the_artifact_limit_is_413_unread(client, registry_token, se
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
     before = stored()
     response = client.generic(
-        "POST", "/graphql/", b"x" * 3000, content_type="multipart/form-data; boundary=zzz", HTTP_AUTHORIZATION=f"Bearer {registry_token}"
+        "POST",
+        "/graphql/",
+        b"x" * 3000,
+        content_type="multipart/form-data; boundary=zzz",
+        HTTP_AUTHORIZATION=f"Bearer {registry_token}",
     )
     assert response.status_code == 413
     assert [e["extensions"]["code"] for e in response.json()["errors"]] == ["ARTIFACT_TOO_LARGE"]
@@ -177,7 +200,10 @@ def test_callers_without_the_registry_scope_keep_the_ordinary_body_limit(client,
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 2000
     settings.MODEL_ARTIFACT_MAX_BYTES = 10_000_000
     response = client.generic(
-        "POST", "/graphql/", b"x" * 3000, content_type="multipart/form-data; boundary=zzz",
+        "POST",
+        "/graphql/",
+        b"x" * 3000,
+        content_type="multipart/form-data; boundary=zzz",
         HTTP_AUTHORIZATION=f"Bearer {issue_token(make_user())}",
     )
     assert response.status_code == 413
@@ -186,7 +212,8 @@ def test_callers_without_the_registry_scope_keep_the_ordinary_body_limit(client,
 
 def test_json_requests_are_unchanged_by_the_upload_view(gql, make_user, issue_token, iris_model):
     status, body = gql(
-        "mutation($input: CreatePredictionInput!) { createPrediction(input: $input) { prediction { output } errors { code } } }",
+        "mutation($input: CreatePredictionInput!) "
+        "{ createPrediction(input: $input) { prediction { output } errors { code } } }",
         {"input": {"modelName": "iris", "features": IRIS_SETOSA}},
         token=issue_token(make_user()),
     )
@@ -207,7 +234,9 @@ def test_set_model_stage_refuses_breaking_inputs_and_leaves_the_stage(client, gq
     _, created = _upload(client, {"name": "iris"}, token=registry_token)
     model_id = created["data"]["registerModel"]["model"]["id"]
     _, refused = gql(SET_STAGE, {"input": {"modelId": model_id, "stage": "production"}}, token=registry_token)
-    _, allowed = gql(SET_STAGE, {"input": {"modelId": model_id, "stage": "production", "allowBreaking": True}}, token=registry_token)
+    _, allowed = gql(
+        SET_STAGE, {"input": {"modelId": model_id, "stage": "production", "allowBreaking": True}}, token=registry_token
+    )
     assert refused["data"]["setModelStage"]["model"] is None
     assert {code for _, code in _payload_errors(refused, "setModelStage")} == {"BREAKING_CHANGE"}
     assert allowed["data"]["setModelStage"]["model"]["stage"] == "production"
@@ -215,7 +244,11 @@ def test_set_model_stage_refuses_breaking_inputs_and_leaves_the_stage(client, gq
 
 @pytest.mark.parametrize(
     ("model_id", "stage", "expected"),
-    [("999999", "archived", [("modelId", "NOT_FOUND")]), ("x", "archived", [("modelId", "NOT_FOUND")]), (None, "live", [("stage", "INVALID_STAGE")])],
+    [
+        ("999999", "archived", [("modelId", "NOT_FOUND")]),
+        ("x", "archived", [("modelId", "NOT_FOUND")]),
+        (None, "live", [("stage", "INVALID_STAGE")]),
+    ],
 )
 def test_set_model_stage_errors(gql, registry_token, iris_model, model_id, stage, expected):
     _, body = gql(SET_STAGE, {"input": {"modelId": model_id or iris_model.pk, "stage": stage}}, token=registry_token)
@@ -224,7 +257,11 @@ def test_set_model_stage_errors(gql, registry_token, iris_model, model_id, stage
 
 
 def test_set_model_stage_needs_the_registry_scope(gql, staff_user, issue_token, iris_model):
-    _, body = gql(SET_STAGE, {"input": {"modelId": iris_model.pk, "stage": "archived"}}, token=issue_token(staff_user, scope="read staff"))
+    _, body = gql(
+        SET_STAGE,
+        {"input": {"modelId": iris_model.pk, "stage": "archived"}},
+        token=issue_token(staff_user, scope="read staff"),
+    )
     assert [e["extensions"]["code"] for e in body["errors"]] == ["FORBIDDEN"]
     assert RegisteredModel.objects.get(pk=iris_model.pk).stage == "production"
 
@@ -241,7 +278,11 @@ def test_customers_see_typed_features_but_not_the_registrant(gql, make_user, iss
     by_name = {f["name"]: f for f in model["features"]}
     assert [f["name"] for f in model["features"]] == [f["name"] for f in model["inputSchema"]["features"]]
     assert by_name["age"] == {"name": "age", "type": "NUMBER", "allowed": None, "nullable": False, "unknown": None}
-    assert by_name["job"]["type"] == "STRING" and by_name["job"]["unknown"] == "PASS" and "management" in by_name["job"]["allowed"]
+    assert (
+        by_name["job"]["type"] == "STRING"
+        and by_name["job"]["unknown"] == "PASS"
+        and "management" in by_name["job"]["allowed"]
+    )
 
 
 def test_registrants_of_a_model_list_cost_one_query_per_registrant(gql, register, registry_token):
