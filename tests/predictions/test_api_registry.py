@@ -258,22 +258,30 @@ def test_a_taken_version_is_409_version_conflict(client, registry_token, stored)
     assert stored() == before
 
 
-def test_an_explicit_input_schema_and_format_are_used(client, registry_token):
+@pytest.mark.parametrize("as_file", [False, True], ids=["text field", "file part"])
+def test_an_explicit_input_schema_and_format_are_used(client, registry_token, as_file):
+    # given: the schema as a text field (-F 'input_schema=<schema.json') or a file part (-F input_schema=@schema.json)
     schema = {
         "features": [
             {"name": "size", "type": "number", "nullable": True},
             {"name": "color", "type": "string", "allowed": ["red", "blue"]},
         ]
     }
+    schema_part = json.dumps(schema)
+    if as_file:
+        schema_part = io.BytesIO(schema_part.encode())
+        schema_part.name = "schema.json"
+    # when
     response = _post_model(
         client,
         registry_token,
         filename="model.bin",
         name="churn",
         format="joblib",
-        input_schema=json.dumps(schema),
+        input_schema=schema_part,
         trust=["x.Y"],
     )
+    # then
     assert response.status_code == 201, response.content
     assert response.json()["artifact_format"] == "joblib"
     assert [(f["name"], f["nullable"], f["allowed"], f["unknown"]) for f in response.json()["features"]] == [
