@@ -3,7 +3,8 @@
 Both need a token with the `registry` scope, which only staff applications get (accounts.oauth). The views
 parse the form and call the same services as the admin, the commands and GraphQL's registerModel and
 setModelStage; every refusal is `{"errors": [{field, code, message}]}` with a RegistryErrorCode.
-The body is bounded before it is read (mlapi.uploads): scope first, then size, then parsing.
+The body is bounded before anything reads it (mlapi.uploads); authentication and the scope check come before
+the form is parsed.
 """
 
 import json
@@ -220,13 +221,15 @@ class ModelListRegisterView(ModelListView):
         return REGISTRY_SCOPE if self.request.method == "POST" else "read"
 
     def initial(self, request, *args, **kwargs):
-        super().initial(request, *args, **kwargs)  # authentication and scope, before any of the body is read
+        # The bound comes first: authenticating a session runs the CSRF check, which reads a form body. Nothing
+        # of the body is read before authentication and the scope check otherwise.
         if request.method == "POST":
             max_bytes = settings.MODEL_ARTIFACT_MAX_BYTES
             length = content_length_of(request)
             if length is not None and length > multipart_max_bytes(max_file_bytes=max_bytes):
                 raise _too_large(max_bytes)
             self._size_limit = file_size_limit_install(request, max_bytes=max_bytes)
+        super().initial(request, *args, **kwargs)
 
     @extend_schema(
         operation_id="models_register",

@@ -7,6 +7,7 @@ import json
 
 import pytest
 from django.core.management import call_command
+from django.test import Client
 
 from predictions.models import RegisteredModel
 from tests.api.conftest import error_codes
@@ -106,6 +107,19 @@ def test_registering_without_a_token_is_401_and_stores_nothing(client, stored, d
 def test_a_staff_token_without_the_registry_scope_is_403_and_stores_nothing(client, staff_user, issue_token, stored):
     before = stored()
     response = _post_model(client, issue_token(staff_user, scope="read predict staff"), name="churn")
+    assert response.status_code == 403
+    assert error_codes(response) == [(None, "FORBIDDEN")]
+    assert stored() == before
+
+
+def test_a_staff_session_cannot_register_over_rest(staff_user, stored):
+    # given: the admin's browser session (it has the staff scope, never registry)
+    browser = Client()
+    browser.force_login(staff_user)
+    before = stored()
+    # when
+    response = _post_model(browser, None, name="churn")
+    # then
     assert response.status_code == 403
     assert error_codes(response) == [(None, "FORBIDDEN")]
     assert stored() == before
