@@ -1,5 +1,7 @@
 """What the registry adds to the `Model` type: who registered it, and its input schema as typed fields."""
 
+from enum import Enum as PyEnum
+
 import graphene
 from graphene.types.generic import GenericScalar
 
@@ -11,35 +13,35 @@ from predictions.selectors import model_registrant_username
 _REGISTRANTS_MEMO = "_registrant_usernames"
 
 
-class FeatureType(graphene.Enum):
-    """The JSON type of a feature's values."""
+def _described_enum(name: str, values: dict[str, str], description: str) -> type[graphene.Enum]:
+    """A GraphQL enum whose value names are the schema's own words (`number`, `pass`), as REST shows them."""
+    python_enum = PyEnum(name, [(value, value) for value in values])
 
-    NUMBER = "number"
-    INTEGER = "integer"
-    STRING = "string"
-    BOOLEAN = "boolean"
+    def describe(member):
+        return description if member is None else values[member.value]
 
-    @property
-    def description(self):
-        return {
-            FeatureType.NUMBER: "A JSON number (NaN where the feature is nullable).",
-            FeatureType.INTEGER: "A JSON integer.",
-            FeatureType.STRING: "A JSON string: a category when `allowed` is set, free text otherwise.",
-            FeatureType.BOOLEAN: "true or false.",
-        }[self]
+    return graphene.Enum.from_enum(python_enum, description=describe)
 
 
-class UnknownValuePolicy(graphene.Enum):
-    """What happens to a value outside a feature's `allowed` list."""
+FeatureType = _described_enum(
+    "FeatureType",
+    {
+        "number": "A JSON number (NaN where the feature is nullable).",
+        "integer": "A JSON integer.",
+        "string": "A JSON string: a category when `allowed` is set, free text otherwise.",
+        "boolean": "true or false.",
+    },
+    "The JSON type of a feature's values.",
+)
 
-    REFUSE = "refuse"
-    PASS = "pass"
-
-    @property
-    def description(self):
-        if self == UnknownValuePolicy.REFUSE:
-            return "Refused with INVALID_CHOICE."
-        return "Passed to the model, whose encoder handles unseen categories, with an UNKNOWN_CATEGORY warning."
+UnknownValuePolicy = _described_enum(
+    "UnknownValuePolicy",
+    {
+        "refuse": "Refused with INVALID_CHOICE.",
+        "pass": "Passed to the model, whose encoder handles unseen categories, with an UNKNOWN_CATEGORY warning.",
+    },
+    "What happens to a value outside a feature's `allowed` list.",
+)
 
 
 class ModelFeature(graphene.ObjectType):

@@ -74,8 +74,8 @@ def test_a_registry_token_registers_a_model_by_multipart_upload(client, registry
     assert (model["name"], model["version"], model["stage"], model["metrics"]) == ("churn", 4, "staging", {"auc": 0.9})
     assert model["registeredBy"] == "staff"
     assert model["features"] == [
-        {"name": "size", "type": "NUMBER", "allowed": None, "nullable": False, "unknown": None},
-        {"name": "color", "type": "STRING", "allowed": ["blue", "red"], "nullable": False, "unknown": "PASS"},
+        {"name": "size", "type": "number", "allowed": None, "nullable": False, "unknown": None},
+        {"name": "color", "type": "string", "allowed": ["blue", "red"], "nullable": False, "unknown": "pass"},
     ]
     assert stored() == (before[0] + 1, before[1] + 1)
     assert RegisteredModel.objects.get(pk=model["id"]).registered_by.username == "staff"
@@ -277,10 +277,10 @@ def test_customers_see_typed_features_but_not_the_registrant(gql, make_user, iss
     assert as_registry["data"]["model"]["registeredBy"] == "staff"
     by_name = {f["name"]: f for f in model["features"]}
     assert [f["name"] for f in model["features"]] == [f["name"] for f in model["inputSchema"]["features"]]
-    assert by_name["age"] == {"name": "age", "type": "NUMBER", "allowed": None, "nullable": False, "unknown": None}
+    assert by_name["age"] == {"name": "age", "type": "number", "allowed": None, "nullable": False, "unknown": None}
     assert (
-        by_name["job"]["type"] == "STRING"
-        and by_name["job"]["unknown"] == "PASS"
+        by_name["job"]["type"] == "string"
+        and by_name["job"]["unknown"] == "pass"
         and "management" in by_name["job"]["allowed"]
     )
 
