@@ -1,6 +1,7 @@
 """Which OAuth2 scopes an application may be granted, and who may introspect tokens.
 
-`staff` (see every tenant's data) and `introspection` (RFC 7662 on /o/introspect/) are privileged: only a
+`staff` (see every tenant's data), `introspection` (RFC 7662 on /o/introspect/) and `registry` (register
+model versions and change their stage over the API, for training pipelines) are privileged: only a
 staff application gets them, that is a confidential client-credentials application whose owner is an active
 staff user (`create_api_client --staff`). Tokens issued through /o/authorize/ act for a person inside a
 third-party application, so they never carry a privileged scope, whoever authorizes them.
@@ -14,7 +15,8 @@ from oauth2_provider.views import IntrospectTokenView
 
 STAFF_SCOPE = "staff"
 INTROSPECTION_SCOPE = "introspection"
-PRIVILEGED_SCOPES = frozenset({STAFF_SCOPE, INTROSPECTION_SCOPE})
+REGISTRY_SCOPE = "registry"
+PRIVILEGED_SCOPES = frozenset({STAFF_SCOPE, INTROSPECTION_SCOPE, REGISTRY_SCOPE})
 KEYS_SCOPE = "keys"
 # What a customer's own key may carry (chosen per key); `keys` only ever on a client-credentials key.
 CUSTOMER_KEY_SCOPES = frozenset({"read", "predict", "billing", KEYS_SCOPE})

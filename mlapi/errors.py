@@ -43,6 +43,10 @@ class PermissionDeniedError(ApplicationError):
     http_status = 403
 
 
+class PayloadTooLargeError(ApplicationError):
+    http_status = 413
+
+
 class LimitExceededError(ApplicationError):
     http_status = 429
 

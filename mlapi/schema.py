@@ -11,6 +11,7 @@ from billing.graphql.enums import BillingError
 from billing.graphql.schema import BillingQueries
 from mlapi.graphql_core.scalars import DECIMAL_SPECIFIED_BY_URL
 from predictions.graphql.enums import RegistryError
+from predictions.graphql.registry_mutations import RegistryMutations
 from predictions.graphql.schema import PredictionsMutations, PredictionsQueries
 
 DATETIME_SPECIFIED_BY_URL = "https://scalars.graphql.org/andimarek/date-time"
@@ -21,7 +22,7 @@ class Query(AccountsQueries, PredictionsQueries, BillingQueries, BatchQueries, g
     """Reads. Every field needs a token with a scope (read; billing for invoices and usage)."""
 
 
-class Mutation(AccountsMutations, PredictionsMutations, BatchMutations, graphene.ObjectType):
+class Mutation(AccountsMutations, PredictionsMutations, RegistryMutations, BatchMutations, graphene.ObjectType):
     """Writes. User-level problems come back in each payload's `errors`; missing auth or scope is a top-level error."""
 
 

@@ -36,3 +36,7 @@ class RegistryErrorCode(ErrorCode):
     DUPLICATE_ARTIFACT = "DUPLICATE_ARTIFACT", "The same file is already registered under this name (force to register it again)."
     VERSION_CONFLICT = "VERSION_CONFLICT", "No version number could be allocated: others registered the name at once; retry."
     BREAKING_CHANGE = "BREAKING_CHANGE", "The new input schema breaks clients of the production version (allow breaking to proceed)."
+    INVALID_VERSION = "INVALID_VERSION", "The version is not a positive integer, or that version number is taken."
+    REQUIRED = "REQUIRED", "A field the registration needs is missing (name, artifact)."
+    UNKNOWN_FIELD = "UNKNOWN_FIELD", "A form field the registry does not take: a typo is refused, not ignored."
+    INVALID_VALUE = "INVALID_VALUE", "A field's value is not valid (e.g. force=maybe)."

@@ -1,12 +1,17 @@
 import uuid
 from datetime import datetime
 
+from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 
+from accounts.oauth import REGISTRY_SCOPE, STAFF_SCOPE
+from mlapi.auth import Caller
 from mlapi.errors import NotFoundError
 from mlapi.hot_cache import HotCache
-from predictions.error_codes import PredictionErrorCode
+from predictions.error_codes import PredictionErrorCode, RegistryErrorCode
 from predictions.models import Prediction, RegisteredModel
+
+REGISTRANT_VISIBLE_TO_SCOPES = frozenset({STAFF_SCOPE, REGISTRY_SCOPE})
 
 
 def model_list_for_user(*, user, name: str | None = None, stage: str | None = None) -> QuerySet[RegisteredModel]:
@@ -123,3 +128,29 @@ def model_example_features(*, model: RegisteredModel) -> dict:
         feature["name"]: (feature["allowed"][0] if feature.get("allowed") else EXAMPLE_VALUES.get(feature["type"]))
         for feature in model.input_schema.get("features", [])
     }
+
+
+def model_get_for_registry(*, model_id: int | str) -> RegisteredModel:
+    """Any version, whatever its stage, for a registry caller (staff with the `registry` scope)."""
+    try:
+        return RegisteredModel.objects.get(pk=int(model_id))
+    except (ValueError, TypeError, RegisteredModel.DoesNotExist):
+        raise NotFoundError.single(RegistryErrorCode.NOT_FOUND, "No such model.", field="id") from None
+
+
+def model_registrant_username(
+    *, model: RegisteredModel, caller: Caller, memo: dict[int, str | None] | None = None
+) -> str | None:
+    """Who registered `model`, for staff callers only: a staff user with the `staff` or `registry` scope
+    (a staff session has `staff`). Customers get None, so no staff account name or email reaches them.
+
+    `memo` (user id -> username, kept for one request) makes a listing cost one query per registrant, not
+    one per model, without joining users into the model lookups that serving shares.
+    """
+    if not (getattr(caller.user, "is_staff", False) and caller.scopes & REGISTRANT_VISIBLE_TO_SCOPES):
+        return None
+    memo = {} if memo is None else memo
+    user_id = model.registered_by_id
+    if user_id not in memo:
+        memo[user_id] = get_user_model().objects.filter(pk=user_id).values_list("username", flat=True).first()
+    return memo[user_id]

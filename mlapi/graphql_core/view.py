@@ -13,7 +13,7 @@ from threading import Lock
 from django.conf import settings
 from django.http import HttpResponseNotAllowed, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
-from graphene_django.views import GraphQLView, HttpError
+from graphene_django.views import HttpError
 from graphql import (
     ExecutionResult,
     GraphQLError,
@@ -36,6 +36,7 @@ from mlapi.graphql_core.validation import (
     document_parse,
     validation_settings,
 )
+from mlapi.graphql_core.upload import MultipartGraphQLView, body_max_bytes, too_large_code, upload_limit_install
 from mlapi.observability.context import context_update, current_request_id
 
 logger = logging.getLogger(__name__)
@@ -66,7 +67,7 @@ def express_enabled() -> bool:
     return getattr(settings, "GRAPHQL_EXPRESS_ENABLED", True)
 
 
-class MlapiGraphQLView(GraphQLView):
+class MlapiGraphQLView(MultipartGraphQLView):
     _documents: "OrderedDict[str, tuple]" = OrderedDict()
     _documents_lock = Lock()
     # (query, operation name) → the express plan, or None when graphene answers that document.
@@ -81,16 +82,19 @@ class MlapiGraphQLView(GraphQLView):
             )
             response["WWW-Authenticate"] = 'Bearer error="invalid_token"'
             return response
+        # The body's bound comes before the CSRF check, which reads a form body; multipart (file uploads) is
+        # bounded by the caller's scope (mlapi.graphql_core.upload).
+        content_length = request.META.get("CONTENT_LENGTH") or "0"
+        if content_length.isdigit() and int(content_length) > body_max_bytes(request):
+            return JsonResponse(
+                {"errors": [{"message": "Request body too large.", "extensions": {"code": too_large_code(request)}}]},
+                status=413,
+            )
+        upload_limit_install(request)
         if request.caller.via == "session" and request.method == "POST":
             rejected = _csrf_failure(request)
             if rejected is not None:
                 return rejected
-        content_length = request.META.get("CONTENT_LENGTH") or "0"
-        if content_length.isdigit() and int(content_length) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
-            return JsonResponse(
-                {"errors": [{"message": "Request body too large.", "extensions": {"code": "PAYLOAD_TOO_LARGE"}}]},
-                status=413,
-            )
         return super().dispatch(request, *args, **kwargs)
 
     def parse_body(self, request):
@@ -212,6 +216,6 @@ class MlapiGraphQLView(GraphQLView):
                 "extensions": {"code": "INTERNAL_SERVER_ERROR", "requestId": current_request_id()},
             }
         if isinstance(error, HttpError):
-            return {"message": error.message or "Bad request.", "extensions": {"code": "BAD_REQUEST"}}
+            return {"message": error.message or "Bad request.", "extensions": {"code": getattr(error, "code", "BAD_REQUEST")}}
         logger.error("unexpected error in GraphQL view", exc_info=error)
         return {"message": "Internal server error.", "extensions": {"code": "INTERNAL_SERVER_ERROR"}}

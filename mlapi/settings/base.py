@@ -157,6 +157,7 @@ OAUTH2_PROVIDER = {
         # Privileged: granted only to staff applications (accounts.oauth), never through /o/authorize/.
         "staff": "Staff only: see every tenant's predictions and invoices",
         "introspection": "Resource servers only: introspect tokens on /o/introspect/",
+        "registry": "Staff only: register model versions and change their stage (training pipelines)",
     },
     "DEFAULT_SCOPES": ["read", "predict"],
     "SCOPES_BACKEND_CLASS": "accounts.oauth.ApplicationScopes",
@@ -226,6 +227,11 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # One name per choice set: a model's artifact format (also the registry form's `format`) and a batch file's.
+    "ENUM_NAME_OVERRIDES": {
+        "ArtifactFormatEnum": "predictions.models.RegisteredModel.Format",
+        "BatchFileFormatEnum": "batch.models.FileFormat",
+    },
 }
 
 # --- Serving ---

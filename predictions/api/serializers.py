@@ -1,12 +1,54 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from predictions.models import RegisteredModel
+from predictions.registry.schema import FEATURE_TYPES, UNKNOWN_POLICIES, input_schema_features
+from predictions.selectors import model_registrant_username
+
+
+class ModelFeatureSerializer(serializers.Serializer):
+    """One input of the model, in the order it expects them (the typed view of `input_schema`)."""
+
+    name = serializers.CharField(help_text="The feature name: the key in a JSON-object instance.")
+    type = serializers.ChoiceField(choices=FEATURE_TYPES, help_text="The JSON type of its values.")
+    allowed = serializers.ListField(
+        child=serializers.JSONField(),
+        allow_null=True,
+        help_text="The closed set of values (categories); null: any value.",
+    )
+    nullable = serializers.BooleanField(help_text="Whether null, or leaving it out, is accepted (a missing value).")
+    unknown = serializers.ChoiceField(
+        choices=UNKNOWN_POLICIES,
+        allow_null=True,
+        help_text="A value outside `allowed`: refused (INVALID_CHOICE) or passed to the encoder (UNKNOWN_CATEGORY "
+        "warning); null without `allowed`.",
+    )
+    description = serializers.CharField(
+        allow_null=True, help_text="What the schema's author wrote about it, if anything."
+    )
 
 
 class ModelSerializer(serializers.ModelSerializer):
+    registered_by = serializers.SerializerMethodField(
+        help_text="Username of the staff member who registered it; null unless you are staff (staff or registry scope)."
+    )
+    features = serializers.SerializerMethodField(help_text="The input schema's features, typed.")
+
     class Meta:
         model = RegisteredModel
-        fields = RegisteredModel.PUBLIC_FIELDS
+        fields = (*RegisteredModel.PUBLIC_FIELDS, "registered_by", "features")
+
+    def get_registered_by(self, model: RegisteredModel) -> str | None:
+        request = self.context.get("request")
+        caller = getattr(request, "auth", None)
+        if caller is None:
+            return None
+        memo = self.context.setdefault("registrants", {})
+        return model_registrant_username(model=model, caller=caller, memo=memo)
+
+    @extend_schema_field(ModelFeatureSerializer(many=True))
+    def get_features(self, model: RegisteredModel) -> list[dict]:
+        return input_schema_features(schema=model.input_schema)
 
 
 # Plain serializers on the predict path: a ModelSerializer rebuilds its fields from the model on every use.

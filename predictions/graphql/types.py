@@ -5,11 +5,12 @@ from graphene_django import DjangoObjectType
 from mlapi.graphql_core.pagination import CountableConnection
 from mlapi.graphql_core.permissions import caller_of
 from predictions.graphql.enums import ArtifactFormat, ModelStage, ModelTask
+from predictions.graphql.registry_types import ModelRegistryFields
 from predictions.models import Prediction, RegisteredModel
 from predictions.selectors import model_versions
 
 
-class ModelType(DjangoObjectType):
+class ModelType(ModelRegistryFields, DjangoObjectType):
     """One version of a trained model in the registry."""
 
     id = graphene.ID(required=True, description="The version's id (the same as REST's; give it as modelId).")

@@ -5,7 +5,7 @@ import importlib
 import io
 from typing import Any, BinaryIO
 
-from mlapi.errors import ApplicationError, PermissionDeniedError
+from mlapi.errors import ApplicationError, PayloadTooLargeError, PermissionDeniedError
 from predictions.error_codes import RegistryErrorCode
 
 FORMATS_BY_SUFFIX = {"joblib": "joblib", "pkl": "joblib", "pickle": "joblib", "skops": "skops"}
@@ -34,7 +34,7 @@ def artifact_format_detect(*, filename: str) -> str:
 def artifact_read(*, stream: BinaryIO, max_bytes: int) -> bytes:
     data = stream.read(max_bytes + 1)
     if len(data) > max_bytes:
-        raise ApplicationError.single(
+        raise PayloadTooLargeError.single(
             RegistryErrorCode.ARTIFACT_TOO_LARGE, f"The artifact is larger than {max_bytes} bytes.", field="artifact"
         )
     return data

@@ -263,3 +263,26 @@ def instance_row(instance: dict | list, names: list[str]) -> dict:
 
 def instances_validate(*, schema: dict, instances: list, path: str) -> list[FieldError]:
     return instances_prepare(schema=schema, instances=instances, path=path).errors
+
+
+def input_schema_features(*, schema: Any) -> list[dict]:
+    """The schema's features with every key present (what the typed `features` fields of both APIs show):
+    `allowed` None for free values, `nullable` False unless set, `unknown` the policy for values outside
+    `allowed` ("refuse", the default, or "pass"; None without `allowed`), `description` None unless given."""
+    if isinstance(schema, list):
+        schema = {"features": schema}
+    features = (schema or {}).get("features") if isinstance(schema, dict) else None
+    shown = []
+    for feature in features or []:
+        allowed = feature.get("allowed")
+        shown.append(
+            {
+                "name": feature.get("name"),
+                "type": feature.get("type"),
+                "allowed": allowed,
+                "nullable": bool(feature.get("nullable", False)),
+                "unknown": (feature.get("unknown") or UNKNOWN_POLICIES[0]) if allowed is not None else None,
+                "description": feature.get("description"),
+            }
+        )
+    return shown

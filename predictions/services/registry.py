@@ -53,8 +53,13 @@ def model_register(
     approved_types: list[str] | None = None,
     force: bool = False,
     allow_breaking: bool = False,
+    version: int | None = None,
+    artifact_format: str | None = None,
 ) -> RegisteredModel:
     """Stores the artifact, derives (or checks) its input schema and gives it the next version of `name`.
+
+    With `version`, exactly that version (a pipeline that numbers its own runs): VERSION_CONFLICT if it is
+    taken. `artifact_format` (joblib or skops) overrides what the file name's suffix says.
 
     joblib files run code when loaded, so only staff may register them: the check is here, not in the views.
     The same file under the same name is refused (DUPLICATE_ARTIFACT) unless `force`; registering
@@ -66,7 +71,8 @@ def model_register(
         raise ApplicationError.single(RegistryErrorCode.INVALID_STAGE, f"Stage must be one of {RegisteredModel.Stage.values}.", field="stage")
     _name_check(name)
     _metrics_check(metrics)
-    artifact_format = artifact_format_detect(filename=filename)
+    _version_check(name=name, version=version)
+    artifact_format = _format_for(filename=filename, artifact_format=artifact_format)
     data = _artifact_bytes(artifact)
     if not force:
         _duplicate_refuse(name=name, sha256=sha256_hex(data))
@@ -101,7 +107,33 @@ def model_register(
     _full_clean(model)
     if stage == RegisteredModel.Stage.PRODUCTION and not allow_breaking:
         _breaking_refuse(model=model)
+    model.version = version
     return _model_store(model=model, data=data)
+
+
+def _format_for(*, filename: str, artifact_format: str | None) -> str:
+    if artifact_format is None or artifact_format == "":
+        return artifact_format_detect(filename=filename)
+    if artifact_format not in RegisteredModel.Format.values:
+        raise ApplicationError.single(
+            RegistryErrorCode.UNSUPPORTED_FORMAT,
+            f"The format must be one of {RegisteredModel.Format.values}.",
+            field="format",
+        )
+    return artifact_format
+
+
+def _version_check(*, name: str, version: int | None) -> None:
+    if version is None:
+        return
+    if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= 2_147_483_647:
+        raise ApplicationError.single(
+            RegistryErrorCode.INVALID_VERSION, "The version must be a positive integer.", field="version"
+        )
+    if RegisteredModel.objects.filter(name=name, version=version).exists():
+        raise ConflictError.single(
+            RegistryErrorCode.VERSION_CONFLICT, f"{name} v{version} is already registered.", field="version"
+        )
 
 
 def _input_schema_for(*, estimator: Any, input_schema: dict | list | None) -> dict:
@@ -262,6 +294,8 @@ def _next_version(name: str) -> int:
 
 
 def _version_insert(model: RegisteredModel) -> RegisteredModel:
+    if model.version is not None:
+        return _given_version_insert(model)
     for _attempt in range(VERSION_ATTEMPTS):
         model.version = _next_version(model.name)
         try:
@@ -277,6 +311,20 @@ def _version_insert(model: RegisteredModel) -> RegisteredModel:
         f"Could not allocate a version of {model.name!r}: others are registering it at the same time; try again.",
         field="name",
     )
+
+
+def _given_version_insert(model: RegisteredModel) -> RegisteredModel:
+    try:
+        with transaction.atomic():
+            model.save(force_insert=True)
+    except IntegrityError:
+        model.pk = None
+        if not RegisteredModel.objects.filter(name=model.name, version=model.version).exists():
+            raise
+        raise ConflictError.single(
+            RegistryErrorCode.VERSION_CONFLICT, f"{model} was registered at the same time.", field="version"
+        ) from None
+    return model
 
 
 def model_production_current(*, name: str, excluding: RegisteredModel | None = None) -> RegisteredModel | None:

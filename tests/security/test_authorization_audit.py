@@ -90,6 +90,9 @@ BATCH_GRAPHQL_SCOPES = {
     "deleteUpload": "predict",
 }
 
+# Staff applications only (the registry scope is never granted to anyone else): checked with a staff user.
+REGISTRY_GRAPHQL_SCOPES = {"registerModel": "registry", "setModelStage": "registry"}
+
 
 def _root_fields() -> dict[str, tuple[str, object]]:
     """{field name: (operation, GraphQLField)} of the live schema."""
@@ -137,6 +140,7 @@ def _document_for(name: str) -> tuple[str, dict]:
 GRAPHQL_CASES = [pytest.param(name, scope, id=name) for name, scope in GRAPHQL_SCOPES.items()] + [
     pytest.param(name, scope, id=name, marks=_needs_batch) for name, scope in BATCH_GRAPHQL_SCOPES.items()
 ]
+REGISTRY_GRAPHQL_CASES = [pytest.param(name, scope, id=name) for name, scope in REGISTRY_GRAPHQL_SCOPES.items()]
 
 
 def _skip_unless_in_schema(name: str) -> None:
@@ -146,7 +150,7 @@ def _skip_unless_in_schema(name: str) -> None:
 
 def test_every_graphql_field_has_a_case():
     # given
-    known = set(GRAPHQL_SCOPES) | (set(BATCH_GRAPHQL_SCOPES) if BATCH_INSTALLED else set())
+    known = set(GRAPHQL_SCOPES) | set(REGISTRY_GRAPHQL_SCOPES) | (set(BATCH_GRAPHQL_SCOPES) if BATCH_INSTALLED else set())
     # when
     fields = set(_root_fields())
     # then: a new root field needs a row in the tables above
@@ -154,7 +158,7 @@ def test_every_graphql_field_has_a_case():
     assert set(GRAPHQL_SCOPES) <= fields
 
 
-@pytest.mark.parametrize(("name", "scope"), GRAPHQL_CASES)
+@pytest.mark.parametrize(("name", "scope"), GRAPHQL_CASES + REGISTRY_GRAPHQL_CASES)
 def test_graphql_field_without_a_token_is_unauthenticated(gql, iris_model, stored_counts, name, scope):
     # given
     _skip_unless_in_schema(name)
@@ -197,6 +201,33 @@ def test_graphql_field_with_its_scope_only_is_not_refused(make_user, issue_token
     # when
     status, body = gql(document, variables, token=token)
     # then
+    assert status == 200
+    assert not {"UNAUTHENTICATED", "FORBIDDEN", "INTERNAL_SERVER_ERROR"} & set(_codes(body))
+
+
+@pytest.mark.parametrize(("name", "scope"), REGISTRY_GRAPHQL_CASES)
+def test_registry_fields_refuse_a_staff_token_without_the_registry_scope(
+    staff_user, issue_token, gql, iris_model, stored_counts, name, scope
+):
+    # given: a staff application's token with every other scope
+    token = issue_token(staff_user, scope="read predict billing staff introspection")
+    document, variables = _document_for(name)
+    before = stored_counts()
+    # when
+    status, body = gql(document, variables, token=token)
+    # then
+    assert status == 200
+    assert _codes(body) == ["FORBIDDEN"]
+    assert not (body.get("data") or {}).get(name)
+    assert stored_counts() == before
+    assert RegisteredModel.objects.get(pk=iris_model.pk).stage == "production"
+
+
+@pytest.mark.parametrize(("name", "scope"), REGISTRY_GRAPHQL_CASES)
+def test_registry_fields_with_the_registry_scope_only_are_not_refused(staff_user, issue_token, gql, iris_model, name, scope):
+    token = issue_token(staff_user, scope=scope)
+    document, variables = _document_for(name)
+    status, body = gql(document, variables, token=token)
     assert status == 200
     assert not {"UNAUTHENTICATED", "FORBIDDEN", "INTERNAL_SERVER_ERROR"} & set(_codes(body))
 
@@ -247,6 +278,10 @@ REST_SCOPES = {
     "api/v1/invoices": [("get", "billing")],
     "api/v1/invoices/<pk>": [("get", "billing")],
 }
+REGISTRY_REST_SCOPES = {
+    "api/v1/models": [("post", "registry")],
+    "api/v1/models/<pk>/stage": [("post", "registry")],
+}
 BATCH_REST_SCOPES = {
     "api/v1/batch-uploads": [("post", "predict")],
     "api/v1/batch-uploads/<pk>": [("delete", "predict")],
@@ -280,6 +315,11 @@ REST_CASES = [
     for route, calls in BATCH_REST_SCOPES.items()
     for method, scope in calls
 ]
+REGISTRY_REST_CASES = [
+    pytest.param(route, method, scope, id=f"{method.upper()} /{route}")
+    for route, calls in REGISTRY_REST_SCOPES.items()
+    for method, scope in calls
+]
 
 
 def _skip_unless_routed(route: str) -> None:
@@ -289,7 +329,7 @@ def _skip_unless_routed(route: str) -> None:
 
 def test_every_rest_endpoint_has_a_case():
     # given
-    known = set(REST_SCOPES) | (set(BATCH_REST_SCOPES) if BATCH_INSTALLED else set())
+    known = set(REST_SCOPES) | set(REGISTRY_REST_SCOPES) | (set(BATCH_REST_SCOPES) if BATCH_INSTALLED else set())
     # when
     routes = _api_routes()
     # then: a new endpoint under /api/v1/ needs a row in the tables above
@@ -309,7 +349,7 @@ def test_unknown_paths_under_the_api_are_a_json_404_for_anyone(client, make_user
         assert _rest_codes(response) == ["NOT_FOUND"]
 
 
-@pytest.mark.parametrize(("route", "method", "scope"), REST_CASES)
+@pytest.mark.parametrize(("route", "method", "scope"), REST_CASES + REGISTRY_REST_CASES)
 def test_rest_endpoint_without_a_token_is_401(client, iris_model, stored_counts, route, method, scope):
     # given
     _skip_unless_routed(route)
@@ -348,6 +388,29 @@ def test_rest_endpoint_with_its_scope_only_is_not_refused(
     # when
     response = _rest(client, method, _path(route), _body_for(route, method), token=token)
     # then
+    assert response.status_code not in (401, 403, 405)
+    assert response.status_code < 500
+
+
+@pytest.mark.parametrize(("route", "method", "scope"), REGISTRY_REST_CASES)
+def test_registry_endpoints_refuse_a_staff_token_without_the_registry_scope(
+    client, staff_user, issue_token, iris_model, stored_counts, route, method, scope
+):
+    token = issue_token(staff_user, scope="read predict billing staff introspection")
+    before = stored_counts()
+    response = _rest(client, method, _path(route), _body_for(route, method), token=token)
+    assert response.status_code == 403
+    assert _rest_codes(response) == ["FORBIDDEN"]
+    assert stored_counts() == before
+    assert RegisteredModel.objects.get(pk=iris_model.pk).stage == "production"
+
+
+@pytest.mark.parametrize(("route", "method", "scope"), REGISTRY_REST_CASES)
+def test_registry_endpoints_with_the_registry_scope_only_are_not_refused(
+    client, staff_user, issue_token, iris_model, route, method, scope
+):
+    token = issue_token(staff_user, scope=scope)
+    response = _rest(client, method, _path(route), _body_for(route, method), token=token)
     assert response.status_code not in (401, 403, 405)
     assert response.status_code < 500
 

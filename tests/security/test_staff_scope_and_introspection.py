@@ -168,7 +168,8 @@ def test_a_token_from_authorize_carries_only_the_staff_members_own_view(client, 
     assert _rest_ids(client, token.json()["access_token"]) == []
 
 
-def test_a_staff_members_own_authorization_code_app_gets_no_staff_scope_either(staff_user):
+@pytest.mark.parametrize("privileged", ["staff", "registry"])
+def test_a_staff_members_own_authorization_code_app_gets_no_staff_scope_either(staff_user, privileged):
     # given
     application = Application.objects.create(
         user=staff_user, name="staff's web app", client_type=Application.CLIENT_CONFIDENTIAL,
@@ -177,7 +178,7 @@ def test_a_staff_members_own_authorization_code_app_gets_no_staff_scope_either(s
     browser = Client()
     browser.force_login(staff_user)
     # when
-    response = _authorize(browser, application, "read staff", _pkce()[1])
+    response = _authorize(browser, application, f"read {privileged}", _pkce()[1])
     # then
     assert parse_qs(urlparse(response["Location"]).query)["error"] == ["invalid_scope"]
 
@@ -194,7 +195,7 @@ def test_create_api_client_staff_flag_makes_a_client_that_may_ask_for_the_staff_
         "/o/token/", {"grant_type": "client_credentials", "scope": "read staff"},
         HTTP_AUTHORIZATION=_basic(credentials["client_id"], credentials["client_secret"]),
     )
-    assert credentials["scopes"] == ["billing", "introspection", "keys", "predict", "read", "staff"]
+    assert credentials["scopes"] == ["billing", "introspection", "keys", "predict", "read", "registry", "staff"]
     assert token.status_code == 200
     assert len(_rest_ids(client, token.json()["access_token"])) == 5
 

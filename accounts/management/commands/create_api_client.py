@@ -21,7 +21,8 @@ class Command(BaseCommand):
             "--staff",
             action="store_true",
             help="Make the user staff: the client may then request the `staff` scope (every tenant's data) and "
-            "`introspection` (for a resource server). Tokens without them see only the user's own data.",
+            "`introspection` (for a resource server) and `registry` (register and promote models over the API, "
+            "for a training pipeline). Tokens without them see only the user's own data.",
         )
 
     def handle(self, *args, username, email, tier, staff, **options):
