@@ -57,32 +57,32 @@ def operations_overview(*, now: datetime, days: int = 14) -> OperationsOverview:
     tail = UsageRecord.objects.filter(id__gt=rolled_id)
 
     charged: dict[str, Decimal] = defaultdict(lambda: ZERO)
-    for source in (
+    for currency_totals in (
         UsageDaily.objects.filter(period=period).values("currency").annotate(total=Sum("amount")).order_by(),
         tail.filter(period=period).values("currency").annotate(total=Sum("amount")).order_by(),
     ):
-        for row in source:
-            charged[row["currency"]] += row["total"] or ZERO
+        for total in currency_totals:
+            charged[total["currency"]] += total["total"] or ZERO
 
     per_day: dict[date, int] = defaultdict(int)
-    for row in UsageDaily.objects.filter(day__gte=first).values("day").annotate(n=Sum("predictions")).order_by():
-        per_day[row["day"]] += row["n"] or 0
-    for row in (
+    for rolled in UsageDaily.objects.filter(day__gte=first).values("day").annotate(n=Sum("predictions")).order_by():
+        per_day[rolled["day"]] += rolled["n"] or 0
+    for live in (
         tail.filter(created_at__gte=datetime(first.year, first.month, first.day, tzinfo=timezone.utc))
         .annotate(day=TruncDate("created_at", tzinfo=timezone.utc))
         .values("day")
         .annotate(n=Sum("predictions"))
         .order_by()
     ):
-        per_day[row["day"]] += row["n"] or 0
+        per_day[live["day"]] += live["n"] or 0
 
     by_model: dict[int, int] = defaultdict(int)
-    for source in (
+    for model_counts in (
         UsageDaily.objects.filter(period=period).values("model_id").annotate(n=Sum("predictions")).order_by(),
         tail.filter(period=period).values("model_id").annotate(n=Sum("predictions")).order_by(),
     ):
-        for row in source:
-            by_model[row["model_id"]] += row["n"] or 0
+        for count in model_counts:
+            by_model[count["model_id"]] += count["n"] or 0
     top = sorted(by_model.items(), key=lambda item: -item[1])[:TOP_MODELS]
     names = {
         pk: f"{name} v{version}"

@@ -96,7 +96,7 @@ def usage_daily_series(*, user, now: datetime, days: int, split: str) -> dict:
     first = today - timedelta(days=days - 1)
     rolled_id = usage_rolled_id()
     counts: dict[str, dict[date, list]] = defaultdict(lambda: defaultdict(lambda: [0, ZERO]))
-    labels: dict[int, str] = {}
+    labels: dict[int | str, str] = {}
 
     group = "model_id" if split == "model" else "source"
     for row in (
