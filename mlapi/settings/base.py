@@ -24,6 +24,7 @@ INSTALLED_APPS = [
     "predictions",
     "billing",
     "batch",
+    "quality",
 ]
 
 MIDDLEWARE = [
@@ -339,4 +340,19 @@ CELERY_BEAT_SCHEDULE["sweep-stalled-batch-jobs"] = {
     "task": "batch.tasks.sweep_batch_jobs",
     "schedule": BATCH_SWEEP_INTERVAL_SECONDS,
     "options": {"expires": BATCH_SWEEP_INTERVAL_SECONDS},  # a sweep nobody ran in time is replaced by the next
+}
+
+# --- Model quality (quality/) ---
+# Ground-truth feedback items per submitFeedback call / REST batch.
+FEEDBACK_MAX_ITEMS = env.int("FEEDBACK_MAX_ITEMS", default=1000)
+# The quality rollup folds in feedback rows past its watermark, at most this many per run, and only rows
+# older than QUALITY_ROLLUP_SETTLE_SECONDS (a submission still committing has a lower id than one that
+# already has: the settle time lets it commit before the watermark passes it).
+QUALITY_ROLLUP_BATCH = env.int("QUALITY_ROLLUP_BATCH", default=5000)
+QUALITY_ROLLUP_SETTLE_SECONDS = env.float("QUALITY_ROLLUP_SETTLE_SECONDS", default=10)
+QUALITY_ROLLUP_INTERVAL_SECONDS = env.float("QUALITY_ROLLUP_INTERVAL_SECONDS", default=60)
+CELERY_BEAT_SCHEDULE["roll-up-model-quality"] = {
+    "task": "quality.tasks.roll_up_quality",
+    "schedule": QUALITY_ROLLUP_INTERVAL_SECONDS,
+    "options": {"expires": QUALITY_ROLLUP_INTERVAL_SECONDS},
 }

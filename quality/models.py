@@ -1,0 +1,78 @@
+"""Ground-truth feedback on stored predictions, the hourly quality rollups built from it, and the
+shadow/canary set-up of a production model."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Feedback(models.Model):
+    """One submitted ground-truth value. Re-submitting adds a row that `replaces` the previous one, which
+    stops being `current`: the history is every row of a prediction, in id order.
+
+    Rows are append-only apart from `current`; the rollup reads them by id past its watermark."""
+
+    id = models.BigAutoField(primary_key=True)
+    prediction = models.ForeignKey("predictions.Prediction", on_delete=models.CASCADE, related_name="feedback")
+    # Denormalized from the prediction (the version that answered) so the rollup never joins wide rows.
+    model = models.ForeignKey("predictions.RegisteredModel", on_delete=models.PROTECT, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    actual = models.JSONField()
+    observed_at = models.DateTimeField()
+    created_at = models.DateTimeField()
+    replaces = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="replaced_by"
+    )
+    current = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["prediction"], condition=Q(current=True), name="feedback_one_current"),
+        ]
+        verbose_name_plural = "feedback"
+
+    def __str__(self) -> str:
+        return f"feedback {self.pk} on {self.prediction_id}"
+
+
+class QualityRollup(models.Model):
+    """Sufficient statistics of the current feedback on one model version's predictions made in one
+    UTC hour, for one customer (`user`) or for every customer (`user` null: what staff see).
+
+    Every figure is a sum, so replacing a value is a subtraction and a window is a sum of hours."""
+
+    model = models.ForeignKey("predictions.RegisteredModel", on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    hour = models.DateTimeField(help_text="Start of the UTC hour the predictions were made in.")
+    count = models.BigIntegerField(default=0, help_text="Predictions with current feedback.")
+    # Classifiers: {json(actual): {json(predicted): n}}.
+    confusion = models.JSONField(default=dict, blank=True)
+    probability_count = models.BigIntegerField(default=0, help_text="Of those, predictions that returned probabilities.")
+    log_loss_sum = models.FloatField(default=0.0)
+    brier_sum = models.FloatField(default=0.0)
+    # Regressors.
+    actual_sum = models.FloatField(default=0.0)
+    actual_square_sum = models.FloatField(default=0.0)
+    absolute_error_sum = models.FloatField(default=0.0)
+    squared_error_sum = models.FloatField(default=0.0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["model", "user", "hour"], condition=Q(user__isnull=False), name="quality_rollup_user_hour"
+            ),
+            models.UniqueConstraint(fields=["model", "hour"], condition=Q(user__isnull=True), name="quality_rollup_all_hour"),
+        ]
+        indexes = [models.Index(fields=["model", "user", "hour"], name="quality_rollup_read_idx")]
+
+
+class RollupWatermark(models.Model):
+    """How far a rollup has read its source table (the last id folded in)."""
+
+    name = models.CharField(max_length=40, unique=True)
+    last_id = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} @ {self.last_id}"
