@@ -4,7 +4,7 @@ product's quality figures possible; the tier has no feedback price)."""
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
@@ -45,7 +45,7 @@ def _observed_at(value: Any, now: datetime) -> datetime | None:
         value = parse_datetime(value)
     if not isinstance(value, datetime):
         return None
-    return value if timezone.is_aware(value) else timezone.make_aware(value, timezone.utc)
+    return value if timezone.is_aware(value) else timezone.make_aware(value, UTC)
 
 
 def _predictions_by_id(*, user, items: list[FeedbackItem]) -> dict[uuid.UUID, dict]:

@@ -1,0 +1,137 @@
+"""The quality rollup: folds feedback rows past a watermark into hourly sums, never rescanning.
+
+Each feedback row adds its contribution to the hour its prediction was made in, for its customer and
+for everyone; a row that replaces an earlier value first takes that value's contribution away (the
+earlier row has a lower id, so it was folded in already). One run at a time: the watermark row is
+locked for the run's transaction, and rollup rows are only written under it.
+"""
+
+from collections import defaultdict
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from predictions.models import RegisteredModel
+from quality.actuals import CLASS_TASKS, model_classes
+from quality.hours import hour_of
+from quality.metrics import Sums, label_key, probability_sums, regression_sums
+from quality.models import Feedback, QualityRollup, RollupWatermark
+
+FEEDBACK_WATERMARK = "feedback"
+Task = RegisteredModel.Task
+
+
+def _settled(rows: list[dict], *, now: datetime) -> list[dict]:
+    """The rows up to (not including) the first one younger than the settle time, in id order."""
+    settle = now - timedelta(seconds=settings.QUALITY_ROLLUP_SETTLE_SECONDS)
+    for index, row in enumerate(rows):
+        if row["created_at"] > settle:
+            return rows[:index]
+    return rows
+
+
+def _contributions(*, model: RegisteredModel, terms: list[tuple[dict, object]]) -> Sums:
+    """Sums over (prediction output, actual) pairs of one model version."""
+    sums = Sums(count=len(terms))
+    if model.task in CLASS_TASKS:
+        classes = model_classes(model)
+        keys = [str(c) for c in classes]
+        with_proba = []
+        for output, actual in terms:
+            row = sums.confusion.setdefault(label_key(actual), {})
+            predicted = label_key(output.get("label"))
+            row[predicted] = row.get(predicted, 0) + 1
+            probabilities = output.get("probabilities")
+            if isinstance(probabilities, dict) and len(classes) >= 2:
+                with_proba.append((actual, [probabilities.get(k, 0.0) for k in keys]))
+        if with_proba:
+            sums.probability_count = len(with_proba)
+            sums.log_loss_sum, sums.brier_sum = probability_sums(
+                actuals=[a for a, _ in with_proba], probabilities=[p for _, p in with_proba], classes=classes
+            )
+    elif model.task == Task.REGRESSION:
+        pairs = [(actual, output.get("value")) for output, actual in terms if isinstance(output.get("value"), (int, float))]
+        sums.count = len(pairs)
+        if pairs:
+            for name, value in regression_sums(actuals=[a for a, _ in pairs], predicted=[p for _, p in pairs]).items():
+                setattr(sums, name, value)
+    # Other tasks: feedback is stored and counted; no figures are computed for them yet.
+    return sums
+
+
+def _rollup_apply(deltas: dict[tuple, Sums]) -> None:
+    """Adds each (model, user or None, hour) delta to its rollup row, creating the row if needed."""
+    if not deltas:
+        return
+    users = {k[1] for k in deltas if k[1] is not None}
+    existing = {
+        (r.model_id, r.user_id, r.hour): r
+        for r in QualityRollup.objects.filter(
+            Q(user_id__in=users) | Q(user__isnull=True),
+            model_id__in={k[0] for k in deltas},
+            hour__in={k[2] for k in deltas},
+        )
+    }
+    changed, created = [], []
+    fields = ["count", "confusion", "probability_count", *Sums.FLOATS]
+    for (model_id, user_id, hour), delta in deltas.items():
+        row = existing.get((model_id, user_id, hour))
+        if row is None:
+            row = QualityRollup(model_id=model_id, user_id=user_id, hour=hour)
+            created.append(row)
+        else:
+            changed.append(row)
+        sums = Sums(**{name: getattr(row, name) for name in fields})
+        sums.add(delta)
+        for name in fields:
+            setattr(row, name, getattr(sums, name))
+    QualityRollup.objects.bulk_create(created)
+    QualityRollup.objects.bulk_update(changed, fields)
+
+
+def quality_rollup_advance(*, now: datetime | None = None, batch: int | None = None) -> int:
+    """Folds the next settled feedback rows (at most `batch`) into the rollups; returns how many."""
+    now = now or timezone.now()
+    batch = batch or settings.QUALITY_ROLLUP_BATCH
+    RollupWatermark.objects.get_or_create(name=FEEDBACK_WATERMARK)
+    with transaction.atomic():
+        mark = RollupWatermark.objects.select_for_update().get(name=FEEDBACK_WATERMARK)
+        rows = list(
+            Feedback.objects.filter(id__gt=mark.last_id)
+            .order_by("id")
+            .values("id", "model_id", "user_id", "actual", "replaces_id", "created_at", "prediction__output", "prediction__created_at")[:batch]
+        )
+        rows = _settled(rows, now=now)
+        if not rows:
+            return 0
+        replaced = dict(
+            Feedback.objects.filter(id__in=[r["replaces_id"] for r in rows if r["replaces_id"]]).values_list("id", "actual")
+        )
+        models = {m.pk: m for m in RegisteredModel.objects.filter(pk__in={r["model_id"] for r in rows})}
+        # (model, user, hour, sign) -> [(output, actual)]
+        terms: dict[tuple, list] = defaultdict(list)
+        for row in rows:
+            key = (row["model_id"], row["user_id"], hour_of(row["prediction__created_at"]))
+            terms[(*key, 1)].append((row["prediction__output"], row["actual"]))
+            if row["replaces_id"]:
+                terms[(*key, -1)].append((row["prediction__output"], replaced[row["replaces_id"]]))
+        deltas: dict[tuple, Sums] = defaultdict(Sums)
+        for (model_id, user_id, hour, sign), group in terms.items():
+            sums = _contributions(model=models[model_id], terms=group)
+            deltas[(model_id, user_id, hour)].add(sums, sign)
+            deltas[(model_id, None, hour)].add(sums, sign)
+        _rollup_apply(deltas)
+        mark.last_id = rows[-1]["id"]
+        mark.save(update_fields=["last_id", "updated_at"])
+    return len(rows)
+
+
+def quality_rollup_catch_up(*, now: datetime | None = None) -> int:
+    """Runs `quality_rollup_advance` until nothing settled is left (what the beat task does)."""
+    total = 0
+    while folded := quality_rollup_advance(now=now):
+        total += folded
+    return total
