@@ -5,9 +5,10 @@ from graphene_django import DjangoObjectType
 from mlapi.graphql_core.permissions import caller_of
 from predictions.models import Prediction, RegisteredModel
 from predictions.selectors import model_versions
+from quality.graphql.types import ModelQualityFields
 
 
-class ModelType(DjangoObjectType):
+class ModelType(ModelQualityFields, DjangoObjectType):
     input_schema = GenericScalar(required=True)
     classes = GenericScalar(required=True)
     metrics = GenericScalar(required=True)

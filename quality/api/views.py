@@ -6,7 +6,9 @@ from rest_framework.views import APIView
 
 from mlapi.api.permissions import HasScope
 from mlapi.errors import ApplicationError
+from predictions.selectors import model_get_for_user
 from quality.error_codes import FeedbackErrorCode
+from quality.selectors import model_quality
 from quality.services.feedback import FeedbackItem, feedback_submit
 
 
@@ -93,3 +95,62 @@ class FeedbackBatchView(APIView):
         if not isinstance(items, list):
             raise ApplicationError.single(FeedbackErrorCode.INVALID_INPUT, "items must be a list.", field="items")
         return _created(feedback_submit(user=request.user, items=[_item(raw) for raw in items]))
+
+
+def quality_report_body(report) -> dict:
+    """The REST shape of a QualityReport: the GraphQL field names, camelCase."""
+    figures = report.figures
+
+    def shaped(f: dict) -> dict:
+        return {
+            "count": f.get("count", 0),
+            **{
+                camel: f.get(name)
+                for name, camel in (
+                    ("accuracy", "accuracy"),
+                    ("precision_macro", "precisionMacro"),
+                    ("recall_macro", "recallMacro"),
+                    ("f1_macro", "f1Macro"),
+                    ("log_loss", "logLoss"),
+                    ("brier_score", "brierScore"),
+                    ("mae", "mae"),
+                    ("rmse", "rmse"),
+                    ("r2", "r2"),
+                )
+            },
+        }
+
+    return {
+        "model": {"id": report.model.pk, "name": report.model.name, "version": report.model.version},
+        "window": report.window,
+        "since": report.since.isoformat(),
+        "everyCustomer": report.every_customer,
+        **shaped(figures),
+        "perClass": figures.get("per_class", []),
+        "confusionMatrix": (
+            {"labels": figures["confusion_labels"], "counts": figures["confusion_matrix"]} if "confusion_matrix" in figures else None
+        ),
+        "days": [{"date": day["date"].isoformat(), **shaped(day)} for day in report.days],
+        "offlineMetrics": report.offline_metrics,
+    }
+
+
+class ModelQualityView(APIView):
+    """Live quality of one model version on ground-truth feedback (yours; staff with the staff scope: everyone's)."""
+
+    permission_classes = [HasScope]
+    required_scope = "read"
+
+    @extend_schema(
+        parameters=[OpenApiParameter("window", str, enum=["24h", "7d", "30d"], description="Default 24h.")],
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    def get(self, request, pk: str):
+        model = model_get_for_user(user=request.user, model_id=pk)
+        report = model_quality(
+            model=model,
+            user=request.user,
+            every_customer=request.auth.sees_every_tenant,
+            window=request.query_params.get("window", "24h"),
+        )
+        return Response(quality_report_body(report))

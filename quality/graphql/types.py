@@ -18,3 +18,145 @@ class FeedbackType(graphene.ObjectType):
     @staticmethod
     def resolve_replaced(feedback, info):
         return feedback.replaces_id is not None
+
+
+class QualityWindow(graphene.Enum):
+    class Meta:
+        description = "A sliding window of hours ending with the current one (predictions made in it)."
+
+    LAST_24_HOURS = "24h"
+    LAST_7_DAYS = "7d"
+    LAST_30_DAYS = "30d"
+
+    @property
+    def description(self):
+        return {
+            "LAST_24_HOURS": "The last 24 hours (the current UTC hour and the 23 before it).",
+            "LAST_7_DAYS": "The last 7 days (168 hours).",
+            "LAST_30_DAYS": "The last 30 days (720 hours).",
+        }[self.name]
+
+
+class ClassQualityType(graphene.ObjectType):
+    class Meta:
+        name = "ClassQuality"
+        description = "Precision, recall and F1 of one class, over the feedback in the window."
+
+    label = GenericScalar(required=True, description="The class label.")
+    precision = graphene.Float(required=True, description="Of the predictions of this class, the share that were right.")
+    recall = graphene.Float(required=True, description="Of the actual instances of this class, the share predicted.")
+    f1 = graphene.Float(required=True, description="The harmonic mean of precision and recall.")
+    support = graphene.Int(required=True, description="Feedback rows whose actual value is this class.")
+
+
+class ConfusionMatrixType(graphene.ObjectType):
+    class Meta:
+        name = "ConfusionMatrix"
+        description = "Counts of (actual, predicted) pairs: counts[i][j] = actual labels[i] predicted as labels[j]."
+
+    labels = graphene.List(graphene.NonNull(GenericScalar), required=True, description="Row and column labels, in order.")
+    counts = graphene.List(
+        graphene.NonNull(graphene.List(graphene.NonNull(graphene.Int))), required=True, description="One row per actual label."
+    )
+
+
+def _figure(name: str, description: str):
+    # The root is a QualityReport (its `figures`) or one day's figures dict.
+    return graphene.Float(description=description, resolver=lambda root, info: getattr(root, "figures", root).get(name))
+
+
+class QualityFiguresFields:
+    count = graphene.Int(required=True, description="Predictions with current feedback.")
+    accuracy = _figure("accuracy", "Classifiers: the share of predictions that were right.")
+    precision_macro = _figure("precision_macro", "Classifiers: precision averaged over classes (unweighted).")
+    recall_macro = _figure("recall_macro", "Classifiers: recall averaged over classes (unweighted).")
+    f1_macro = _figure("f1_macro", "Classifiers: F1 averaged over classes (unweighted).")
+    log_loss = _figure("log_loss", "Classifiers that returned probabilities: mean log-loss over those rows.")
+    brier_score = _figure("brier_score", "Classifiers that returned probabilities: mean Brier score over those rows.")
+    mae = _figure("mae", "Regressors: mean absolute error.")
+    rmse = _figure("rmse", "Regressors: root mean squared error.")
+    r2 = _figure("r2", "Regressors: the coefficient of determination R².")
+
+    @staticmethod
+    def resolve_count(root, info):
+        return getattr(root, "figures", root).get("count", 0)
+
+
+class DailyQualityType(QualityFiguresFields, graphene.ObjectType):
+    class Meta:
+        name = "DailyQuality"
+        description = "The quality figures of one UTC day (predictions made that day)."
+
+    date = graphene.Date(required=True, description="The UTC day.")
+
+    @staticmethod
+    def resolve_date(figures, info):
+        return figures["date"]
+
+
+class ModelQualityType(QualityFiguresFields, graphene.ObjectType):
+    class Meta:
+        name = "ModelQuality"
+        description = (
+            "Live quality of one model version on ground-truth feedback, from hourly rollups: your own feedback, "
+            "or every customer's for staff. The registered offline metrics are beside it."
+        )
+
+    window = graphene.Field(QualityWindow, required=True, description="The window the figures cover.")
+    since = graphene.DateTime(required=True, description="The start of the window's first hour.")
+    every_customer = graphene.Boolean(required=True, description="True when the figures cover every customer's feedback.")
+    per_class = graphene.List(graphene.NonNull(ClassQualityType), required=True, description="Classifiers: per-class figures.")
+    confusion_matrix = graphene.Field(ConfusionMatrixType, description="Classifiers: the confusion matrix.")
+    days = graphene.List(graphene.NonNull(DailyQualityType), required=True, description="The same figures per UTC day, oldest first.")
+    offline_metrics = GenericScalar(required=True, description="The metrics registered with the model (at training time).")
+
+    @staticmethod
+    def resolve_window(report, info):
+        return report.window
+
+    @staticmethod
+    def resolve_since(report, info):
+        return report.since
+
+    @staticmethod
+    def resolve_every_customer(report, info):
+        return report.every_customer
+
+    @staticmethod
+    def resolve_per_class(report, info):
+        return report.figures.get("per_class", [])
+
+    @staticmethod
+    def resolve_confusion_matrix(report, info):
+        if "confusion_matrix" not in report.figures:
+            return None
+        return {"labels": report.figures["confusion_labels"], "counts": report.figures["confusion_matrix"]}
+
+    @staticmethod
+    def resolve_days(report, info):
+        return report.days
+
+    @staticmethod
+    def resolve_offline_metrics(report, info):
+        return report.offline_metrics
+
+
+class ModelQualityFields:
+    """The quality fields of the registry's `Model` type (mixed into predictions' ModelType)."""
+
+    quality = graphene.Field(
+        ModelQualityType,
+        window=graphene.Argument(QualityWindow, default_value="24h", description="The window; default the last 24 hours."),
+        required=True,
+        description="Live quality of this version on ground-truth feedback (yours; staff: everyone's).",
+    )
+
+    @staticmethod
+    def resolve_quality(model, info, window="24h"):
+        from mlapi.graphql_core.permissions import caller_of
+        from quality.selectors import model_quality
+
+        caller = caller_of(info)
+        return model_quality(
+            model=model, user=caller.user, every_customer=caller.sees_every_tenant, window=getattr(window, "value", window)
+        )
