@@ -1,7 +1,5 @@
 from datetime import UTC, datetime
 
-from django.utils import timezone
-
 
 def hour_of(moment: datetime) -> datetime:
     """The start of `moment`'s UTC hour: the rollups' bucket."""

@@ -15,13 +15,15 @@ class Feedback(models.Model):
     id = models.BigAutoField(primary_key=True)
     prediction = models.ForeignKey("predictions.Prediction", on_delete=models.CASCADE, related_name="feedback")
     # Denormalized from the prediction (the version that answered) so the rollup never joins wide rows.
-    model = models.ForeignKey("predictions.RegisteredModel", on_delete=models.PROTECT, related_name="+")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    # No indexes of their own on model/user/replaces: every read goes by id (the rollup) or by
+    # prediction (history, the current row), and each index costs the bulk insert.
+    model = models.ForeignKey("predictions.RegisteredModel", on_delete=models.PROTECT, related_name="+", db_index=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_index=False)
     actual = models.JSONField()
     observed_at = models.DateTimeField()
     created_at = models.DateTimeField()
-    replaces = models.OneToOneField(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="replaced_by"
+    replaces = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="replaced_by", db_index=False
     )
     current = models.BooleanField(default=True)
 
@@ -36,15 +38,14 @@ class Feedback(models.Model):
         return f"feedback {self.pk} on {self.prediction_id}"
 
 
-class QualityRollup(models.Model):
+class RollupSums(models.Model):
     """Sufficient statistics of the current feedback on one model version's predictions made in one
-    UTC hour, for one customer (`user`) or for every customer (`user` null: what staff see).
+    period, for one customer (`user`) or for every customer (`user` null: what staff see).
 
-    Every figure is a sum, so replacing a value is a subtraction and a window is a sum of hours."""
+    Every figure is a sum, so replacing a value is a subtraction and a window is a sum of periods."""
 
     model = models.ForeignKey("predictions.RegisteredModel", on_delete=models.CASCADE, related_name="+")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
-    hour = models.DateTimeField(help_text="Start of the UTC hour the predictions were made in.")
     count = models.BigIntegerField(default=0, help_text="Predictions with current feedback.")
     # Classifiers: {json(actual): {json(predicted): n}}.
     confusion = models.JSONField(default=dict, blank=True)
@@ -58,6 +59,15 @@ class QualityRollup(models.Model):
     squared_error_sum = models.FloatField(default=0.0)
 
     class Meta:
+        abstract = True
+
+
+class QualityRollup(RollupSums):
+    """One UTC hour: windows are sums of hours."""
+
+    hour = models.DateTimeField(help_text="Start of the UTC hour the predictions were made in.")
+
+    class Meta:
         constraints = [
             models.UniqueConstraint(
                 fields=["model", "user", "hour"], condition=Q(user__isnull=False), name="quality_rollup_user_hour"
@@ -65,6 +75,20 @@ class QualityRollup(models.Model):
             models.UniqueConstraint(fields=["model", "hour"], condition=Q(user__isnull=True), name="quality_rollup_all_hour"),
         ]
         indexes = [models.Index(fields=["model", "user", "hour"], name="quality_rollup_read_idx")]
+
+
+class QualityDay(RollupSums):
+    """One UTC day, with its figures computed (by scikit-learn) when the rollup last changed it."""
+
+    day = models.DateField()
+    figures = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["model", "user", "day"], condition=Q(user__isnull=False), name="quality_day_user"),
+            models.UniqueConstraint(fields=["model", "day"], condition=Q(user__isnull=True), name="quality_day_all"),
+        ]
+        indexes = [models.Index(fields=["model", "user", "day"], name="quality_day_read_idx")]
 
 
 class RollupWatermark(models.Model):

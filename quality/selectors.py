@@ -1,19 +1,17 @@
 """Reads of the quality app. Quality figures come from the hourly rollups only (see `quality/metrics.py`)."""
 
-from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from mlapi.errors import ApplicationError
 from predictions.models import RegisteredModel
-from quality.actuals import CLASS_TASKS, model_classes
 from quality.error_codes import QualityErrorCode
-from quality.metrics import Sums, classification_figures, regression_figures
-from quality.models import Feedback, QualityRollup
 from quality.hours import hour_of
+from quality.metrics import SUM_FIELDS, Sums, figures_of
+from quality.models import Feedback, QualityDay, QualityRollup
 
 
 def feedback_history_for_user(*, user, prediction_id) -> QuerySet[Feedback]:
@@ -37,14 +35,6 @@ class QualityReport:
     offline_metrics: dict
 
 
-def _figures(model: RegisteredModel, sums: Sums) -> dict:
-    if model.task in CLASS_TASKS:
-        return classification_figures(sums=sums, classes=model_classes(model))
-    if model.task == RegisteredModel.Task.REGRESSION:
-        return regression_figures(sums=sums)
-    return {"count": sums.count}
-
-
 def window_start(*, window: str, now: datetime) -> datetime:
     """The first hour of the window: the `window` hours up to and including the current one."""
     return hour_of(now) - WINDOWS[window] + timedelta(hours=1)
@@ -63,19 +53,20 @@ def model_quality(*, model: RegisteredModel, user, every_customer: bool, window:
     since = window_start(window=window, now=now)
     rollups = QualityRollup.objects.filter(model=model, hour__gte=since)
     rollups = rollups.filter(user__isnull=True) if every_customer else rollups.filter(user=user)
-    total, per_day = Sums(), defaultdict(Sums)
-    fields = ["count", "confusion", "probability_count", *Sums.FLOATS]
-    for row in rollups.values("hour", *fields):
-        sums = Sums(**{name: row[name] for name in fields})
-        total.add(sums)
-        per_day[row["hour"].astimezone(UTC).date()].add(sums)
-    days = [{"date": day, **_figures(model, per_day[day])} for day in sorted(per_day)]
+    total = Sums()
+    for row in rollups.values_list(*SUM_FIELDS):
+        total.add(Sums(*row))
+    # Per day: the figures the rollup computed when it last changed the day (whole UTC days that
+    # overlap the window).
+    days = QualityDay.objects.filter(model=model, day__gte=since.date())
+    days = days.filter(user__isnull=True) if every_customer else days.filter(user=user)
+    per_day = [{**figures, "date": day} for day, figures in days.order_by("day").values_list("day", "figures")]
     return QualityReport(
         model=model,
         window=window,
         since=since,
         every_customer=every_customer,
-        figures=_figures(model, total),
-        days=days,
+        figures=figures_of(model=model, sums=total),
+        days=per_day,
         offline_metrics=model.metrics or {},
     )

@@ -17,8 +17,15 @@ from django.utils import timezone
 from predictions.models import RegisteredModel
 from quality.actuals import CLASS_TASKS, model_classes
 from quality.hours import hour_of
-from quality.metrics import Sums, label_key, probability_sums, regression_sums
-from quality.models import Feedback, QualityRollup, RollupWatermark
+from quality.metrics import (
+    SUM_FIELDS,
+    Sums,
+    figures_of,
+    label_key,
+    probability_sums,
+    regression_sums,
+)
+from quality.models import Feedback, QualityDay, QualityRollup, RollupWatermark
 
 FEEDBACK_WATERMARK = "feedback"
 Task = RegisteredModel.Task
@@ -62,34 +69,49 @@ def _contributions(*, model: RegisteredModel, terms: list[tuple[dict, object]]) 
     return sums
 
 
-def _rollup_apply(deltas: dict[tuple, Sums]) -> None:
-    """Adds each (model, user or None, hour) delta to its rollup row, creating the row if needed."""
+def _rollup_apply(table, bucket: str, deltas: dict[tuple, Sums]) -> list:
+    """Adds each (model, user or None, bucket) delta to its row of `table`, creating rows as needed;
+    returns the rows written."""
     if not deltas:
-        return
+        return []
     users = {k[1] for k in deltas if k[1] is not None}
     existing = {
-        (r.model_id, r.user_id, r.hour): r
-        for r in QualityRollup.objects.filter(
+        (r.model_id, r.user_id, getattr(r, bucket)): r
+        for r in table.objects.filter(
             Q(user_id__in=users) | Q(user__isnull=True),
             model_id__in={k[0] for k in deltas},
-            hour__in={k[2] for k in deltas},
+            **{f"{bucket}__in": {k[2] for k in deltas}},
         )
     }
     changed, created = [], []
-    fields = ["count", "confusion", "probability_count", *Sums.FLOATS]
-    for (model_id, user_id, hour), delta in deltas.items():
-        row = existing.get((model_id, user_id, hour))
+    for (model_id, user_id, value), delta in deltas.items():
+        row = existing.get((model_id, user_id, value))
         if row is None:
-            row = QualityRollup(model_id=model_id, user_id=user_id, hour=hour)
+            row = table(model_id=model_id, user_id=user_id, **{bucket: value})
             created.append(row)
         else:
             changed.append(row)
-        sums = Sums(**{name: getattr(row, name) for name in fields})
+        sums = Sums(**{name: getattr(row, name) for name in SUM_FIELDS})
         sums.add(delta)
-        for name in fields:
+        for name in SUM_FIELDS:
             setattr(row, name, getattr(sums, name))
-    QualityRollup.objects.bulk_create(created)
-    QualityRollup.objects.bulk_update(changed, fields)
+    return created, changed
+
+
+def _write(table, created: list, changed: list, fields: list[str]) -> None:
+    table.objects.bulk_create(created)
+    table.objects.bulk_update(changed, fields, batch_size=500)
+
+
+def _days_apply(deltas: dict[tuple, Sums], models: dict[int, RegisteredModel]) -> None:
+    """The day rows take the same deltas, then get their figures recomputed from their new sums."""
+    by_day: dict[tuple, Sums] = defaultdict(Sums)
+    for (model_id, user_id, hour), delta in deltas.items():
+        by_day[(model_id, user_id, hour.date())].add(delta)
+    created, changed = _rollup_apply(QualityDay, "day", by_day)
+    for row in (*created, *changed):
+        row.figures = figures_of(model=models[row.model_id], sums=Sums(**{name: getattr(row, name) for name in SUM_FIELDS}))
+    _write(QualityDay, created, changed, [*SUM_FIELDS, "figures"])
 
 
 def quality_rollup_advance(*, now: datetime | None = None, batch: int | None = None) -> int:
@@ -123,7 +145,9 @@ def quality_rollup_advance(*, now: datetime | None = None, batch: int | None = N
             sums = _contributions(model=models[model_id], terms=group)
             deltas[(model_id, user_id, hour)].add(sums, sign)
             deltas[(model_id, None, hour)].add(sums, sign)
-        _rollup_apply(deltas)
+        created, changed = _rollup_apply(QualityRollup, "hour", deltas)
+        _write(QualityRollup, created, changed, SUM_FIELDS)
+        _days_apply(deltas, models)
         mark.last_id = rows[-1]["id"]
         mark.save(update_fields=["last_id", "updated_at"])
     return len(rows)
