@@ -22,4 +22,5 @@ class RolloutErrorCode(str, Enum):
     NOT_FOUND = "NOT_FOUND"
     INVALID_CANDIDATE = "INVALID_CANDIDATE"  # not another version of the same model, or not staging
     INVALID_PERCENT = "INVALID_PERCENT"
+    INVALID_INPUT = "INVALID_INPUT"
     NO_CANDIDATE = "NO_CANDIDATE"  # nothing to promote: no shadow or canary version set

@@ -100,3 +100,47 @@ class RollupWatermark(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} @ {self.last_id}"
+
+
+class Rollout(models.Model):
+    """How the unpinned traffic of one model name is served beside its production version.
+
+    `canary`: answers `canary_percent` % of unpinned calls (the answer and the stored prediction are
+    the canary's own). `shadow`: scores every prediction of the name after the response; its output
+    is stored linked to the prediction, never returned and never billed."""
+
+    class Sticky(models.TextChoices):
+        CALL = "call", "per call (a call with an idempotency key: per key, so a retry hits the same version)"
+        CALLER = "caller", "per caller (a customer always gets the same version)"
+
+    name = models.SlugField(max_length=100, unique=True)
+    shadow = models.ForeignKey(
+        "predictions.RegisteredModel", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    canary = models.ForeignKey(
+        "predictions.RegisteredModel", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    canary_percent = models.DecimalField(max_digits=5, decimal_places=2, default=0)
+    sticky = models.CharField(max_length=8, choices=Sticky.choices, default=Sticky.CALL)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(canary_percent__gte=0) & Q(canary_percent__lte=100), name="rollout_canary_percent_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"rollout of {self.name}"
+
+
+class ShadowPrediction(models.Model):
+    """A shadow version's answer to a stored prediction's input (never returned, never billed)."""
+
+    prediction = models.OneToOneField("predictions.Prediction", on_delete=models.CASCADE, related_name="shadow")
+    model = models.ForeignKey("predictions.RegisteredModel", on_delete=models.PROTECT, related_name="+")
+    output = models.JSONField()
+    agrees = models.BooleanField(null=True, help_text="Same label (classifiers) / within 1e-9 (numbers) as the answer.")
+    absolute_difference = models.FloatField(null=True, blank=True, help_text="Regressors: |shadow − answer|.")
+    created_at = models.DateTimeField()

@@ -356,3 +356,8 @@ CELERY_BEAT_SCHEDULE["roll-up-model-quality"] = {
     "schedule": QUALITY_ROLLUP_INTERVAL_SECONDS,
     "options": {"expires": QUALITY_ROLLUP_INTERVAL_SECONDS},
 }
+# How a shadow version scores each prediction after the response: "celery" (a task enqueued on commit;
+# inline when there is no broker) or "thread" (a background thread of the web process).
+QUALITY_SHADOW_EXECUTION = env("QUALITY_SHADOW_EXECUTION", default="celery")
+# Each process remembers a model name's rollout (canary, shadow) this long; 0 looks it up on every call.
+QUALITY_ROLLOUT_CACHE_SECONDS = env.float("QUALITY_ROLLOUT_CACHE_SECONDS", default=5)
