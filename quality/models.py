@@ -144,3 +144,26 @@ class ShadowPrediction(models.Model):
     agrees = models.BooleanField(null=True, help_text="Same label (classifiers) / within 1e-9 (numbers) as the answer.")
     absolute_difference = models.FloatField(null=True, blank=True, help_text="Regressors: |shadow − answer|.")
     created_at = models.DateTimeField()
+
+
+class AgreementRollup(models.Model):
+    """Per UTC hour: how often a shadow version agreed with the version that answered (`model`), for
+    one customer or for everyone (`user` null). Folded in from ShadowPrediction rows past a watermark."""
+
+    model = models.ForeignKey("predictions.RegisteredModel", on_delete=models.CASCADE, related_name="+")
+    shadow = models.ForeignKey("predictions.RegisteredModel", on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    hour = models.DateTimeField()
+    compared = models.BigIntegerField(default=0)
+    agreed = models.BigIntegerField(default=0)
+    absolute_difference_sum = models.FloatField(default=0.0)
+    absolute_difference_count = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["model", "shadow", "user", "hour"], condition=Q(user__isnull=False), name="agreement_user_hour"
+            ),
+            models.UniqueConstraint(fields=["model", "shadow", "hour"], condition=Q(user__isnull=True), name="agreement_all_hour"),
+        ]
+        indexes = [models.Index(fields=["model", "user", "hour"], name="agreement_read_idx")]

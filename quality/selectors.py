@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Sum
 from django.utils import timezone
 
 from mlapi.errors import ApplicationError
@@ -11,7 +11,7 @@ from predictions.models import RegisteredModel
 from quality.error_codes import QualityErrorCode
 from quality.hours import hour_of
 from quality.metrics import SUM_FIELDS, Sums, figures_of
-from quality.models import Feedback, QualityDay, QualityRollup
+from quality.models import AgreementRollup, Feedback, QualityDay, QualityRollup
 
 
 def feedback_history_for_user(*, user, prediction_id) -> QuerySet[Feedback]:
@@ -70,3 +70,46 @@ def model_quality(*, model: RegisteredModel, user, every_customer: bool, window:
         days=per_day,
         offline_metrics=model.metrics or {},
     )
+
+
+@dataclass(frozen=True)
+class ShadowAgreement:
+    shadow: RegisteredModel
+    compared: int
+    agreed: int
+    absolute_difference_sum: float
+    absolute_difference_count: int
+    window: str
+    every_customer: bool
+
+    @property
+    def agreement_rate(self) -> float | None:
+        return self.agreed / self.compared if self.compared else None
+
+    @property
+    def mean_absolute_difference(self) -> float | None:
+        return self.absolute_difference_sum / self.absolute_difference_count if self.absolute_difference_count else None
+
+
+def model_shadow_agreements(
+    *, model: RegisteredModel, user, every_customer: bool, window: str, since: datetime
+) -> list[ShadowAgreement]:
+    """How each shadow version that scored `model`'s predictions since `since` agreed with it (hourly
+    rollup rows only). Shadows are staging versions: only staff see them."""
+    if not user.is_staff:
+        return []
+    rows = AgreementRollup.objects.filter(model=model, hour__gte=since)
+    rows = rows.filter(user__isnull=True) if every_customer else rows.filter(user=user)
+    totals = rows.values("shadow").annotate(
+        compared=Sum("compared"),
+        agreed=Sum("agreed"),
+        difference=Sum("absolute_difference_sum"),
+        differences=Sum("absolute_difference_count"),
+    )
+    shadows = RegisteredModel.objects.in_bulk([t["shadow"] for t in totals])
+    return [
+        ShadowAgreement(
+            shadows[t["shadow"]], t["compared"], t["agreed"], t["difference"] or 0.0, t["differences"] or 0, window, every_customer
+        )
+        for t in sorted(totals, key=lambda t: t["shadow"])
+    ]

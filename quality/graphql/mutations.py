@@ -59,3 +59,112 @@ class SubmitFeedback(BaseMutation):
             for item in input["items"]
         ]
         return cls(feedback=feedback_submit(user=user, items=items), errors=[])
+
+
+class RolloutSticky(graphene.Enum):
+    class Meta:
+        description = "How a canary split places calls."
+
+    CALL = "call"
+    CALLER = "caller"
+
+    @property
+    def description(self):
+        return {
+            "CALL": "Per call; a call with an idempotency key is placed by its key, so a retry hits the same version.",
+            "CALLER": "Per caller: a customer always gets the same version.",
+        }[self.name]
+
+
+class RolloutType(graphene.ObjectType):
+    class Meta:
+        name = "Rollout"
+        description = "The shadow and canary versions beside a model's production version."
+
+    name = graphene.String(required=True, description="The model name.")
+    shadow_version = graphene.Int(description="The version scoring every prediction after the response, if any.")
+    canary_version = graphene.Int(description="The version answering canaryPercent % of unpinned calls, if any.")
+    canary_percent = graphene.Decimal(required=True, description="The canary's share of unpinned calls, 0 to 100.")
+    sticky = graphene.Field(RolloutSticky, required=True, description="How calls are placed.")
+
+    @staticmethod
+    def resolve_shadow_version(rollout, info):
+        return rollout.shadow.version if rollout.shadow_id else None
+
+    @staticmethod
+    def resolve_canary_version(rollout, info):
+        return rollout.canary.version if rollout.canary_id else None
+
+
+class SetRolloutInput(graphene.InputObjectType):
+    class Meta:
+        description = "The shadow and canary of a model name (staff only); omitted versions clear them."
+
+    model_name = graphene.String(required=True, description="The model name (it must have a production version).")
+    shadow_version = graphene.Int(description="A staging version to score every prediction in the shadow.")
+    canary_version = graphene.Int(description="A staging version to answer a share of unpinned calls.")
+    canary_percent = graphene.Decimal(description="The canary's share of unpinned calls, 0 to 100 (two decimals).")
+    sticky = graphene.Argument(RolloutSticky, description="How calls are placed; default CALL.")
+
+
+class SetRollout(BaseMutation):
+    class Meta:
+        name = "SetRolloutPayload"
+        description = "Set or clear the shadow and canary versions of a production model (staff only)."
+
+    rollout = graphene.Field(RolloutType, description="The rollout as stored.")
+
+    class Arguments:
+        input = SetRolloutInput(required=True, description="The rollout to set.")
+
+    @classmethod
+    def perform(cls, root, info, input):
+        from quality.services.rollouts import rollout_set
+
+        user = require_scope(info, "staff")
+        sticky = input.get("sticky")
+        rollout = rollout_set(
+            name=input["model_name"],
+            changed_by=user,
+            shadow_version=input.get("shadow_version"),
+            canary_version=input.get("canary_version"),
+            canary_percent=input.get("canary_percent") or 0,
+            sticky=getattr(sticky, "value", sticky) or "call",
+        )
+        return cls(rollout=rollout, errors=[])
+
+
+class PromoteModelInput(graphene.InputObjectType):
+    class Meta:
+        description = "Which model's canary or shadow to promote."
+
+    model_name = graphene.String(required=True, description="The model name.")
+    version = graphene.Int(description="The canary or shadow version to promote; default the canary, else the shadow.")
+    allow_breaking = graphene.Boolean(description="Promote even if its inputs break clients of the current production version.")
+
+
+class PromoteModel(BaseMutation):
+    class Meta:
+        name = "PromoteModelPayload"
+        description = (
+            "Promote a canary or shadow version to production in one action, with the input-schema compatibility "
+            "check (BREAKING_CHANGE), and take it out of the rollout (staff only)."
+        )
+
+    model = graphene.Field("predictions.graphql.types.ModelType", description="The promoted version.")
+
+    class Arguments:
+        input = PromoteModelInput(required=True, description="What to promote.")
+
+    @classmethod
+    def perform(cls, root, info, input):
+        from quality.services.rollouts import rollout_promote
+
+        user = require_scope(info, "staff")
+        model = rollout_promote(
+            name=input["model_name"],
+            promoted_by=user,
+            version=input.get("version"),
+            allow_breaking=bool(input.get("allow_breaking")),
+        )
+        return cls(model=model, errors=[])

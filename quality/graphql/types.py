@@ -94,6 +94,35 @@ class DailyQualityType(QualityFiguresFields, graphene.ObjectType):
         return figures["date"]
 
 
+class ShadowAgreementType(graphene.ObjectType):
+    class Meta:
+        name = "ShadowAgreement"
+        description = (
+            "A shadow version that scored this version's predictions after each response: how often it agreed, "
+            "and its own live quality on the same feedback (staff only)."
+        )
+
+    version = graphene.Int(required=True, description="The shadow's version number.")
+    compared = graphene.Int(required=True, description="Predictions the shadow scored in the window.")
+    agreed = graphene.Int(required=True, description="Of those, answers equal to the served one (label, or number within 1e-9).")
+    agreement_rate = graphene.Float(description="agreed / compared.")
+    mean_absolute_difference = graphene.Float(description="Regressors: mean |shadow − served| over the window.")
+    quality = graphene.Field(lambda: ModelQualityType, required=True, description="The shadow's live quality on the same feedback.")
+
+    @staticmethod
+    def resolve_version(agreement, info):
+        return agreement.shadow.version
+
+    @staticmethod
+    def resolve_quality(agreement, info):
+        from mlapi.graphql_core.permissions import caller_of
+        from quality.selectors import model_quality
+
+        return model_quality(
+            model=agreement.shadow, user=caller_of(info).user, every_customer=agreement.every_customer, window=agreement.window
+        )
+
+
 class ModelQualityType(QualityFiguresFields, graphene.ObjectType):
     class Meta:
         name = "ModelQuality"
@@ -109,6 +138,24 @@ class ModelQualityType(QualityFiguresFields, graphene.ObjectType):
     confusion_matrix = graphene.Field(ConfusionMatrixType, description="Classifiers: the confusion matrix.")
     days = graphene.List(graphene.NonNull(DailyQualityType), required=True, description="The same figures per UTC day, oldest first.")
     offline_metrics = GenericScalar(required=True, description="The metrics registered with the model (at training time).")
+    shadows = graphene.List(
+        graphene.NonNull(ShadowAgreementType),
+        required=True,
+        description="Shadow versions that scored this version's predictions in the window, with their agreement (staff only).",
+    )
+
+    @staticmethod
+    def resolve_shadows(report, info):
+        from mlapi.graphql_core.permissions import caller_of
+        from quality.selectors import model_shadow_agreements
+
+        return model_shadow_agreements(
+            model=report.model,
+            user=caller_of(info).user,
+            every_customer=report.every_customer,
+            window=report.window,
+            since=report.since,
+        )
 
     @staticmethod
     def resolve_window(report, info):

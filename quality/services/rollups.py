@@ -25,7 +25,7 @@ from quality.metrics import (
     probability_sums,
     regression_sums,
 )
-from quality.models import Feedback, QualityDay, QualityRollup, RollupWatermark
+from quality.models import AgreementRollup, Feedback, QualityDay, QualityRollup, RollupWatermark, ShadowPrediction
 
 FEEDBACK_WATERMARK = "feedback"
 Task = RegisteredModel.Task
@@ -124,7 +124,7 @@ def quality_rollup_advance(*, now: datetime | None = None, batch: int | None = N
         rows = list(
             Feedback.objects.filter(id__gt=mark.last_id)
             .order_by("id")
-            .values("id", "model_id", "user_id", "actual", "replaces_id", "created_at", "prediction__output", "prediction__created_at")[:batch]
+            .values("id", "model_id", "user_id", "actual", "replaces_id", "created_at", "prediction_id", "prediction__output", "prediction__created_at")[:batch]
         )
         rows = _settled(rows, now=now)
         if not rows:
@@ -132,14 +132,29 @@ def quality_rollup_advance(*, now: datetime | None = None, batch: int | None = N
         replaced = dict(
             Feedback.objects.filter(id__in=[r["replaces_id"] for r in rows if r["replaces_id"]]).values_list("id", "actual")
         )
-        models = {m.pk: m for m in RegisteredModel.objects.filter(pk__in={r["model_id"] for r in rows})}
+        # The shadow version's answers to the same predictions get the same feedback (a shadow answer
+        # stored after its feedback was folded in is not counted for the shadow).
+        shadows = {
+            s["prediction_id"]: s
+            for s in ShadowPrediction.objects.filter(prediction_id__in=[r["prediction_id"] for r in rows]).values(
+                "prediction_id", "model_id", "output"
+            )
+        }
+        model_ids = {r["model_id"] for r in rows} | {s["model_id"] for s in shadows.values()}
+        models = {m.pk: m for m in RegisteredModel.objects.filter(pk__in=model_ids)}
         # (model, user, hour, sign) -> [(output, actual)]
         terms: dict[tuple, list] = defaultdict(list)
         for row in rows:
-            key = (row["model_id"], row["user_id"], hour_of(row["prediction__created_at"]))
-            terms[(*key, 1)].append((row["prediction__output"], row["actual"]))
-            if row["replaces_id"]:
-                terms[(*key, -1)].append((row["prediction__output"], replaced[row["replaces_id"]]))
+            hour = hour_of(row["prediction__created_at"])
+            answers = [(row["model_id"], row["prediction__output"])]
+            if row["prediction_id"] in shadows:
+                shadow = shadows[row["prediction_id"]]
+                answers.append((shadow["model_id"], shadow["output"]))
+            for model_id, output in answers:
+                key = (model_id, row["user_id"], hour)
+                terms[(*key, 1)].append((output, row["actual"]))
+                if row["replaces_id"]:
+                    terms[(*key, -1)].append((output, replaced[row["replaces_id"]]))
         deltas: dict[tuple, Sums] = defaultdict(Sums)
         for (model_id, user_id, hour, sign), group in terms.items():
             sums = _contributions(model=models[model_id], terms=group)
@@ -153,9 +168,71 @@ def quality_rollup_advance(*, now: datetime | None = None, batch: int | None = N
     return len(rows)
 
 
+SHADOW_WATERMARK = "shadow"
+
+
+def agreement_rollup_advance(*, now: datetime | None = None, batch: int | None = None) -> int:
+    """Folds the next settled shadow answers (at most `batch`) into the hourly agreement rollup."""
+    now = now or timezone.now()
+    batch = batch or settings.QUALITY_ROLLUP_BATCH
+    RollupWatermark.objects.get_or_create(name=SHADOW_WATERMARK)
+    with transaction.atomic():
+        mark = RollupWatermark.objects.select_for_update().get(name=SHADOW_WATERMARK)
+        rows = list(
+            ShadowPrediction.objects.filter(id__gt=mark.last_id)
+            .order_by("id")
+            .values("id", "model_id", "agrees", "absolute_difference", "created_at",
+                    "prediction__model_id", "prediction__user_id", "prediction__created_at")[:batch]
+        )
+        rows = _settled(rows, now=now)
+        if not rows:
+            return 0
+        deltas: dict[tuple, list] = defaultdict(lambda: [0, 0, 0.0, 0])
+        for row in rows:
+            hour = hour_of(row["prediction__created_at"])
+            for user_id in (row["prediction__user_id"], None):
+                delta = deltas[(row["prediction__model_id"], row["model_id"], user_id, hour)]
+                if row["agrees"] is not None:
+                    delta[0] += 1
+                    delta[1] += int(row["agrees"])
+                if row["absolute_difference"] is not None:
+                    delta[2] += row["absolute_difference"]
+                    delta[3] += 1
+        users = {k[2] for k in deltas if k[2] is not None}
+        existing = {
+            (r.model_id, r.shadow_id, r.user_id, r.hour): r
+            for r in AgreementRollup.objects.filter(
+                Q(user_id__in=users) | Q(user__isnull=True),
+                model_id__in={k[0] for k in deltas},
+                hour__in={k[3] for k in deltas},
+            )
+        }
+        created, changed = [], []
+        for (model_id, shadow_id, user_id, hour), (compared, agreed, difference, differences) in deltas.items():
+            row = existing.get((model_id, shadow_id, user_id, hour))
+            if row is None:
+                row = AgreementRollup(model_id=model_id, shadow_id=shadow_id, user_id=user_id, hour=hour)
+                created.append(row)
+            else:
+                changed.append(row)
+            row.compared += compared
+            row.agreed += agreed
+            row.absolute_difference_sum += difference
+            row.absolute_difference_count += differences
+        AgreementRollup.objects.bulk_create(created)
+        AgreementRollup.objects.bulk_update(
+            changed, ["compared", "agreed", "absolute_difference_sum", "absolute_difference_count"], batch_size=500
+        )
+        mark.last_id = rows[-1]["id"]
+        mark.save(update_fields=["last_id", "updated_at"])
+    return len(rows)
+
+
 def quality_rollup_catch_up(*, now: datetime | None = None) -> int:
-    """Runs `quality_rollup_advance` until nothing settled is left (what the beat task does)."""
+    """Runs the agreement and then the feedback rollups until nothing settled is left (the beat task)."""
     total = 0
+    while folded := agreement_rollup_advance(now=now):
+        total += folded
     while folded := quality_rollup_advance(now=now):
         total += folded
     return total

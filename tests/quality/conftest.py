@@ -1,4 +1,9 @@
+import io
+
+import joblib
 import pytest
+
+from predictions.models import RegisteredModel
 
 from predictions.services import ModelRef, prediction_create
 
@@ -36,3 +41,20 @@ def submit(gql):
         return body["data"]["submitFeedback"]
 
     return run
+
+
+@pytest.fixture
+def iris_v2(register, iris_model):
+    """iris v1 (logistic regression) in production; v2, a one-split tree on the same inputs, in staging."""
+    import pandas as pd
+    from sklearn.datasets import load_iris
+    from sklearn.tree import DecisionTreeClassifier
+
+    from predictions.demo import IRIS_FEATURES
+
+    data = load_iris()
+    frame = pd.DataFrame(data.data, columns=IRIS_FEATURES)
+    tree = DecisionTreeClassifier(max_depth=1, random_state=0).fit(frame, [data.target_names[i] for i in data.target])
+    buffer = io.BytesIO()
+    joblib.dump(tree, buffer)
+    return register("iris", buffer.getvalue(), stage=RegisteredModel.Stage.STAGING)

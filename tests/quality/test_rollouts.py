@@ -31,21 +31,6 @@ def _artifact(estimator) -> bytes:
     return buffer.getvalue()
 
 
-@pytest.fixture
-def iris_v2(register, iris_model):
-    """iris v1 in production, v2 (another estimator, same inputs) in staging."""
-    from sklearn.datasets import load_iris
-    from sklearn.tree import DecisionTreeClassifier
-    import pandas as pd
-
-    from predictions.demo import IRIS_FEATURES
-
-    data = load_iris()
-    frame = pd.DataFrame(data.data, columns=IRIS_FEATURES)
-    tree = DecisionTreeClassifier(max_depth=1, random_state=0).fit(frame, [data.target_names[i] for i in data.target])
-    return register("iris", _artifact(tree), stage=RegisteredModel.Stage.STAGING)
-
-
 def test_a_ten_percent_canary_answers_ten_percent_of_5000_calls(make_user, staff_user, iris_model, iris_v2):
     # given
     rollout_set(name="iris", changed_by=staff_user, canary_version=2, canary_percent=10)
