@@ -9,7 +9,8 @@ Against PostgreSQL, in one run:
   and for staff. The read touches the rollup table only (one index range per call); the predictions
   table is not filled to 10M here.
 
-    .venv/bin/python bench/quality.py --database-url postgres://postgres@127.0.0.1:5432/mlapi_h8
+    .venv/bin/python bench/quality.py --database-url postgres://postgres@127.0.0.1:5432/mlapi_h8 \
+        [--shadow-broker redis://127.0.0.1:6379/8]
 """
 
 import argparse
@@ -48,7 +49,9 @@ def recreate_database(url: str) -> None:
     admin.close()
 
 
-def setup_django(url: str) -> None:
+def setup_django(url: str, broker: str | None = None) -> None:
+    if broker:  # shadow tasks are published there (nothing consumes them; the queue is purged after)
+        os.environ["CELERY_BROKER_URL"] = broker
     os.environ.update(DATABASE_URL=url, DJANGO_SETTINGS_MODULE="mlapi.settings.local", DEBUG="false",
                       MEDIA_ROOT=tempfile.mkdtemp(prefix="mlapi-quality-bench-"), LOG_LEVEL="WARNING",
                       WARM_MODELS_ON_STARTUP="false", QUALITY_ROLLUP_SETTLE_SECONDS="0")
@@ -183,13 +186,70 @@ def read_latency(model, user, every_customer: bool) -> dict:
             "count": report.figures["count"]}
 
 
+SHADOW_ROUNDS = 15
+SHADOW_CALLS = 20
+PREDICT = (
+    'mutation { createPrediction(input: {modelName: "iris", features: {sepal_length: 5.1, sepal_width: 3.5, '
+    "petal_length: 1.4, petal_width: 0.2}}) { prediction { id model { version } } errors { code } } }"
+)
+
+
+def shadow_cost(client, token: str) -> dict:
+    """p50 of one createPrediction (in-process test client, one caller at a time) with no shadow, with a
+    shadow scored in a background thread, and with a shadow as a Celery task run inline (no broker: the
+    worst case, the shadow's inference inside the request). Modes alternate in rounds of SHADOW_CALLS."""
+    import io
+
+    from django.conf import settings
+
+    from predictions.models import RegisteredModel
+    from predictions.services import model_register
+    from quality.models import ShadowPrediction
+    from quality.services.rollouts import rollout_set
+
+    v1 = RegisteredModel.objects.get(name="iris", version=1)
+    staff = v1.registered_by
+    v1.artifact.open("rb")
+    v2 = model_register(registered_by=staff, name="iris", artifact=io.BytesIO(v1.artifact.read()), filename="iris.joblib", force=True)
+    celery = "celery_inline" if settings.CELERY_TASK_ALWAYS_EAGER else "celery_broker"
+    modes = {"off": None, "thread": "thread", celery: "celery"}
+    times = {mode: [] for mode in modes}
+    body = json.dumps({"query": PREDICT})
+
+    def call():
+        started = time.perf_counter()
+        response = client.post("/graphql/", body, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {token}")
+        elapsed = (time.perf_counter() - started) * 1000
+        assert response.status_code == 200 and response.json()["data"]["createPrediction"]["errors"] == [], response.content
+        return elapsed
+
+    for _ in range(SHADOW_ROUNDS):
+        for mode, execution in modes.items():
+            rollout_set(name="iris", changed_by=staff, shadow_version=v2.version if execution else None)
+            settings.QUALITY_SHADOW_EXECUTION = execution or "celery"
+            times[mode].extend(call() for _ in range(SHADOW_CALLS))
+    time.sleep(1)
+    result = {mode: round(statistics.median(values), 2) for mode, values in times.items()}
+    result["calls_per_mode"] = SHADOW_ROUNDS * SHADOW_CALLS
+    result["thread_vs_off"] = round(result["thread"] / result["off"] - 1, 3)
+    result[f"{celery}_vs_off"] = round(result[celery] / result["off"] - 1, 3)
+    if not settings.CELERY_TASK_ALWAYS_EAGER:
+        from mlapi.celery import app
+
+        result["published_tasks_purged"] = app.control.purge()
+    result["shadow_rows_stored"] = ShadowPrediction.objects.count()
+    rollout_set(name="iris", changed_by=staff)
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/mlapi_h8")
     parser.add_argument("--rows", type=int, default=20_000)
+    parser.add_argument("--shadow-broker", default=None, help="e.g. redis://127.0.0.1:6379/8: publish shadow tasks there")
     args = parser.parse_args()
     recreate_database(args.database_url)
-    setup_django(args.database_url)
+    setup_django(args.database_url, args.shadow_broker)
     from django.contrib.auth import get_user_model
 
     from predictions.models import RegisteredModel
@@ -201,6 +261,8 @@ def main() -> None:
     result["ingest_service_rows_per_s"] = round(ingest_service(user, ids[:half], "setosa"))
     result["ingest_rest_rows_per_s"] = round(ingest_rest(client, token, ids[half:], "versicolor"))
     result["resubmit_service_rows_per_s"] = round(ingest_service(user, ids[:half], "virginica"))  # replaces + history
+    result["shadow_p50_ms"] = shadow_cost(client, token)
+    print(json.dumps(result), flush=True)
     folded, rate = rollup_rate()
     result["rollup_rows"], result["rollup_rows_per_s"] = folded, round(rate)
     print(json.dumps(result), flush=True)
