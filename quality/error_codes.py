@@ -24,3 +24,10 @@ class RolloutErrorCode(str, Enum):
     INVALID_PERCENT = "INVALID_PERCENT"
     INVALID_INPUT = "INVALID_INPUT"
     NO_CANDIDATE = "NO_CANDIDATE"  # nothing to promote: no shadow or canary version set
+
+
+class DriftErrorCode(str, Enum):
+    PERMISSION_DENIED = "PERMISSION_DENIED"
+    REFERENCE_TOO_LARGE = "REFERENCE_TOO_LARGE"
+    INVALID_REFERENCE = "INVALID_REFERENCE"  # not a CSV of the model's features
+    INVALID_WINDOW = "INVALID_WINDOW"

@@ -167,3 +167,40 @@ class AgreementRollup(models.Model):
             models.UniqueConstraint(fields=["model", "shadow", "hour"], condition=Q(user__isnull=True), name="agreement_all_hour"),
         ]
         indexes = [models.Index(fields=["model", "user", "hour"], name="agreement_read_idx")]
+
+
+class DriftReference(models.Model):
+    """Per-feature statistics of a model version's reference inputs (a registered sample, or its first
+    production inputs), and of its outputs on them."""
+
+    class Source(models.TextChoices):
+        SAMPLE = "sample", "a reference sample (CSV)"
+        PRODUCTION = "production", "the first production inputs"
+
+    model = models.OneToOneField("predictions.RegisteredModel", on_delete=models.CASCADE, related_name="drift_reference")
+    source = models.CharField(max_length=12, choices=Source.choices)
+    rows = models.PositiveIntegerField()
+    # {feature: {"kind": "number", "edges": [...], "fractions": [...], "sample": [...], "mean", "std", "null_rate"}
+    #          | {"kind": "category", "frequencies": {value: fraction}, "null_rate"}}; outputs under "__output__".
+    statistics = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+
+class DriftResult(models.Model):
+    """The latest drift figure of one feature (or the output) of a model version over a window."""
+
+    model = models.ForeignKey("predictions.RegisteredModel", on_delete=models.CASCADE, related_name="+")
+    window = models.CharField(max_length=4)
+    feature = models.CharField(max_length=200, help_text='A feature name, or "__output__".')
+    statistic = models.CharField(max_length=16)  # psi, ks, chi_square, jensen_shannon
+    value = models.FloatField()
+    p_value = models.FloatField(null=True, blank=True)
+    threshold = models.FloatField(null=True, blank=True)
+    drifted = models.BooleanField()
+    rows = models.PositiveIntegerField(help_text="Recent inputs compared with the reference.")
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["model", "window", "feature", "statistic"], name="drift_result_unique"),
+        ]

@@ -113,3 +113,14 @@ def model_shadow_agreements(
         )
         for t in sorted(totals, key=lambda t: t["shadow"])
     ]
+
+
+def model_drift(*, model: RegisteredModel, user, window: str) -> QuerySet:
+    """The latest drift figures of `model` over `window` (computed on every customer's inputs: staff only)."""
+    from quality.models import DriftResult
+
+    if window not in WINDOWS:
+        raise ApplicationError.single(QualityErrorCode.INVALID_WINDOW, f"window must be one of {sorted(WINDOWS)}.", field="window")
+    if not user.is_staff:
+        return DriftResult.objects.none()
+    return DriftResult.objects.filter(model=model, window=window).order_by("feature", "statistic")

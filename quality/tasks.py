@@ -13,3 +13,10 @@ def score_shadow(*, prediction_ids: list[str], shadow_id: int) -> int:
     from quality.services.rollouts import shadow_score
 
     return shadow_score(prediction_ids=prediction_ids, shadow_id=shadow_id)
+
+
+@shared_task(acks_late=True)
+def compute_drift() -> int:
+    from quality.services.drift import drift_compute_all
+
+    return drift_compute_all()

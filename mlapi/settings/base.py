@@ -361,3 +361,14 @@ CELERY_BEAT_SCHEDULE["roll-up-model-quality"] = {
 QUALITY_SHADOW_EXECUTION = env("QUALITY_SHADOW_EXECUTION", default="celery")
 # Each process remembers a model name's rollout (canary, shadow) this long; 0 looks it up on every call.
 QUALITY_ROLLOUT_CACHE_SECONDS = env.float("QUALITY_ROLLOUT_CACHE_SECONDS", default=5)
+# Drift: a reference sample (CSV) is at most this large; without one the first N production inputs
+# become the reference; each run compares the newest QUALITY_DRIFT_SAMPLE_ROWS inputs of a window.
+QUALITY_REFERENCE_MAX_BYTES = env.int("QUALITY_REFERENCE_MAX_BYTES", default=20 * 1024 * 1024)
+QUALITY_DRIFT_REFERENCE_ROWS = env.int("QUALITY_DRIFT_REFERENCE_ROWS", default=1000)
+QUALITY_DRIFT_SAMPLE_ROWS = env.int("QUALITY_DRIFT_SAMPLE_ROWS", default=5000)
+QUALITY_DRIFT_INTERVAL_SECONDS = env.float("QUALITY_DRIFT_INTERVAL_SECONDS", default=600)
+CELERY_BEAT_SCHEDULE["compute-input-drift"] = {
+    "task": "quality.tasks.compute_drift",
+    "schedule": QUALITY_DRIFT_INTERVAL_SECONDS,
+    "options": {"expires": QUALITY_DRIFT_INTERVAL_SECONDS},
+}

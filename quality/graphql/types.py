@@ -188,6 +188,23 @@ class ModelQualityType(QualityFiguresFields, graphene.ObjectType):
         return report.offline_metrics
 
 
+class FeatureDriftType(graphene.ObjectType):
+    class Meta:
+        name = "FeatureDrift"
+        description = "One drift figure of a feature (or the model's output) over a window, against the model's reference."
+
+    feature = graphene.String(required=True, description='The feature name, or "__output__" for the model\'s answers.')
+    statistic = graphene.String(
+        required=True, description="psi or ks (numbers), chi_square or jensen_shannon (categories and labels)."
+    )
+    value = graphene.Float(required=True, description="The statistic's value (KS: the D statistic).")
+    p_value = graphene.Float(description="The test's p-value, for ks and chi_square.")
+    threshold = graphene.Float(description="Above this the feature is flagged (psi 0.2, ks 0.15, jensen_shannon 0.1).")
+    drifted = graphene.Boolean(required=True, description="True when the value is over the threshold.")
+    rows = graphene.Int(required=True, description="Recent inputs compared with the reference.")
+    computed_at = graphene.DateTime(required=True, description="When the beat task computed it.")
+
+
 class ModelQualityFields:
     """The quality fields of the registry's `Model` type (mixed into predictions' ModelType)."""
 
@@ -197,6 +214,20 @@ class ModelQualityFields:
         required=True,
         description="Live quality of this version on ground-truth feedback (yours; staff: everyone's).",
     )
+
+    drift = graphene.List(
+        graphene.NonNull(FeatureDriftType),
+        window=graphene.Argument(QualityWindow, default_value="24h", description="LAST_24_HOURS or LAST_7_DAYS."),
+        required=True,
+        description="Input and output drift of this version's recent traffic against its reference (staff only).",
+    )
+
+    @staticmethod
+    def resolve_drift(model, info, window="24h"):
+        from mlapi.graphql_core.permissions import caller_of
+        from quality.selectors import model_drift
+
+        return model_drift(model=model, user=caller_of(info).user, window=getattr(window, "value", window))
 
     @staticmethod
     def resolve_quality(model, info, window="24h"):
