@@ -3,7 +3,7 @@
 from django.contrib import admin, messages
 
 from mlapi.errors import ApplicationError
-from quality.models import Feedback, QualityDay, Rollout
+from quality.models import DriftResult, Feedback, QualityDay, Rollout
 from quality.services.rollouts import rollout_promote
 
 
@@ -94,3 +94,13 @@ class RolloutAdmin(admin.ModelAdmin):
                 messages.error(request, f"{rollout.name}: not promoted ({codes}): {error.errors[0].message}")
             else:
                 messages.success(request, f"{model} is now in production.")
+
+
+@admin.register(DriftResult)
+class DriftResultAdmin(ReadOnlyAdmin):
+    """The latest drift figures per model version, feature and window (flagged ones first)."""
+
+    list_display = ("model", "window", "feature", "statistic", "value", "p_value", "threshold", "drifted", "rows", "computed_at")
+    list_filter = ("drifted", "window", "model")
+    list_select_related = ("model",)
+    ordering = ("-drifted", "model", "feature", "statistic")

@@ -31,3 +31,7 @@ class DriftErrorCode(str, Enum):
     REFERENCE_TOO_LARGE = "REFERENCE_TOO_LARGE"
     INVALID_REFERENCE = "INVALID_REFERENCE"  # not a CSV of the model's features
     INVALID_WINDOW = "INVALID_WINDOW"
+
+
+class ExplanationErrorCode(str, Enum):
+    UNSUPPORTED_MODEL = "UNSUPPORTED_MODEL"  # neither a linear model nor a tree ensemble

@@ -168,3 +168,65 @@ class PromoteModel(BaseMutation):
             allow_breaking=bool(input.get("allow_breaking")),
         )
         return cls(model=model, errors=[])
+
+
+class FeatureContributionType(graphene.ObjectType):
+    class Meta:
+        name = "FeatureContribution"
+        description = "What one feature added to each target's raw output."
+
+    feature = graphene.String(required=True, description="The feature (after the pipeline's transforms, when it has any).")
+    values = graphene.List(graphene.NonNull(graphene.Float), required=True, description="One contribution per target, in targets order.")
+
+
+class ExplanationType(graphene.ObjectType):
+    class Meta:
+        name = "Explanation"
+        description = "Per-feature contributions that add up, with the base values, to the model's raw output."
+
+    kind = graphene.String(required=True, description="linear (coefficient × input) or tree_path (decision-path contributions).")
+    output = graphene.String(required=True, description="What they add up to: decision_function, predict_proba or predict.")
+    targets = graphene.List(GenericScalar, required=True, description="The classes explained (null for a regression target).")
+    base_values = graphene.List(graphene.NonNull(graphene.Float), required=True, description="Per target: the intercept or the trees' root value.")
+    contributions = graphene.List(graphene.NonNull(FeatureContributionType), required=True, description="One entry per feature.")
+
+    @staticmethod
+    def resolve_base_values(explanation, info):
+        return explanation.base
+
+    @staticmethod
+    def resolve_contributions(explanation, info):
+        return [
+            {"feature": name, "values": [per_target[index] for per_target in explanation.contributions]}
+            for index, name in enumerate(explanation.features)
+        ]
+
+
+class ExplainPredictionInput(graphene.InputObjectType):
+    class Meta:
+        description = "Which of your predictions to explain."
+
+    prediction_id = graphene.ID(required=True, description="The prediction's id.")
+
+
+class ExplainPrediction(BaseMutation):
+    class Meta:
+        name = "ExplainPredictionPayload"
+        description = (
+            "Per-feature contributions of one of your predictions (linear models and tree ensembles; else "
+            "UNSUPPORTED_MODEL), billed by its CPU time at your tier's price."
+        )
+
+    explanation = graphene.Field(ExplanationType, description="The explanation.")
+    cost = graphene.Field("billing.graphql.types.CostType", description="What the explanation cost.")
+
+    class Arguments:
+        input = ExplainPredictionInput(required=True, description="What to explain.")
+
+    @classmethod
+    def perform(cls, root, info, input):
+        from quality.services.explanations import prediction_explain
+
+        user = require_scope(info, "predict")
+        outcome = prediction_explain(user=user, prediction_id=input["prediction_id"])
+        return cls(explanation=outcome.explanation, cost=outcome.usage, errors=[])
