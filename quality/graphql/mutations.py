@@ -61,6 +61,21 @@ class SubmitFeedback(BaseMutation):
         return cls(feedback=feedback_submit(user=user, items=items), errors=[])
 
 
+def _staff_caller(info):
+    """Staff acting with the staff scope; anyone else gets PERMISSION_DENIED in the payload (a staff
+    member's token with plain `read`, granted to some third-party app, may not change rollouts)."""
+    from mlapi.errors import PermissionDeniedError
+    from mlapi.graphql_core.permissions import caller_of
+    from quality.error_codes import RolloutErrorCode
+
+    user = require_scope(info, "read")
+    if not caller_of(info).sees_every_tenant:
+        raise PermissionDeniedError.single(
+            RolloutErrorCode.PERMISSION_DENIED, "Only staff, with the staff scope, may change rollouts."
+        )
+    return user
+
+
 class RolloutSticky(graphene.Enum):
     class Meta:
         description = "How a canary split places calls."
@@ -121,7 +136,7 @@ class SetRollout(BaseMutation):
     def perform(cls, root, info, input):
         from quality.services.rollouts import rollout_set
 
-        user = require_scope(info, "staff")
+        user = _staff_caller(info)
         sticky = input.get("sticky")
         rollout = rollout_set(
             name=input["model_name"],
@@ -160,7 +175,7 @@ class PromoteModel(BaseMutation):
     def perform(cls, root, info, input):
         from quality.services.rollouts import rollout_promote
 
-        user = require_scope(info, "staff")
+        user = _staff_caller(info)
         model = rollout_promote(
             name=input["model_name"],
             promoted_by=user,

@@ -68,8 +68,11 @@ def test_shadow_traffic_feedback_side_by_side_then_promote(
 
 
 def test_rollout_mutations_need_the_staff_scope_and_staff(make_user, staff_user, issue_token, gql, iris_model, iris_v2):
-    _, body = gql(SET_ROLLOUT, {"input": {"modelName": "iris", "shadowVersion": 2}}, token=issue_token(staff_user, scope="read"))
-    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    for token in (issue_token(staff_user, scope="read"), issue_token(make_user())):
+        _, body = gql(SET_ROLLOUT, {"input": {"modelName": "iris", "shadowVersion": 2}}, token=token)
+        assert [e["code"] for e in body["data"]["setRollout"]["errors"]] == ["PERMISSION_DENIED"]
+    _, body = gql(SET_ROLLOUT, {"input": {"modelName": "iris", "shadowVersion": 2}})
+    assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
     _, body = gql(PROMOTE, {"input": {"modelName": "iris"}}, token=issue_token(staff_user, scope="read staff"))
     assert [e["code"] for e in body["data"]["promoteModel"]["errors"]] == ["NO_CANDIDATE"]
 
