@@ -71,24 +71,45 @@ def rollout_route(*, model: RegisteredModel, user, idempotency_key: str | None) 
 # --- shadow scoring ---
 
 _shadow_pool: ThreadPoolExecutor | None = None
-_shadow_pool_lock = threading.Lock()
+_shadow_lock = threading.Lock()
+_shadow_buffer: list[tuple[list[str], int]] = []
+_shadow_draining = False
+
+
+def _shadow_drain() -> None:
+    """Scores everything buffered, one vectorized call per shadow version, until the buffer is empty:
+    under load many calls' predictions share one model call."""
+    global _shadow_draining
+    try:
+        while True:
+            with _shadow_lock:
+                pending = list(_shadow_buffer)
+                _shadow_buffer.clear()
+                if not pending:
+                    _shadow_draining = False
+                    return
+            by_shadow: dict[int, list[str]] = {}
+            for ids, shadow_id in pending:
+                by_shadow.setdefault(shadow_id, []).extend(ids)
+            for shadow_id, ids in by_shadow.items():
+                try:
+                    shadow_score(prediction_ids=ids, shadow_id=shadow_id)
+                except Exception:
+                    logger.exception("shadow scoring failed")
+    finally:
+        close_old_connections()
 
 
 def _in_thread(prediction_ids: list[str], shadow_id: int) -> None:
-    global _shadow_pool
-    with _shadow_pool_lock:
+    global _shadow_pool, _shadow_draining
+    with _shadow_lock:
+        _shadow_buffer.append((prediction_ids, shadow_id))
+        if _shadow_draining:
+            return
+        _shadow_draining = True
         if _shadow_pool is None:
             _shadow_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shadow")
-
-    def run():
-        try:
-            shadow_score(prediction_ids=prediction_ids, shadow_id=shadow_id)
-        except Exception:
-            logger.exception("shadow scoring failed")
-        finally:
-            close_old_connections()
-
-    _shadow_pool.submit(run)
+    _shadow_pool.submit(_shadow_drain)
 
 
 def shadow_enqueue(*, model: RegisteredModel, predictions: list[Prediction]) -> None:

@@ -189,3 +189,23 @@ def test_promote_model_command(staff_user, iris_model, iris_v2):
     call_command("promote_model", "iris", "--as-user", staff_user.username, stdout=out)
     assert "iris v2" in out.getvalue()
     assert RegisteredModel.objects.get(pk=iris_v2.pk).stage == "production"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_shadow_in_a_background_thread_scores_after_commit(make_user, staff_user, iris_model, iris_v2, settings, predict):
+    import time
+
+    # given
+    settings.QUALITY_SHADOW_EXECUTION = "thread"
+    rollout_set(name="iris", changed_by=staff_user, shadow_version=2)
+    user = make_user()
+    # when: two calls, committed (no test transaction here)
+    first = predict(user, "iris", [IRIS_SETOSA])
+    second = predict(user, "iris", [IRIS_SETOSA, IRIS_SETOSA])
+    # then: the thread stores the shadow's answers (waiting for it; no time is asserted)
+    ids = {str(p.pk) for p in [*first, *second]}
+    for _ in range(200):
+        if ShadowPrediction.objects.filter(prediction_id__in=ids).count() == 3:
+            break
+        time.sleep(0.05)
+    assert {str(s.prediction_id) for s in ShadowPrediction.objects.filter(model=iris_v2)} == ids
