@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from mlapi.errors import ApplicationError, NotFoundError, PermissionDeniedError
@@ -86,8 +86,7 @@ def _shadow_drain() -> None:
                 pending = list(_shadow_buffer)
                 _shadow_buffer.clear()
                 if not pending:
-                    _shadow_draining = False
-                    return
+                    break
             by_shadow: dict[int, list[str]] = {}
             for ids, shadow_id in pending:
                 by_shadow.setdefault(shadow_id, []).extend(ids)
@@ -97,7 +96,17 @@ def _shadow_drain() -> None:
                 except Exception:
                     logger.exception("shadow scoring failed")
     finally:
-        close_old_connections()
+        connection.close()  # this thread's own connection: none is held between drains
+        with _shadow_lock:
+            if _shadow_buffer:  # arrived while closing: drain again (the pool runs one drain at a time)
+                _shadow_pool.submit(_shadow_drain)
+            else:
+                _shadow_draining = False
+
+
+def shadow_thread_idle() -> bool:
+    with _shadow_lock:
+        return not _shadow_draining
 
 
 def _in_thread(prediction_ids: list[str], shadow_id: int) -> None:

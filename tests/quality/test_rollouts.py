@@ -209,3 +209,9 @@ def test_a_shadow_in_a_background_thread_scores_after_commit(make_user, staff_us
             break
         time.sleep(0.05)
     assert {str(s.prediction_id) for s in ShadowPrediction.objects.filter(model=iris_v2)} == ids
+    from quality.services.rollouts import shadow_thread_idle
+
+    for _ in range(200):  # the thread has closed its connection (the test database is dropped next)
+        if shadow_thread_idle():
+            break
+        time.sleep(0.05)
