@@ -13,6 +13,7 @@ from mlapi.graphql_core.scalars import DECIMAL_SPECIFIED_BY_URL
 from predictions.graphql.enums import RegistryError
 from predictions.graphql.registry_mutations import RegistryMutations
 from predictions.graphql.schema import PredictionsMutations, PredictionsQueries
+from quality.graphql.schema import QualityMutations
 
 DATETIME_SPECIFIED_BY_URL = "https://scalars.graphql.org/andimarek/date-time"
 UUID_SPECIFIED_BY_URL = "https://www.rfc-editor.org/rfc/rfc9562"
@@ -22,7 +23,7 @@ class Query(AccountsQueries, PredictionsQueries, BillingQueries, BatchQueries, g
     """Reads. Every field needs a token with a scope (read; billing for invoices and usage)."""
 
 
-class Mutation(AccountsMutations, PredictionsMutations, RegistryMutations, BatchMutations, graphene.ObjectType):
+class Mutation(AccountsMutations, PredictionsMutations, RegistryMutations, BatchMutations, QualityMutations, graphene.ObjectType):
     """Writes. User-level problems come back in each payload's `errors`; missing auth or scope is a top-level error."""
 
 

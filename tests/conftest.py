@@ -38,9 +38,12 @@ class UserFactory(factory.django.DjangoModelFactory):
 @pytest.fixture(autouse=True)
 def _fresh_model_cache():
     def clear():
+        from quality.services.rollouts import rollout_cache_clear
+
         loaded_models_clear()
         model_lookup_cache_clear()
         token_cache_clear()
+        rollout_cache_clear()
 
     clear()
     yield

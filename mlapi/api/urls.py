@@ -7,5 +7,6 @@ urlpatterns = [
     path("", include("accounts.api.urls")),
     path("", include("billing.api.urls")),
     path("", include("batch.api.urls")),
+    path("", include("quality.api.urls")),
     re_path(r"^.*$", api_not_found),
 ]

@@ -27,6 +27,7 @@ INSTALLED_APPS = [
     "billing",
     "batch",
     "portal",
+    "quality",
 ]
 
 MIDDLEWARE = [
@@ -399,4 +400,35 @@ CELERY_BEAT_SCHEDULE["sweep-stalled-batch-jobs"] = {
     "task": "batch.tasks.sweep_batch_jobs",
     "schedule": BATCH_SWEEP_INTERVAL_SECONDS,
     "options": {"expires": BATCH_SWEEP_INTERVAL_SECONDS},  # a sweep nobody ran in time is replaced by the next
+}
+
+# --- Model quality (quality/) ---
+# Ground-truth feedback items per submitFeedback call / REST batch.
+FEEDBACK_MAX_ITEMS = env.int("FEEDBACK_MAX_ITEMS", default=1000)
+# The quality rollup folds in feedback rows past its watermark, at most this many per run, and only rows
+# older than QUALITY_ROLLUP_SETTLE_SECONDS (a submission still committing has a lower id than one that
+# already has: the settle time lets it commit before the watermark passes it).
+QUALITY_ROLLUP_BATCH = env.int("QUALITY_ROLLUP_BATCH", default=5000)
+QUALITY_ROLLUP_SETTLE_SECONDS = env.float("QUALITY_ROLLUP_SETTLE_SECONDS", default=10)
+QUALITY_ROLLUP_INTERVAL_SECONDS = env.float("QUALITY_ROLLUP_INTERVAL_SECONDS", default=60)
+CELERY_BEAT_SCHEDULE["roll-up-model-quality"] = {
+    "task": "quality.tasks.roll_up_quality",
+    "schedule": QUALITY_ROLLUP_INTERVAL_SECONDS,
+    "options": {"expires": QUALITY_ROLLUP_INTERVAL_SECONDS},
+}
+# How a shadow version scores each prediction after the response: "celery" (a task enqueued on commit;
+# inline when there is no broker) or "thread" (a background thread of the web process).
+QUALITY_SHADOW_EXECUTION = env("QUALITY_SHADOW_EXECUTION", default="celery")
+# Each process remembers a model name's rollout (canary, shadow) this long; 0 looks it up on every call.
+QUALITY_ROLLOUT_CACHE_SECONDS = env.float("QUALITY_ROLLOUT_CACHE_SECONDS", default=5)
+# Drift: a reference sample (CSV) is at most this large; without one the first N production inputs
+# become the reference; each run compares the newest QUALITY_DRIFT_SAMPLE_ROWS inputs of a window.
+QUALITY_REFERENCE_MAX_BYTES = env.int("QUALITY_REFERENCE_MAX_BYTES", default=20 * 1024 * 1024)
+QUALITY_DRIFT_REFERENCE_ROWS = env.int("QUALITY_DRIFT_REFERENCE_ROWS", default=1000)
+QUALITY_DRIFT_SAMPLE_ROWS = env.int("QUALITY_DRIFT_SAMPLE_ROWS", default=5000)
+QUALITY_DRIFT_INTERVAL_SECONDS = env.float("QUALITY_DRIFT_INTERVAL_SECONDS", default=600)
+CELERY_BEAT_SCHEDULE["compute-input-drift"] = {
+    "task": "quality.tasks.compute_drift",
+    "schedule": QUALITY_DRIFT_INTERVAL_SECONDS,
+    "options": {"expires": QUALITY_DRIFT_INTERVAL_SECONDS},
 }

@@ -8,9 +8,10 @@ from predictions.graphql.enums import ArtifactFormat, ModelStage, ModelTask
 from predictions.graphql.registry_types import ModelRegistryFields
 from predictions.models import Prediction, RegisteredModel
 from predictions.selectors import model_versions
+from quality.graphql.types import ModelQualityFields
 
 
-class ModelType(ModelRegistryFields, DjangoObjectType):
+class ModelType(ModelRegistryFields, ModelQualityFields, DjangoObjectType):
     """One version of a trained model in the registry."""
 
     id = graphene.ID(required=True, description="The version's id (the same as REST's; give it as modelId).")

@@ -17,6 +17,7 @@ from predictions.models import Prediction, RegisteredModel
 from predictions.registry.schema import instances_prepare
 from predictions.selectors import model_get_for_user
 from predictions.services.metering import ScoredRows, metered_inference
+from quality.services.rollouts import rollout_route, shadow_enqueue
 
 IDEMPOTENCY_KEY_MAX_LENGTH = 200
 
@@ -101,6 +102,8 @@ def prediction_create(
     rows, batch, path = _instances_from_input(features=features, instances=instances)
     _check_idempotency_key(idempotency_key)
     model = model_get_for_user(user=user, model_id=model_ref.model_id, name=model_ref.name, version=model_ref.version)
+    if model_ref.model_id is None and model_ref.version is None:  # unpinned: a canary may answer instead
+        model = rollout_route(model=model, user=user, idempotency_key=idempotency_key)
     request_hash = _request_hash(model=model, instances=rows, batch=batch)
     prepared = instances_prepare(schema=model.input_schema, instances=rows, path=path)
     if idempotency_key:
@@ -150,6 +153,7 @@ def prediction_create(
             return _replay(usage=existing, request_hash=request_hash, warnings=prepared.warnings)
         raise
     assert usage is not None  # rows were scored and charged
+    shadow_enqueue(model=model, predictions=predictions)  # after commit, outside the caller's answer
     return PredictionOutcome(predictions=predictions, usage=usage, replayed=False, warnings=prepared.warnings)
 
 

@@ -80,6 +80,12 @@ GRAPHQL_SCOPES = {
     "rotateApiClientSecret": "keys",
     "renameApiClient": "keys",
     "revokeApiClient": "keys",
+    # quality/: feedback and explanations are the caller's own; rollouts answer PERMISSION_DENIED as
+    # data unless staff with the staff scope.
+    "submitFeedback": "predict",
+    "explainPrediction": "predict",
+    "setRollout": "read",
+    "promoteModel": "read",
 }
 BATCH_GRAPHQL_SCOPES = {
     "batchJob": "read",
@@ -274,6 +280,9 @@ REST_SCOPES = {
     "api/v1/models/<name>/predict": [("post", "predict")],
     "api/v1/predictions": [("get", "read")],
     "api/v1/predictions/<pk>": [("get", "read")],
+    "api/v1/predictions/<pk>/feedback": [("post", "predict")],
+    "api/v1/feedback": [("post", "predict")],
+    "api/v1/models/<pk>/quality": [("get", "read")],
     "api/v1/me": [("get", "read")],
     "api/v1/invoices": [("get", "billing")],
     "api/v1/invoices/<pk>": [("get", "billing")],
