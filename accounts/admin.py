@@ -3,7 +3,6 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import UserChangeForm
 from django.db.models import OuterRef, Subquery
-
 from oauth2_provider.models import get_application_model
 
 from accounts.models import ApiKey, User

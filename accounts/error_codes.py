@@ -9,4 +9,7 @@ class AccountErrorCode(ErrorCode):
     NOT_FOUND = "NOT_FOUND", "No such API key (or not yours)."
     INVALID_NAME = "INVALID_NAME", "The API key's name is empty or too long."
     INVALID_SCOPE = "INVALID_SCOPE", "A scope that customer API keys may not carry (only read, predict, billing, keys)."
-    API_KEY_LIMIT_REACHED = "API_KEY_LIMIT_REACHED", "The tier's maximum number of API keys is reached: revoke one first."
+    API_KEY_LIMIT_REACHED = (
+        "API_KEY_LIMIT_REACHED",
+        "The tier's maximum number of API keys is reached: revoke one first.",
+    )

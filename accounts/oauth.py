@@ -65,7 +65,7 @@ class ApplicationScopes(SettingsScopes):
     refuse a privileged scope (`invalid_scope`) to any application that is not a staff application."""
 
     def get_available_scopes(self, application=None, request=None, *args, **kwargs):
-        available = super().get_available_scopes(application=application, request=request, *args, **kwargs)
+        available = super().get_available_scopes(application, request, *args, **kwargs)
         own = customer_key_scopes(application)
         if own is not None:
             return [scope for scope in available if scope in own]
@@ -79,7 +79,7 @@ class ApplicationScopes(SettingsScopes):
 
     def get_default_scopes(self, application=None, request=None, *args, **kwargs):
         """The settings' default scopes this application may have; a key with none of them: all of its own."""
-        default = super().get_default_scopes(application=application, request=request, *args, **kwargs)
+        default = super().get_default_scopes(application, request, *args, **kwargs)
         if application is None:
             return default
         available = self.get_available_scopes(application=application, request=request)

@@ -27,7 +27,17 @@ class BatchChunkInline(admin.TabularInline):
 
 @admin.register(BatchJob)
 class BatchJobAdmin(ReadOnlyAdmin):
-    list_display = ("id", "user", "model", "status", "rows_total", "rows_done", "rows_failed", "created_at", "finished_at")
+    list_display = (
+        "id",
+        "user",
+        "model",
+        "status",
+        "rows_total",
+        "rows_done",
+        "rows_failed",
+        "created_at",
+        "finished_at",
+    )
     list_filter = ("status", "model__name")
     search_fields = ("id", "user__username", "upload__filename")
     date_hierarchy = "created_at"

@@ -23,5 +23,8 @@ class BatchErrorCode(ErrorCode):
     STORAGE_QUOTA_EXCEEDED = "STORAGE_QUOTA_EXCEEDED", "Storing the upload would exceed the tier's storage allowance."
     UPLOAD_IN_USE = "UPLOAD_IN_USE", "The upload has a queued or running job and cannot be deleted yet."
     INVALID_TRANSITION = "INVALID_TRANSITION", "The job's status does not allow this step (e.g. resume a finished job)."
-    QUEUE_UNAVAILABLE = "QUEUE_UNAVAILABLE", "The task queue could not be reached; the job will be queued when it is back."
+    QUEUE_UNAVAILABLE = (
+        "QUEUE_UNAVAILABLE",
+        "The task queue could not be reached; the job will be queued when it is back.",
+    )
     INTERNAL_ERROR = "INTERNAL_ERROR", "An unexpected server error stopped the job; resume it to retry."

@@ -41,7 +41,9 @@ def _flat(output: dict | None, columns: list[tuple[str, str | None]]) -> list:
     cells = []
     for key, sub in columns:
         value = output.get(key)
-        cells.append(value.get(sub, "") if sub is not None and isinstance(value, dict) else ("" if value is None else value))
+        cells.append(
+            value.get(sub, "") if sub is not None and isinstance(value, dict) else ("" if value is None else value)
+        )
     return cells
 
 

@@ -265,7 +265,8 @@ def _header_check(header: list[str], feature_names: list[str], max_columns: int)
     """Linear in the header: counts, not list.count per column."""
     if len(header) > max_columns:
         raise _file_error(
-            BatchErrorCode.TOO_MANY_COLUMNS, f"The CSV header has {len(header)} columns; at most {max_columns} are read."
+            BatchErrorCode.TOO_MANY_COLUMNS,
+            f"The CSV header has {len(header)} columns; at most {max_columns} are read.",
         )
     columns = [c.strip() for c in header]
     counts = Counter(columns)
@@ -467,7 +468,9 @@ def _jsonl_record(row_number: int, line: int, text: str) -> RawRow:
 
 
 def _too_deep(row_number: int, line: int) -> RawRow:
-    return _row_error(row_number, line, BatchErrorCode.ROW_TOO_DEEP, f"The row nests more than {MAX_ROW_DEPTH} levels deep.")
+    return _row_error(
+        row_number, line, BatchErrorCode.ROW_TOO_DEEP, f"The row nests more than {MAX_ROW_DEPTH} levels deep."
+    )
 
 
 def _json_problem(value: Any) -> str | None:

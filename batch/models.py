@@ -74,7 +74,9 @@ class BatchJob(models.Model):
             models.CheckConstraint(
                 condition=Q(rows_done__lte=F("rows_total") - F("rows_failed")), name="batch_job_rows_within_total"
             ),
-            models.CheckConstraint(condition=Q(chunks_done__lte=F("chunks_total")), name="batch_job_chunks_within_total"),
+            models.CheckConstraint(
+                condition=Q(chunks_done__lte=F("chunks_total")), name="batch_job_chunks_within_total"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -22,7 +22,7 @@ from bench.project import _PREPARE, PRODUCT_BIN, ROOT, access_token, database_re
 from bench.servers import LOOPBACK, ManagedProcess, free_port, wait_ready
 
 QUERY = (
-    "mutation($f: GenericScalar!) { createPrediction(input: {modelName: \"iris\", features: $f}) "
+    'mutation($f: GenericScalar!) { createPrediction(input: {modelName: "iris", features: $f}) '
     "{ prediction { id output } cost { amount } errors { code } } }"
 )
 FEATURES = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
@@ -40,7 +40,12 @@ def _prepare(checkout: Path, name: str, workdir: Path) -> tuple[dict, dict]:
     env = project_env(database_url=url, media_root=workdir / f"media-{name}", base_env=dict(os.environ))
     result = subprocess.run(
         [str(PRODUCT_BIN / "python"), "manage.py", "shell", "--verbosity", "0", "-c", _PREPARE],
-        cwd=checkout, env=env, capture_output=True, text=True, timeout=600, check=True,
+        cwd=checkout,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
     )
     line = [x for x in result.stdout.splitlines() if x.startswith("BENCH_SETUP ")][-1]
     return env, json.loads(line.removeprefix("BENCH_SETUP "))
@@ -60,7 +65,14 @@ def main() -> int:
         for name, checkout in (("head", ROOT), ("base", base)):
             env, setup = _prepare(checkout, name, workdir)
             port = free_port()
-            argv = [str(PRODUCT_BIN / "gunicorn"), "mlapi.wsgi", "-c", str(checkout / "gunicorn.conf.py"), "-b", f"{LOOPBACK}:{port}"]
+            argv = [
+                str(PRODUCT_BIN / "gunicorn"),
+                "mlapi.wsgi",
+                "-c",
+                str(checkout / "gunicorn.conf.py"),
+                "-b",
+                f"{LOOPBACK}:{port}",
+            ]
             servers[name] = ManagedProcess(name, argv, env=env, cwd=checkout, log_path=workdir / f"{name}.log").start()
             url = f"http://{LOOPBACK}:{port}"
             wait_ready(servers[name], f"{url}/healthz", timeout_s=120)
@@ -72,7 +84,9 @@ def main() -> int:
         results: dict[str, list] = {"head": [], "base": []}
         for _ in range(args.rounds):
             for name in ("head", "base"):
-                level = run_wrk(scenarios[name], connections=args.connections, duration_s=args.duration, workdir=workdir)
+                level = run_wrk(
+                    scenarios[name], connections=args.connections, duration_s=args.duration, workdir=workdir
+                )
                 results[name].append(level)
                 time.sleep(1)
     finally:

@@ -13,7 +13,7 @@ from bench.report import PROJECT_GRAPHQL, PROJECT_REST
 
 IRIS_FEATURES = ("sepal_length", "sepal_width", "petal_length", "petal_width")
 BATCH_GRAPHQL = (
-    "mutation($rows: [GenericScalar]) { createPrediction(input: {modelName: \"iris\", instances: $rows}) "
+    'mutation($rows: [GenericScalar]) { createPrediction(input: {modelName: "iris", instances: $rows}) '
     "{ predictions { id output } cost { amount } errors { code } } }"
 )
 
@@ -63,7 +63,9 @@ def in_process_rates(*, artifact_path, rows: list[dict], min_seconds: float) -> 
     count = len(rows)
     return {
         "predict_rows_per_s": round(_rate(lambda: model.predict(matrix), rows=count, min_seconds=min_seconds), 1),
-        "predict_proba_rows_per_s": round(_rate(lambda: model.predict_proba(matrix), rows=count, min_seconds=min_seconds), 1),
+        "predict_proba_rows_per_s": round(
+            _rate(lambda: model.predict_proba(matrix), rows=count, min_seconds=min_seconds), 1
+        ),
         "json_roundtrip_rows_per_s": round(_rate(json_roundtrip, rows=count, min_seconds=min_seconds), 1),
     }
 

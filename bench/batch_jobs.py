@@ -135,9 +135,20 @@ def in_process_baseline(model, matrix) -> dict:
 def workers_start(concurrency: int, log: Path) -> subprocess.Popen:
     return subprocess.Popen(
         [
-            sys.executable, "-m", "celery", "-A", "mlapi", "worker", "--pool=prefork",
-            f"--concurrency={concurrency}", "--without-gossip", "--without-mingle", "-l", "warning",
-            "-n", f"bench{concurrency}@%h",
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "mlapi",
+            "worker",
+            "--pool=prefork",
+            f"--concurrency={concurrency}",
+            "--without-gossip",
+            "--without-mingle",
+            "-l",
+            "warning",
+            "-n",
+            f"bench{concurrency}@%h",
         ],
         cwd=PROJECT_DIR,
         env=os.environ.copy(),
@@ -184,7 +195,9 @@ def job_run(*, user, csv_path: Path, concurrency: int) -> dict:
     if job.status != "succeeded":
         raise RuntimeError(f"job {job.pk} {job.status}: {job.error}\n{log.read_text()[-3000:]}")
     processing = (job.finished_at - job.started_at).total_seconds()
-    billed = sum(UsageRecord.objects.filter(idempotency_key__startswith=f"batch:{job.pk}:").values_list("predictions", flat=True))
+    billed = sum(
+        UsageRecord.objects.filter(idempotency_key__startswith=f"batch:{job.pk}:").values_list("predictions", flat=True)
+    )
     assert billed == job.rows_done == BatchResultRow.objects.filter(job=job).count() == job.rows_total
     return {
         "workers": concurrency,
@@ -231,8 +244,10 @@ def main() -> None:
     runs = [job_run(user=user, csv_path=csv_path, concurrency=n) for n in args.workers]
     export = export_rate(runs[0]["job"])
 
-    print(f"\nBatch jobs, {args.rows:,} iris rows ({csv_path.stat().st_size / 1e6:.0f} MB CSV), PostgreSQL, "
-          f"{os.cpu_count()} CPUs, {platform.python_version()}")
+    print(
+        f"\nBatch jobs, {args.rows:,} iris rows ({csv_path.stat().st_size / 1e6:.0f} MB CSV), PostgreSQL, "
+        f"{os.cpu_count()} CPUs, {platform.python_version()}"
+    )
     print(f"  in-process estimator.predict        {baseline['predict_rows_per_s']:>14,.0f} rows/s")
     print(f"  in-process estimator.predict_proba  {baseline['predict_proba_rows_per_s']:>14,.0f} rows/s")
     for run in runs:
@@ -241,9 +256,15 @@ def main() -> None:
             f"({run['end_to_end_seconds']} s; submit {run['submit_seconds']} s; processing "
             f"{run['processing_rows_per_s']:,} rows/s)"
         )
-    print(f"  results download (CSV)              {export['csv_export_rows_per_s']:>14,} rows/s ({export['csv_export_mb']} MB)")
+    print(
+        f"  results download (CSV)              {export['csv_export_rows_per_s']:>14,} rows/s ({export['csv_export_mb']} MB)"
+    )
     if args.json:
-        figures = {"baseline": baseline, "runs": [{k: v for k, v in r.items() if k != "job"} for r in runs], "export": export}
+        figures = {
+            "baseline": baseline,
+            "runs": [{k: v for k, v in r.items() if k != "job"} for r in runs],
+            "export": export,
+        }
         Path(args.json).write_text(json.dumps(figures, indent=2))
 
 

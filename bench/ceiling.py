@@ -112,7 +112,7 @@ def app(environ, start_response):
         return _answer(start_response, "400 Bad Request", {"errors": [{"code": "INVALID_INPUT"}]})
     model = _load()
     label = str(model.predict(row)[0])
-    probabilities = dict(zip(_classes, model.predict_proba(row)[0].tolist()))
+    probabilities = dict(zip(_classes, model.predict_proba(row)[0].tolist(), strict=True))
     output = {"label": label, "probabilities": probabilities}
     prediction_id = uuid.uuid4()
     connection = _connection()

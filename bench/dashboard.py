@@ -24,9 +24,8 @@ import platform
 import statistics
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -43,8 +42,13 @@ def recreate_database(url: str) -> None:
 
     parsed = urlparse(url)
     name = parsed.path.lstrip("/")
-    admin = psycopg2.connect(host=parsed.hostname, port=parsed.port or 5432, user=parsed.username or "postgres",
-                             password=parsed.password, dbname="postgres")
+    admin = psycopg2.connect(
+        host=parsed.hostname,
+        port=parsed.port or 5432,
+        user=parsed.username or "postgres",
+        password=parsed.password,
+        dbname="postgres",
+    )
     admin.autocommit = True
     with admin.cursor() as cursor:
         cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -54,8 +58,12 @@ def recreate_database(url: str) -> None:
 
 def setup_django(url: str, media: Path) -> None:
     os.environ.update(
-        DATABASE_URL=url, DJANGO_SETTINGS_MODULE="mlapi.settings.local", DEBUG="false",
-        MEDIA_ROOT=str(media), LOG_LEVEL="WARNING", WARM_MODELS_ON_STARTUP="false",
+        DATABASE_URL=url,
+        DJANGO_SETTINGS_MODULE="mlapi.settings.local",
+        DEBUG="false",
+        MEDIA_ROOT=str(media),
+        LOG_LEVEL="WARNING",
+        WARM_MODELS_ON_STARTUP="false",
         DATABASE_STATEMENT_TIMEOUT_SECONDS="0",  # the bulk load of a million rows takes longer than the default 10 s
     )
     sys.path.insert(0, str(ROOT))
@@ -74,7 +82,7 @@ def prepare():
     call_command("migrate", verbosity=0)
     demo_seed()
     user = user_ensure(username="dashboard-bench", email="bench@example.com", tier_name="pro")
-    get_user_model().objects.filter(pk=user.pk).update(date_joined=datetime(2020, 1, 1, tzinfo=timezone.utc))
+    get_user_model().objects.filter(pk=user.pk).update(date_joined=datetime(2020, 1, 1, tzinfo=UTC))
     return user
 
 
@@ -106,8 +114,15 @@ def bulk_load(user, count: int, *, start: datetime, end: datetime) -> float:
             FROM (SELECT g, %(start)s::timestamptz + (g::bigint * %(span)s / %(n)s) * interval '1 millisecond' AS t
                   FROM generate_series(1, %(n)s) AS g) AS s
             """,
-            {"user": user.pk, "models": models, "n_models": len(models), "tier": tier.pk, "start": start,
-             "span": span_ms, "n": count},
+            {
+                "user": user.pk,
+                "models": models,
+                "n_models": len(models),
+                "tier": tier.pk,
+                "start": start,
+                "span": span_ms,
+                "n": count,
+            },
         )
         cursor.execute(
             """
@@ -145,8 +160,12 @@ def p50_ms(run, samples: int) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--database-url", default=os.environ.get(
-        "DASHBOARD_BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/mlapi_dashboard_bench"))
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get(
+            "DASHBOARD_BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/mlapi_dashboard_bench"
+        ),
+    )
     parser.add_argument("--large", type=int, default=1_000_000)
     parser.add_argument("--tail", type=int, default=2_000)
     parser.add_argument("--samples", type=int, default=30)
@@ -175,7 +194,7 @@ def main() -> int:
     from predictions.selectors import prediction_list_recent_with_cost
 
     user = prepare()
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     # The month measured is the one holding the bulk of the records: the current month, or, early in a month,
     # the previous one (its last second is `month_now`).
     month_start = period_bounds(period_of(now))[0]
@@ -190,7 +209,9 @@ def main() -> int:
     rollup_s = time.perf_counter() - started
     tail_load_s = bulk_load(user, args.tail, start=now - timedelta(minutes=3), end=now - timedelta(seconds=1))
     with connection.cursor() as cursor:
-        cursor.execute("SELECT COUNT(*) FROM billing_usagerecord WHERE user_id = %s AND period = %s", [user.pk, month_start.date()])
+        cursor.execute(
+            "SELECT COUNT(*) FROM billing_usagerecord WHERE user_id = %s AND period = %s", [user.pk, month_start.date()]
+        )
         in_month = cursor.fetchone()[0]
         cursor.execute("SELECT COUNT(*) FROM billing_usagedaily")
         rollup_rows = cursor.fetchone()[0]
@@ -229,12 +250,20 @@ def main() -> int:
             cursor.fetchall()
 
     results = {
-        "date": now.isoformat(timespec="seconds"), "cores": os.cpu_count(), "load_average": os.getloadavg(),
-        "python": platform.python_version(), "database": "postgresql", "samples": args.samples, "layout": args.layout,
-        "usage_records": args.large + args.tail, "usage_records_in_measured_month": in_month,
-        "tail_not_rolled_up": args.tail, "rollup_rows": rollup_rows,
+        "date": now.isoformat(timespec="seconds"),
+        "cores": os.cpu_count(),
+        "load_average": os.getloadavg(),
+        "python": platform.python_version(),
+        "database": "postgresql",
+        "samples": args.samples,
+        "layout": args.layout,
+        "usage_records": args.large + args.tail,
+        "usage_records_in_measured_month": in_month,
+        "tail_not_rolled_up": args.tail,
+        "rollup_rows": rollup_rows,
         "bulk_load_s": round(load_s + tail_load_s, 1),
-        "initial_rollup_s": round(rollup_s, 2), "initial_rollup_records": first_rollup.records,
+        "initial_rollup_s": round(rollup_s, 2),
+        "initial_rollup_records": first_rollup.records,
         "dashboard_selectors_p50_ms": p50_ms(selectors, args.samples),
         "chart_series_90_days_p50_ms": p50_ms(series_90, args.samples),
         "get_dashboard_p50_ms": p50_ms(page, args.samples),
@@ -246,7 +275,9 @@ def main() -> int:
     incremental = usage_daily_rollup()
     results["incremental_rollup_s"] = round(time.perf_counter() - started, 3)
     results["incremental_rollup_records"] = incremental.records
-    slowest = max(results["dashboard_selectors_p50_ms"], results["get_dashboard_p50_ms"], results["get_usage_json_90_days_p50_ms"])
+    slowest = max(
+        results["dashboard_selectors_p50_ms"], results["get_dashboard_p50_ms"], results["get_usage_json_90_days_p50_ms"]
+    )
     results["target_ms"] = TARGET_MS
     results["pass"] = slowest < TARGET_MS
     print(json.dumps(results, indent=2, default=str))

@@ -49,4 +49,7 @@ def predict(features: IrisFeatures):
     row = np.array([[features.sepal_length, features.sepal_width, features.petal_length, features.petal_width]])
     label = model.predict(row)[0]
     probabilities = model.predict_proba(row)[0]
-    return {"label": str(label), "probabilities": dict(zip(map(str, model.classes_), probabilities.tolist(), strict=True))}
+    return {
+        "label": str(label),
+        "probabilities": dict(zip(map(str, model.classes_), probabilities.tolist(), strict=True)),
+    }

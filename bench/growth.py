@@ -41,8 +41,11 @@ def recreate_database(url: str) -> None:
     if "growth" not in name:
         raise SystemExit(f"refusing to drop {name!r}: the growth database's name must contain 'growth'")
     admin = psycopg2.connect(
-        host=parsed.hostname, port=parsed.port or 5432, user=parsed.username or "postgres",
-        password=parsed.password, dbname="postgres",
+        host=parsed.hostname,
+        port=parsed.port or 5432,
+        user=parsed.username or "postgres",
+        password=parsed.password,
+        dbname="postgres",
     )
     admin.autocommit = True
     with admin.cursor() as cursor:
@@ -53,8 +56,12 @@ def recreate_database(url: str) -> None:
 
 def setup_django(url: str, media: Path) -> None:
     os.environ.update(
-        DATABASE_URL=url, DJANGO_SETTINGS_MODULE="mlapi.settings.local", DEBUG="false",
-        MEDIA_ROOT=str(media), LOG_LEVEL="WARNING", WARM_MODELS_ON_STARTUP="false",
+        DATABASE_URL=url,
+        DJANGO_SETTINGS_MODULE="mlapi.settings.local",
+        DEBUG="false",
+        MEDIA_ROOT=str(media),
+        LOG_LEVEL="WARNING",
+        WARM_MODELS_ON_STARTUP="false",
     )
     sys.path.insert(0, str(ROOT))
     import django
@@ -75,8 +82,15 @@ def prepare():
     demo_seed()
     PricingTier.objects.update_or_create(
         name="bench",
-        defaults=dict(monthly_fee=0, included_predictions=0, price_per_prediction="0.0004",
-                      price_per_cpu_second="0.05", price_per_mb="0.001", monthly_quota=None, rate_limit_per_minute=None),
+        defaults=dict(
+            monthly_fee=0,
+            included_predictions=0,
+            price_per_prediction="0.0004",
+            price_per_cpu_second="0.05",
+            price_per_mb="0.001",
+            monthly_quota=None,
+            rate_limit_per_minute=None,
+        ),
     )
     credentials = api_client_create(username="growth", tier_name="bench", application_name="growth bench")
     client = Client()
@@ -126,7 +140,15 @@ def bulk_load(user, target: int) -> float:
                    0.0004, 0.0000206, 0.000000208, 0.000420808
             FROM generate_series(1, %(n)s) AS g
             """,
-            {"user": user.pk, "model": model.pk, "tier": tier.pk, "start": start, "span": span_ms, "period": period, "n": missing},
+            {
+                "user": user.pk,
+                "model": model.pk,
+                "tier": tier.pk,
+                "start": start,
+                "span": span_ms,
+                "period": period,
+                "n": missing,
+            },
         )
         cursor.execute(
             """
@@ -187,7 +209,10 @@ def invoice_timings(repeats: int = 3) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--database-url", default=os.environ.get("GROWTH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/mlapi_growth"))
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("GROWTH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/mlapi_growth"),
+    )
     parser.add_argument("--small", type=int, default=10_000)
     parser.add_argument("--large", type=int, default=1_000_000)
     parser.add_argument("--samples", type=int, default=200)
@@ -201,8 +226,14 @@ def main() -> int:
     setup_django(args.database_url, media)
     user, client, token = prepare()
 
-    results = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "cores": os.cpu_count(),
-               "python": platform.python_version(), "database": "postgresql", "samples": args.samples, "levels": {}}
+    results = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "database": "postgresql",
+        "samples": args.samples,
+        "levels": {},
+    }
     for level in (args.small, args.large):
         load_s = bulk_load(user, level)
         results["levels"][level] = {
@@ -217,7 +248,8 @@ def main() -> int:
     ratios = {
         "create_prediction_p50": large["create_prediction_p50_ms"] / small["create_prediction_p50_ms"],
         "predictions_first20_p50": large["predictions_first20_p50_ms"] / small["predictions_first20_p50_ms"],
-        "generate_invoices_vs_raw_sum": results["invoices"]["generate_invoices_s"] / results["invoices"]["raw_sql_sum_s"],
+        "generate_invoices_vs_raw_sum": results["invoices"]["generate_invoices_s"]
+        / results["invoices"]["raw_sql_sum_s"],
     }
     results["ratios"] = {k: round(v, 3) for k, v in ratios.items()}
     targets = {"create_prediction_p50": 1.2, "predictions_first20_p50": 1.2, "generate_invoices_vs_raw_sum": 3.0}
@@ -225,7 +257,10 @@ def main() -> int:
         f"| measure | {args.small:,} stored | {args.large:,} stored | ratio | target | |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
-    for key, label in (("create_prediction_p50", "createPrediction p50 (ms)"), ("predictions_first20_p50", "predictions(first: 20) p50 (ms)")):
+    for key, label in (
+        ("create_prediction_p50", "createPrediction p50 (ms)"),
+        ("predictions_first20_p50", "predictions(first: 20) p50 (ms)"),
+    ):
         field = key + "_ms"
         lines.append(
             f"| {label} | {small[field]:.2f} | {large[field]:.2f} | {ratios[key]:.2f}× | ≤ {targets[key]}× | "
@@ -242,7 +277,9 @@ def main() -> int:
     RESULTS.mkdir(exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     (RESULTS / f"growth-{stamp}.json").write_text(json.dumps(results, indent=2, default=str))
-    (RESULTS / "growth-latest.md").write_text(f"Run {results['date']} on {results['cores']} cores, PostgreSQL\n\n{table}\n")
+    (RESULTS / "growth-latest.md").write_text(
+        f"Run {results['date']} on {results['cores']} cores, PostgreSQL\n\n{table}\n"
+    )
     return 0
 
 

@@ -43,7 +43,9 @@ def threads_for(connections: int) -> int:
     return min(2, connections)
 
 
-def run_wrk(scenario: Scenario, *, connections: int, duration_s: float, workdir: Path, timeout_s: float = 10.0) -> LevelResult:
+def run_wrk(
+    scenario: Scenario, *, connections: int, duration_s: float, workdir: Path, timeout_s: float = 10.0
+) -> LevelResult:
     """One bounded wrk run against a loopback URL; parsed from post.lua's JSON summary."""
     host = urllib.parse.urlsplit(scenario.url).hostname
     if host not in LOOPBACK_HOSTS:
@@ -55,8 +57,15 @@ def run_wrk(scenario: Scenario, *, connections: int, duration_s: float, workdir:
     headers_file.write_text("".join(f"{name}: {value}\n" for name, value in scenario.headers.items()))
     threads = threads_for(connections)
     argv = [
-        wrk_path(), f"-t{threads}", f"-c{connections}", f"-d{duration_s:g}s", f"--timeout={timeout_s:g}s",
-        "--latency", "-s", str(LUA_SCRIPT), scenario.url,
+        wrk_path(),
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{duration_s:g}s",
+        f"--timeout={timeout_s:g}s",
+        "--latency",
+        "-s",
+        str(LUA_SCRIPT),
+        scenario.url,
     ]
     env = {
         "PATH": "/usr/bin:/bin",
@@ -73,5 +82,12 @@ def run_wrk(scenario: Scenario, *, connections: int, duration_s: float, workdir:
 
 def scenario_json(scenario: Scenario) -> dict:
     """What the results file records about a scenario (never the token)."""
-    headers = {name: ("<redacted>" if name.lower() == "authorization" else value) for name, value in scenario.headers.items()}
-    return {"url": scenario.url, "body": json.loads(scenario.body), "headers": headers, "error_pattern": scenario.error_pattern}
+    headers = {
+        name: ("<redacted>" if name.lower() == "authorization" else value) for name, value in scenario.headers.items()
+    }
+    return {
+        "url": scenario.url,
+        "body": json.loads(scenario.body),
+        "headers": headers,
+        "error_pattern": scenario.error_pattern,
+    }

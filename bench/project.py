@@ -93,21 +93,32 @@ def database_reset(database_url: str) -> str:
     parts = urllib.parse.urlsplit(database_url)
     name = parts.path.lstrip("/")
     if "bench" not in name:
-        raise SetupError(f"refusing to reset database {name!r}: the bench drops and recreates it; use a name containing 'bench'")
+        raise SetupError(
+            f"refusing to reset database {name!r}: the bench drops and recreates it; use a name containing 'bench'"
+        )
     maintenance = urllib.parse.urlunsplit(parts._replace(path="/postgres", query=""))
     result = subprocess.run(
         [str(PRODUCT_BIN / "python"), "-c", _RESET_DATABASE, maintenance, name],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     if result.returncode != 0:
-        raise SetupError(f"cannot reset database {name!r}: {result.stderr.strip().splitlines()[-1:] or result.returncode}")
+        raise SetupError(
+            f"cannot reset database {name!r}: {result.stderr.strip().splitlines()[-1:] or result.returncode}"
+        )
     return result.stdout.strip()
 
 
 def manage(*args: str, env: dict[str, str], timeout_s: float = 300) -> str:
     """`python manage.py ...` under the product venv; its stdout, or SetupError with its stderr."""
     result = subprocess.run(
-        [str(PRODUCT_BIN / "python"), "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout_s
+        [str(PRODUCT_BIN / "python"), "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
     )
     if result.returncode != 0:
         raise SetupError(f"manage.py {args[0]} failed ({result.returncode}):\n{result.stderr[-3000:]}")
@@ -145,8 +156,14 @@ def project_prepare(*, workdir: Path, database_url: str | None, base_env: dict[s
 def project_server(*, setup: ProjectSetup, port: int, workers: int, log_path: Path) -> ManagedProcess:
     """gunicorn as deployed (gunicorn.conf.py: sync workers, models warmed in post_fork), on loopback."""
     argv = [
-        str(PRODUCT_BIN / "gunicorn"), "mlapi.wsgi", "-c", str(ROOT / "gunicorn.conf.py"),
-        "-b", f"{LOOPBACK}:{port}", "-w", str(workers),
+        str(PRODUCT_BIN / "gunicorn"),
+        "mlapi.wsgi",
+        "-c",
+        str(ROOT / "gunicorn.conf.py"),
+        "-b",
+        f"{LOOPBACK}:{port}",
+        "-w",
+        str(workers),
     ]
     return ManagedProcess("gunicorn (mlapi)", argv, env=setup.env, cwd=ROOT, log_path=log_path)
 
@@ -155,7 +172,9 @@ def access_token(*, base_url: str, client_id: str, client_secret: str) -> str:
     basic = base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()
     body = urllib.parse.urlencode({"grant_type": "client_credentials", "scope": SCOPES}).encode()
     status, raw = http_request(
-        "POST", f"{base_url}/o/token/", body=body,
+        "POST",
+        f"{base_url}/o/token/",
+        body=body,
         headers={"Authorization": f"Basic {basic}", "Content-Type": "application/x-www-form-urlencoded"},
     )
     if status != 200:

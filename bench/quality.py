@@ -40,8 +40,13 @@ def recreate_database(url: str) -> None:
     name = parsed.path.lstrip("/")
     if "h8" not in name and "quality" not in name:
         raise SystemExit(f"refusing to drop {name!r}: the database's name must contain 'h8' or 'quality'")
-    admin = psycopg2.connect(host=parsed.hostname, port=parsed.port or 5432, user=parsed.username or "postgres",
-                             password=parsed.password, dbname="postgres")
+    admin = psycopg2.connect(
+        host=parsed.hostname,
+        port=parsed.port or 5432,
+        user=parsed.username or "postgres",
+        password=parsed.password,
+        dbname="postgres",
+    )
     admin.autocommit = True
     with admin.cursor() as cursor:
         cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -52,9 +57,15 @@ def recreate_database(url: str) -> None:
 def setup_django(url: str, broker: str | None = None) -> None:
     if broker:  # shadow tasks are published there (nothing consumes them; the queue is purged after)
         os.environ["CELERY_BROKER_URL"] = broker
-    os.environ.update(DATABASE_URL=url, DJANGO_SETTINGS_MODULE="mlapi.settings.local", DEBUG="false",
-                      MEDIA_ROOT=tempfile.mkdtemp(prefix="mlapi-quality-bench-"), LOG_LEVEL="WARNING",
-                      WARM_MODELS_ON_STARTUP="false", QUALITY_ROLLUP_SETTLE_SECONDS="0")
+    os.environ.update(
+        DATABASE_URL=url,
+        DJANGO_SETTINGS_MODULE="mlapi.settings.local",
+        DEBUG="false",
+        MEDIA_ROOT=tempfile.mkdtemp(prefix="mlapi-quality-bench-"),
+        LOG_LEVEL="WARNING",
+        WARM_MODELS_ON_STARTUP="false",
+        QUALITY_ROLLUP_SETTLE_SECONDS="0",
+    )
     sys.path.insert(0, str(ROOT))
     import django
 
@@ -76,15 +87,23 @@ def prepare(predictions: int):
     demo_seed()
     PricingTier.objects.update_or_create(
         name="bench",
-        defaults=dict(monthly_fee=0, included_predictions=0, price_per_prediction="0.0004", price_per_cpu_second="0.05",
-                      price_per_mb="0.001", monthly_quota=None, rate_limit_per_minute=None),
+        defaults=dict(
+            monthly_fee=0,
+            included_predictions=0,
+            price_per_prediction="0.0004",
+            price_per_cpu_second="0.05",
+            price_per_mb="0.001",
+            monthly_quota=None,
+            rate_limit_per_minute=None,
+        ),
     )
     credentials = api_client_create(username="quality", tier_name="bench", application_name="quality bench")
     user = credentials.application.user
     client = Client()
     basic = base64.b64encode(f"{credentials.client_id}:{credentials.client_secret}".encode()).decode()
-    token = client.post("/o/token/", {"grant_type": "client_credentials", "scope": "read predict"},
-                        HTTP_AUTHORIZATION=f"Basic {basic}").json()["access_token"]
+    token = client.post(
+        "/o/token/", {"grant_type": "client_credentials", "scope": "read predict"}, HTTP_AUTHORIZATION=f"Basic {basic}"
+    ).json()["access_token"]
     flower = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
     ids = []
     for _ in range(predictions // BATCH):
@@ -98,16 +117,17 @@ def ingest_service(user, ids: list[str], actual: str) -> float:
 
     started = time.perf_counter()
     for i in range(0, len(ids), BATCH):
-        feedback_submit(user=user, items=[FeedbackItem(prediction_id=pk, actual=actual) for pk in ids[i:i + BATCH]])
+        feedback_submit(user=user, items=[FeedbackItem(prediction_id=pk, actual=actual) for pk in ids[i : i + BATCH]])
     return len(ids) / (time.perf_counter() - started)
 
 
 def ingest_rest(client, token: str, ids: list[str], actual: str) -> float:
     started = time.perf_counter()
     for i in range(0, len(ids), BATCH):
-        body = {"items": [{"predictionId": pk, "actual": actual} for pk in ids[i:i + BATCH]]}
-        response = client.post("/api/v1/feedback", json.dumps(body), content_type="application/json",
-                               HTTP_AUTHORIZATION=f"Bearer {token}")
+        body = {"items": [{"predictionId": pk, "actual": actual} for pk in ids[i : i + BATCH]]}
+        response = client.post(
+            "/api/v1/feedback", json.dumps(body), content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {token}"
+        )
         assert response.status_code == 201, response.content[:300]
     return len(ids) / (time.perf_counter() - started)
 
@@ -150,9 +170,20 @@ def load_rollups(model_id: int) -> int:
             """,
             [model_id, ROLLUP_USERS, confusion, ROLLUP_USERS],
         )
-        figures = json.dumps({"count": 336, "accuracy": 0.93, "precision_macro": 0.9, "recall_macro": 0.9, "f1_macro": 0.9,
-                              "per_class": [], "confusion_labels": ["setosa", "versicolor", "virginica"],
-                              "confusion_matrix": [[288, 24, 0], [0, 0, 0], [0, 0, 24]], "log_loss": 0.18, "brier_score": 0.06})
+        figures = json.dumps(
+            {
+                "count": 336,
+                "accuracy": 0.93,
+                "precision_macro": 0.9,
+                "recall_macro": 0.9,
+                "f1_macro": 0.9,
+                "per_class": [],
+                "confusion_labels": ["setosa", "versicolor", "virginica"],
+                "confusion_matrix": [[288, 24, 0], [0, 0, 0], [0, 0, 24]],
+                "log_loss": 0.18,
+                "brier_score": 0.06,
+            }
+        )
         cursor.execute(
             """
             INSERT INTO quality_qualityday (model_id, user_id, day, count, confusion, probability_count, log_loss_sum,
@@ -182,8 +213,11 @@ def read_latency(model, user, every_customer: bool) -> dict:
         report = model_quality(model=model, user=user, every_customer=every_customer, window="30d")
         times.append((time.perf_counter() - started) * 1000)
     times.sort()
-    return {"p50_ms": round(statistics.median(times), 2), "p95_ms": round(times[int(len(times) * 0.95) - 1], 2),
-            "count": report.figures["count"]}
+    return {
+        "p50_ms": round(statistics.median(times), 2),
+        "p95_ms": round(times[int(len(times) * 0.95) - 1], 2),
+        "count": report.figures["count"],
+    }
 
 
 SHADOW_ROUNDS = 15
@@ -210,7 +244,9 @@ def shadow_cost(client, token: str) -> dict:
     v1 = RegisteredModel.objects.get(name="iris", version=1)
     staff = v1.registered_by
     v1.artifact.open("rb")
-    v2 = model_register(registered_by=staff, name="iris", artifact=io.BytesIO(v1.artifact.read()), filename="iris.joblib", force=True)
+    v2 = model_register(
+        registered_by=staff, name="iris", artifact=io.BytesIO(v1.artifact.read()), filename="iris.joblib", force=True
+    )
     celery = "celery_inline" if settings.CELERY_TASK_ALWAYS_EAGER else "celery_broker"
     modes = {"off": None, "thread": "thread", celery: "celery"}
     times = {mode: [] for mode in modes}
@@ -220,7 +256,9 @@ def shadow_cost(client, token: str) -> dict:
         started = time.perf_counter()
         response = client.post("/graphql/", body, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {token}")
         elapsed = (time.perf_counter() - started) * 1000
-        assert response.status_code == 200 and response.json()["data"]["createPrediction"]["errors"] == [], response.content
+        assert response.status_code == 200 and response.json()["data"]["createPrediction"]["errors"] == [], (
+            response.content
+        )
         return elapsed
 
     for _ in range(SHADOW_ROUNDS):
@@ -246,7 +284,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/mlapi_h8")
     parser.add_argument("--rows", type=int, default=20_000)
-    parser.add_argument("--shadow-broker", default=None, help="e.g. redis://127.0.0.1:6379/8: publish shadow tasks there")
+    parser.add_argument(
+        "--shadow-broker", default=None, help="e.g. redis://127.0.0.1:6379/8: publish shadow tasks there"
+    )
     args = parser.parse_args()
     recreate_database(args.database_url)
     setup_django(args.database_url, args.shadow_broker)
@@ -255,8 +295,14 @@ def main() -> None:
     from predictions.models import RegisteredModel
 
     user, client, token, ids = prepare(args.rows)
-    result = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "machine": platform.machine(),
-              "cpus": os.cpu_count(), "load": [round(v, 2) for v in os.getloadavg()], "rows": len(ids), "batch": BATCH}
+    result = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "load": [round(v, 2) for v in os.getloadavg()],
+        "rows": len(ids),
+        "batch": BATCH,
+    }
     half = len(ids) // 2
     result["ingest_service_rows_per_s"] = round(ingest_service(user, ids[:half], "setosa"))
     result["ingest_rest_rows_per_s"] = round(ingest_rest(client, token, ids[half:], "versicolor"))

@@ -171,7 +171,14 @@ class TargetCheck:
 
 
 def target_check(
-    name: str, *, observed: float | None, reference: float | None, factor: float, comparison: str, errors: int = 0, missing: str = ""
+    name: str,
+    *,
+    observed: float | None,
+    reference: float | None,
+    factor: float,
+    comparison: str,
+    errors: int = 0,
+    missing: str = "",
 ) -> TargetCheck:
     """PASS or MISS, and by how much; N/A when a side was not measured. Errors on the subject fail it."""
     if comparison not in (">=", "<="):
@@ -190,7 +197,9 @@ def target_check(
     note = ""
     if errors:
         passed, note = False, f"{errors} errors in the measured run"
-    return TargetCheck(name, comparison, factor, "PASS" if passed else "MISS", observed, reference, limit, round(margin, 1), note)
+    return TargetCheck(
+        name, comparison, factor, "PASS" if passed else "MISS", observed, reference, limit, round(margin, 1), note
+    )
 
 
 def _level(levels: list[LevelResult], target: str, connections: int) -> LevelResult | None:
@@ -201,7 +210,11 @@ def _level(levels: list[LevelResult], target: str, connections: int) -> LevelRes
 
 
 def evaluate_targets(
-    levels: list[LevelResult], batch: dict | None = None, *, unavailable: dict[str, str] | None = None, concurrency: int = TARGET_CONCURRENCY
+    levels: list[LevelResult],
+    batch: dict | None = None,
+    *,
+    unavailable: dict[str, str] | None = None,
+    concurrency: int = TARGET_CONCURRENCY,
 ) -> list[TargetCheck]:
     """The ratios the project aims for, at `concurrency` connections and for 1,000-row batches.
 
@@ -224,22 +237,34 @@ def evaluate_targets(
         checks.append(
             target_check(
                 f"{label} req/s at c={concurrency} >= MLServer",
-                observed=mine and mine.rps, reference=mlserver and mlserver.rps, factor=1.0, comparison=">=",
-                errors=errors, missing=why(endpoint, MLSERVER),
+                observed=mine and mine.rps,
+                reference=mlserver and mlserver.rps,
+                factor=1.0,
+                comparison=">=",
+                errors=errors,
+                missing=why(endpoint, MLSERVER),
             )
         )
         checks.append(
             target_check(
                 f"{label} req/s at c={concurrency} >= 0.5 x FastAPI",
-                observed=mine and mine.rps, reference=fastapi and fastapi.rps, factor=0.5, comparison=">=",
-                errors=errors, missing=why(endpoint, FASTAPI),
+                observed=mine and mine.rps,
+                reference=fastapi and fastapi.rps,
+                factor=0.5,
+                comparison=">=",
+                errors=errors,
+                missing=why(endpoint, FASTAPI),
             )
         )
         checks.append(
             target_check(
                 f"{label} p99 at c={concurrency} <= 2 x MLServer",
-                observed=mine and mine.p99_ms, reference=mlserver and mlserver.p99_ms, factor=2.0, comparison="<=",
-                errors=errors, missing=why(endpoint, MLSERVER),
+                observed=mine and mine.p99_ms,
+                reference=mlserver and mlserver.p99_ms,
+                factor=2.0,
+                comparison="<=",
+                errors=errors,
+                missing=why(endpoint, MLSERVER),
             )
         )
     in_process = ((batch or {}).get("in_process") or {}).get("predict_proba_rows_per_s")
@@ -252,8 +277,12 @@ def evaluate_targets(
         checks.append(
             target_check(
                 f"{LABELS[endpoint]} batch rows/s >= 0.5 x in-process",
-                observed=result.get("rows_per_s"), reference=in_process, factor=0.5, comparison=">=",
-                errors=result.get("errors", 0), missing=missing,
+                observed=result.get("rows_per_s"),
+                reference=in_process,
+                factor=0.5,
+                comparison=">=",
+                errors=result.get("errors", 0),
+                missing=missing,
             )
         )
     return checks
@@ -322,14 +351,30 @@ def batch_table(batch: dict) -> str:
     in_process = batch.get("in_process") or {}
     for key, label in IN_PROCESS_LABELS.items():
         if in_process.get(key) is not None:
-            rows.append([label, fmt_number(in_process[key]), fmt_number(ms_per_batch(batch.get("rows", 0), in_process[key])), "-"])
+            rows.append(
+                [
+                    label,
+                    fmt_number(in_process[key]),
+                    fmt_number(ms_per_batch(batch.get("rows", 0), in_process[key])),
+                    "-",
+                ]
+            )
     for endpoint, result in (batch.get("endpoints") or {}).items():
         label = LABELS.get(endpoint, endpoint)
         if result.get("rows_per_s") is None:
             rows.append([label, "-", "-", result.get("note", "not measured")])
         else:
-            rows.append([label, fmt_number(result["rows_per_s"]), fmt_number(result["ms_per_call"]), str(result.get("errors", 0))])
-    return markdown_table([f"Batch of {batch.get('rows', 0)} rows", "rows/s", "ms per call", "Errors / note"], rows, numeric_from=1)
+            rows.append(
+                [
+                    label,
+                    fmt_number(result["rows_per_s"]),
+                    fmt_number(result["ms_per_call"]),
+                    str(result.get("errors", 0)),
+                ]
+            )
+    return markdown_table(
+        [f"Batch of {batch.get('rows', 0)} rows", "rows/s", "ms per call", "Errors / note"], rows, numeric_from=1
+    )
 
 
 def targets_section(checks: list[TargetCheck]) -> str:
@@ -359,7 +404,9 @@ def render_markdown(document: dict) -> str:
         )
     load_average = machine.get("load_average_at_start")
     if load_average is not None and load_average > BUSY_LOAD_AVERAGE:
-        parts.append(f"**Warning:** load average {load_average} when the run started: other work shared the CPUs; do not compare these numbers.")
+        parts.append(
+            f"**Warning:** load average {load_average} when the run started: other work shared the CPUs; do not compare these numbers."
+        )
     parts += [
         "",
         "## Single-row predictions (wrk)",
@@ -368,7 +415,9 @@ def render_markdown(document: dict) -> str:
     ]
     unavailable = {key: info["note"] for key, info in document["servers"].items() if info["status"] != "ok"}
     if unavailable:
-        parts += ["", "Not measured:"] + [f"- {LABELS.get(key, key)}: {one_line(note)}" for key, note in unavailable.items()]
+        parts += ["", "Not measured:"] + [
+            f"- {LABELS.get(key, key)}: {one_line(note)}" for key, note in unavailable.items()
+        ]
     if document.get("batch"):
         parts += ["", "## Batches (Python loop client)", "", batch_table(document["batch"])]
     checks = [TargetCheck(**item) for item in document["targets"]]
@@ -379,7 +428,19 @@ def render_markdown(document: dict) -> str:
 
 # --- results document ---------------------------------------------------------------------------
 
-DOCUMENT_KEYS = ("schema", "run_id", "mode", "started_at", "finished_at", "machine", "config", "servers", "load", "batch", "targets")
+DOCUMENT_KEYS = (
+    "schema",
+    "run_id",
+    "mode",
+    "started_at",
+    "finished_at",
+    "machine",
+    "config",
+    "servers",
+    "load",
+    "batch",
+    "targets",
+)
 LEVEL_KEYS = tuple(LevelResult.__dataclass_fields__)
 
 

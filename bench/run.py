@@ -34,11 +34,11 @@ ROOT = BENCH_DIR.parent
 RESULTS_DIR = BENCH_DIR / "results"
 IRIS_ROW = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
 GRAPHQL_SINGLE = (
-    "mutation($f: GenericScalar!) { createPrediction(input: {modelName: \"iris\", features: $f}) "
+    'mutation($f: GenericScalar!) { createPrediction(input: {modelName: "iris", features: $f}) '
     "{ prediction { id output } cost { amount } errors { code } } }"
 )
 GRAPHQL_SINGLE_INLINE = (
-    "mutation { createPrediction(input: {modelName: \"iris\", features: "
+    'mutation { createPrediction(input: {modelName: "iris", features: '
     "{sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2}}) "
     "{ prediction { id output } cost { amount } errors { code } } }"
 )
@@ -76,7 +76,10 @@ class Run:
     def mark(self, target: str, status: str, note: str = "", details: str = "") -> None:
         self.servers[target] = {"status": status, "note": report.one_line(note)}
         if status != "ok":
-            log(f"{report.LABELS[target]}: {status}: {note}" + (f"\n--- its log ends with:\n{details}\n---" if details else ""))
+            log(
+                f"{report.LABELS[target]}: {status}: {note}"
+                + (f"\n--- its log ends with:\n{details}\n---" if details else "")
+            )
 
     def fail(self, target: str, error: Exception) -> None:
         self.mark(target, "unavailable", str(error), getattr(error, "details", ""))
@@ -106,7 +109,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--levels", help="comma-separated connection counts (default: 1,16,64; quick: 1,16)")
     parser.add_argument("--duration", type=float, help="seconds per level (default 20; quick 3)")
     parser.add_argument("--warmup", type=float, help="seconds of discarded load before the levels (default 3; quick 1)")
-    parser.add_argument("--workers", type=int, default=cpu_count(), help="workers per server (default: the cores, %(default)s)")
+    parser.add_argument(
+        "--workers", type=int, default=cpu_count(), help="workers per server (default: the cores, %(default)s)"
+    )
     parser.add_argument("--servers", default=",".join(SERVER_CHOICES), help="subset of %(default)s")
     parser.add_argument("--batch-iterations", type=int, help="1,000-row calls per endpoint (default 20; quick 3)")
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
@@ -141,9 +146,13 @@ def measure(run: Run, scenario: load.Scenario) -> None:
     connections = max(cfg["levels"])
     try:
         if cfg["warmup_s"] > 0:
-            load.run_wrk(scenario, connections=connections, duration_s=cfg["warmup_s"], workdir=run.workdir / "wrk-warmup")
+            load.run_wrk(
+                scenario, connections=connections, duration_s=cfg["warmup_s"], workdir=run.workdir / "wrk-warmup"
+            )
         for connections in cfg["levels"]:
-            result = load.run_wrk(scenario, connections=connections, duration_s=cfg["duration_s"], workdir=run.workdir / "wrk")
+            result = load.run_wrk(
+                scenario, connections=connections, duration_s=cfg["duration_s"], workdir=run.workdir / "wrk"
+            )
             run.levels.append(result)
             log(
                 f"{report.LABELS[scenario.target]:<20} c={connections:<3} {result.rps:8.1f} req/s  "
@@ -161,7 +170,12 @@ def graphql_probe(base_url: str, headers: dict[str, str]) -> bytes:
         payload = {"query": query, **({"variables": variables} if variables else {})}
         status, data = http_json("POST", f"{base_url}/graphql/", payload=payload, headers=headers)
         result = ((data or {}).get("data") or {}).get("createPrediction") or {}
-        if status == 200 and not (data or {}).get("errors") and result.get("errors") == [] and (result.get("prediction") or {}).get("output"):
+        if (
+            status == 200
+            and not (data or {}).get("errors")
+            and result.get("errors") == []
+            and (result.get("prediction") or {}).get("output")
+        ):
             return json.dumps(payload).encode()
         problems.append(f"HTTP {status}: {json.dumps(data)[:300]}")
     raise ServerError("GraphQL createPrediction failed: " + " | ".join(problems))
@@ -174,7 +188,9 @@ def project_section(run: Run) -> None:
     log("project: preparing the database and the bench client")
     database_url = None if run.args.sqlite else run.args.database_url
     try:
-        run.setup = project.project_prepare(workdir=run.workdir, database_url=database_url, base_env=_clean_env(), log=log)
+        run.setup = project.project_prepare(
+            workdir=run.workdir, database_url=database_url, base_env=_clean_env(), log=log
+        )
     except (project.SetupError, OSError, subprocess.SubprocessError) as error:
         run.mark(PROJECT_GRAPHQL, "unavailable", f"setup failed: {error}")
         run.mark(PROJECT_REST, "unavailable", "setup failed")
@@ -182,11 +198,17 @@ def project_section(run: Run) -> None:
     run.database = run.setup.database
     port = free_port()
     base_url = f"http://{LOOPBACK}:{port}"
-    server = run.start(project.project_server(setup=run.setup, port=port, workers=cfg["workers"], log_path=run.workdir / "logs" / "gunicorn.log"))
+    server = run.start(
+        project.project_server(
+            setup=run.setup, port=port, workers=cfg["workers"], log_path=run.workdir / "logs" / "gunicorn.log"
+        )
+    )
     try:
         took = wait_ready(server, f"{base_url}/readyz", timeout_s=90)
         log(f"gunicorn ready in {took:.1f} s")
-        token = project.access_token(base_url=base_url, client_id=run.setup.client_id, client_secret=run.setup.client_secret)
+        token = project.access_token(
+            base_url=base_url, client_id=run.setup.client_id, client_secret=run.setup.client_secret
+        )
         headers = {"Authorization": f"Bearer {token}"}
         try:
             body = graphql_probe(base_url, headers)
@@ -201,16 +223,26 @@ def project_section(run: Run) -> None:
         run.batch.setdefault("endpoints", {})
         for target in (PROJECT_GRAPHQL, PROJECT_REST):
             if run.servers.get(target, {}).get("status") != "ok":
-                run.batch["endpoints"][target] = {"rows_per_s": None, "note": run.servers.get(target, {}).get("note", "not measured")}
+                run.batch["endpoints"][target] = {
+                    "rows_per_s": None,
+                    "note": run.servers.get(target, {}).get("note", "not measured"),
+                }
                 continue
             log(f"{report.LABELS[target]}: batches of {len(rows)} rows x {cfg['batch_iterations']}")
             try:
-                result = batch.batch_endpoint(target=target, base_url=base_url, token=token, rows=rows, iterations=cfg["batch_iterations"])
-            except (OSError, ValueError) as error:  # requests' errors are OSErrors; a body that is not JSON a ValueError
+                result = batch.batch_endpoint(
+                    target=target, base_url=base_url, token=token, rows=rows, iterations=cfg["batch_iterations"]
+                )
+            except (
+                OSError,
+                ValueError,
+            ) as error:  # requests' errors are OSErrors; a body that is not JSON a ValueError
                 result = {"rows_per_s": None, "note": f"failed: {type(error).__name__}: {error}"}
             run.batch["endpoints"][target] = result
             if result.get("rows_per_s") is not None:
-                log(f"{report.LABELS[target]:<20} batch {result['rows_per_s']:10.0f} rows/s  {result['ms_per_call']:.0f} ms per call")
+                log(
+                    f"{report.LABELS[target]:<20} batch {result['rows_per_s']:10.0f} rows/s  {result['ms_per_call']:.0f} ms per call"
+                )
             else:
                 log(f"{report.LABELS[target]}: batch {result['note']}")
     except (ServerError, OSError) as error:  # not ready, or no token
@@ -222,7 +254,9 @@ def project_section(run: Run) -> None:
         boots = server.log_text().count("Booting worker with pid")
         run.diagnostics["gunicorn_worker_boots"] = boots
         if boots > cfg["workers"]:
-            log(f"gunicorn started {boots} workers for {cfg['workers']} slots: workers were recycled (max_requests) or died")
+            log(
+                f"gunicorn started {boots} workers for {cfg['workers']} slots: workers were recycled (max_requests) or died"
+            )
 
 
 def rest_measure(run: Run, base_url: str, headers: dict[str, str]) -> None:
@@ -245,11 +279,21 @@ def fastapi_section(run: Run) -> None:
     port = free_port()
     base_url = f"http://{LOOPBACK}:{port}"
     argv = [
-        sys.executable, "-m", "uvicorn", "bench.fastapi_server:app",
-        "--host", LOOPBACK, "--port", str(port), "--workers", str(run.config["workers"]),
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "bench.fastapi_server:app",
+        "--host",
+        LOOPBACK,
+        "--port",
+        str(port),
+        "--workers",
+        str(run.config["workers"]),
     ]
     env = {**_clean_env(), "MODEL_PATH": str(artifact), "PYTHONUNBUFFERED": "1", "PYTHONWARNINGS": QUIET_FEATURE_NAMES}
-    server = run.start(ManagedProcess("uvicorn (FastAPI)", argv, env=env, cwd=ROOT, log_path=run.workdir / "logs" / "fastapi.log"))
+    server = run.start(
+        ManagedProcess("uvicorn (FastAPI)", argv, env=env, cwd=ROOT, log_path=run.workdir / "logs" / "fastapi.log")
+    )
     try:
         took = wait_ready(server, f"{base_url}/health", timeout_s=60)
         log(f"FastAPI ready in {took:.1f} s")
@@ -305,9 +349,17 @@ def mlserver_section(run: Run) -> None:
     (repo / "iris" / "model-settings.json").write_text(json.dumps(model_settings, indent=2))
     base_url = f"http://{LOOPBACK}:{port}"
     env = {**_clean_env(), "PYTHONUNBUFFERED": "1", "PYTHONWARNINGS": QUIET_FEATURE_NAMES}
-    server = run.start(ManagedProcess("mlserver", [str(mlserver_bin), "start", str(repo)], env=env, cwd=repo, log_path=run.workdir / "logs" / "mlserver.log",
-        # After SIGTERM its HTTP front waits for "background tasks" that never end: do not wait long.
-        stop_grace_s=3.0))
+    server = run.start(
+        ManagedProcess(
+            "mlserver",
+            [str(mlserver_bin), "start", str(repo)],
+            env=env,
+            cwd=repo,
+            log_path=run.workdir / "logs" / "mlserver.log",
+            # After SIGTERM its HTTP front waits for "background tasks" that never end: do not wait long.
+            stop_grace_s=3.0,
+        )
+    )
     try:
         took = wait_ready(server, f"{base_url}/v2/models/iris/ready", timeout_s=90)
         log(f"MLServer ready in {took:.1f} s")
@@ -331,7 +383,9 @@ def in_process_section(run: Run) -> None:
     rows = batch.iris_rows(run.config["batch_rows"])
     run.batch["rows"] = len(rows)
     run.batch["iterations"] = run.config["batch_iterations"]
-    run.batch["in_process"] = batch.in_process_rates(artifact_path=run.setup.artifact, rows=rows, min_seconds=run.config["in_process_s"])
+    run.batch["in_process"] = batch.in_process_rates(
+        artifact_path=run.setup.artifact, rows=rows, min_seconds=run.config["in_process_s"]
+    )
     log(
         f"in-process: predict {run.batch['in_process']['predict_rows_per_s']:,.0f} rows/s, "
         f"predict_proba {run.batch['in_process']['predict_proba_rows_per_s']:,.0f} rows/s"
@@ -356,11 +410,26 @@ def _read(path: str) -> str:
 
 
 def machine_info(database: str, load_average: float) -> dict:
-    cpu_model = next((line.split(":", 1)[1].strip() for line in _read("/proc/cpuinfo").splitlines() if line.startswith("model name")), platform.processor())
-    mem_kib = next((int(line.split()[1]) for line in _read("/proc/meminfo").splitlines() if line.startswith("MemTotal:")), 0)
-    product_python = subprocess.run([str(project.PRODUCT_BIN / "python"), "-V"], capture_output=True, text=True).stdout.strip()
-    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    dirty = bool(subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain"], capture_output=True, text=True).stdout.strip())
+    cpu_model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in _read("/proc/cpuinfo").splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    mem_kib = next(
+        (int(line.split()[1]) for line in _read("/proc/meminfo").splitlines() if line.startswith("MemTotal:")), 0
+    )
+    product_python = subprocess.run(
+        [str(project.PRODUCT_BIN / "python"), "-V"], capture_output=True, text=True
+    ).stdout.strip()
+    commit = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
+    dirty = bool(
+        subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain"], capture_output=True, text=True).stdout.strip()
+    )
     return {
         "cores": cpu_count(),
         "cpu_model": cpu_model,
@@ -388,7 +457,11 @@ def write_outputs(document: dict, results_dir: Path) -> tuple[Path, str]:
             from bench.chart import chart_draw
 
             png = results_dir / f"{document['run_id']}.png"
-            chart_draw(levels=levels, title=f"mlapi benchmark {document['run_id']} ({document['mode']}, {document['machine']['cores']} cores)", path=png)
+            chart_draw(
+                levels=levels,
+                title=f"mlapi benchmark {document['run_id']} ({document['mode']}, {document['machine']['cores']} cores)",
+                path=png,
+            )
             shutil.copyfile(png, results_dir / "latest.png")
         except Exception as error:  # noqa: BLE001 - the numbers matter more than the picture
             log(f"chart not drawn: {type(error).__name__}: {error}")
@@ -408,7 +481,10 @@ def measure_all(run: Run, selected: set[str]) -> bool:
             project_section(run)
         else:
             run.setup = project.project_prepare(
-                workdir=run.workdir, database_url=None if run.args.sqlite else run.args.database_url, base_env=_clean_env(), log=log
+                workdir=run.workdir,
+                database_url=None if run.args.sqlite else run.args.database_url,
+                base_env=_clean_env(),
+                log=log,
             )
             run.database = run.setup.database
         in_process_section(run)
@@ -438,7 +514,9 @@ def main(argv: list[str] | None = None) -> int:
     keep_temp = args.keep_temp
     if load_average > report.BUSY_LOAD_AVERAGE:
         log(f"warning: the machine is busy (load average {load_average}); the numbers will not be comparable")
-    log(f"{'quick' if args.quick else 'full'} run: levels {config['levels']}, {config['duration_s']:g} s each, {config['workers']} workers; temp dir {workdir}")
+    log(
+        f"{'quick' if args.quick else 'full'} run: levels {config['levels']}, {config['duration_s']:g} s each, {config['workers']} workers; temp dir {workdir}"
+    )
     try:
         completed = measure_all(run, selected)
         keep_temp = keep_temp or not completed
@@ -462,7 +540,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         json_path, markdown = write_outputs(document, args.results_dir)
         print(markdown)
-        log(f"wrote {json_path.relative_to(ROOT) if json_path.is_relative_to(ROOT) else json_path}, latest.md, latest.png")
+        log(
+            f"wrote {json_path.relative_to(ROOT) if json_path.is_relative_to(ROOT) else json_path}, latest.md, latest.png"
+        )
     finally:  # also on Ctrl-C and SIGTERM, after measure_all has stopped the servers
         if keep_temp:
             log(f"temp dir kept: {workdir}")

@@ -39,7 +39,9 @@ def cpu_count() -> int:
 class ManagedProcess:
     """A child process and its group: started with output to a log file, always stopped."""
 
-    def __init__(self, name: str, argv: list[str], *, env: dict[str, str], cwd: Path, log_path: Path, stop_grace_s: float = 10.0):
+    def __init__(
+        self, name: str, argv: list[str], *, env: dict[str, str], cwd: Path, log_path: Path, stop_grace_s: float = 10.0
+    ):
         self.name, self.argv, self.env, self.cwd, self.log_path = name, argv, env, cwd, log_path
         self.stop_grace_s = stop_grace_s
         self.process: subprocess.Popen | None = None
@@ -48,8 +50,13 @@ class ManagedProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                self.argv, env=self.env, cwd=self.cwd, stdout=log, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, start_new_session=True,
+                self.argv,
+                env=self.env,
+                cwd=self.cwd,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
             )
         return self
 
@@ -126,7 +133,9 @@ def wait_ready(process: ManagedProcess, url: str, *, timeout_s: float = 60.0, in
     last = "no answer"
     while time.monotonic() - started < timeout_s:
         if not process.alive:
-            raise ServerError(f"{process.name} exited with code {process.process.returncode} before it was ready", process.log_tail())
+            raise ServerError(
+                f"{process.name} exited with code {process.process.returncode} before it was ready", process.log_tail()
+            )
         try:
             status, _ = http_request("GET", url, timeout=2.0)
             if status == 200:

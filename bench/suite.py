@@ -28,7 +28,7 @@ import time
 import traceback
 import urllib.parse
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import load, project
@@ -136,7 +136,10 @@ def _start(processes: list, process: ManagedProcess) -> ManagedProcess:
 
 def start_project(processes, setup, workers, workdir) -> tuple[ManagedProcess, str, str]:
     port = free_port()
-    server = _start(processes, project.project_server(setup=setup, port=port, workers=workers, log_path=workdir / "logs" / "gunicorn.log"))
+    server = _start(
+        processes,
+        project.project_server(setup=setup, port=port, workers=workers, log_path=workdir / "logs" / "gunicorn.log"),
+    )
     base_url = f"http://{LOOPBACK}:{port}"
     wait_ready(server, f"{base_url}/readyz", timeout_s=120)
     token = project.access_token(base_url=base_url, client_id=setup.client_id, client_secret=setup.client_secret)
@@ -146,14 +149,30 @@ def start_project(processes, setup, workers, workdir) -> tuple[ManagedProcess, s
 def start_ceiling(processes, setup, workers, workdir, database_url) -> tuple[ManagedProcess, str, str]:
     token = "ceiling-" + os.urandom(8).hex()
     subprocess.run(
-        [str(project.PRODUCT_BIN / "python"), "-c", "import sys; from bench.ceiling import ceiling_tables_create as c; c(sys.argv[1])", database_url],
-        cwd=ROOT, check=True, capture_output=True, timeout=60,
+        [
+            str(project.PRODUCT_BIN / "python"),
+            "-c",
+            "import sys; from bench.ceiling import ceiling_tables_create as c; c(sys.argv[1])",
+            database_url,
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        timeout=60,
     )
     port = free_port()
-    env = {**_clean_env(), "CEILING_DATABASE_URL": database_url, "MODEL_PATH": str(setup.artifact), "CEILING_TOKEN": token, "PYTHONUNBUFFERED": "1"}
+    env = {
+        **_clean_env(),
+        "CEILING_DATABASE_URL": database_url,
+        "MODEL_PATH": str(setup.artifact),
+        "CEILING_TOKEN": token,
+        "PYTHONUNBUFFERED": "1",
+    }
     # gunicorn's defaults: sync workers, no access log.
     argv = [str(project.PRODUCT_BIN / "gunicorn"), "bench.ceiling:app", "-w", str(workers), "-b", f"{LOOPBACK}:{port}"]
-    server = _start(processes, ManagedProcess("ceiling", argv, env=env, cwd=ROOT, log_path=workdir / "logs" / "ceiling.log"))
+    server = _start(
+        processes, ManagedProcess("ceiling", argv, env=env, cwd=ROOT, log_path=workdir / "logs" / "ceiling.log")
+    )
     base_url = f"http://{LOOPBACK}:{port}"
     wait_ready(server, f"{base_url}/health", timeout_s=60)
     return server, base_url, token
@@ -161,9 +180,28 @@ def start_ceiling(processes, setup, workers, workdir, database_url) -> tuple[Man
 
 def start_fastapi(processes, setup, workers, workdir) -> tuple[ManagedProcess, str]:
     port = free_port()
-    argv = [sys.executable, "-m", "uvicorn", "bench.fastapi_server:app", "--host", LOOPBACK, "--port", str(port), "--workers", str(workers), "--no-access-log"]
-    env = {**_clean_env(), "MODEL_PATH": str(setup.artifact), "PYTHONUNBUFFERED": "1", "PYTHONWARNINGS": QUIET_FEATURE_NAMES}
-    server = _start(processes, ManagedProcess("FastAPI", argv, env=env, cwd=ROOT, log_path=workdir / "logs" / "fastapi.log"))
+    argv = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "bench.fastapi_server:app",
+        "--host",
+        LOOPBACK,
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--no-access-log",
+    ]
+    env = {
+        **_clean_env(),
+        "MODEL_PATH": str(setup.artifact),
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONWARNINGS": QUIET_FEATURE_NAMES,
+    }
+    server = _start(
+        processes, ManagedProcess("FastAPI", argv, env=env, cwd=ROOT, log_path=workdir / "logs" / "fastapi.log")
+    )
     base_url = f"http://{LOOPBACK}:{port}"
     wait_ready(server, f"{base_url}/health", timeout_s=60)
     return server, base_url
@@ -178,15 +216,35 @@ def start_mlserver(processes, setup, workers, workdir) -> tuple[ManagedProcess, 
     (repo / "iris").mkdir(parents=True, exist_ok=True)
     shutil.copyfile(setup.artifact, repo / "iris" / "model.joblib")
     settings = {
-        "debug": False, "host": LOOPBACK, "http_port": port, "grpc_port": free_port(), "metrics_endpoint": None,
-        "parallel_workers": workers, "model_repository_root": str(repo),
-        "environments_dir": str(repo / ".envs"), "metrics_dir": str(repo / ".metrics"),
+        "debug": False,
+        "host": LOOPBACK,
+        "http_port": port,
+        "grpc_port": free_port(),
+        "metrics_endpoint": None,
+        "parallel_workers": workers,
+        "model_repository_root": str(repo),
+        "environments_dir": str(repo / ".envs"),
+        "metrics_dir": str(repo / ".metrics"),
     }
-    model_settings = {"name": "iris", "implementation": "mlserver_sklearn.SKLearnModel", "parameters": {"uri": "./model.joblib", "version": "v1"}}
+    model_settings = {
+        "name": "iris",
+        "implementation": "mlserver_sklearn.SKLearnModel",
+        "parameters": {"uri": "./model.joblib", "version": "v1"},
+    }
     (repo / "settings.json").write_text(json.dumps(settings))
     (repo / "iris" / "model-settings.json").write_text(json.dumps(model_settings))
     env = {**_clean_env(), "PYTHONUNBUFFERED": "1", "PYTHONWARNINGS": QUIET_FEATURE_NAMES}
-    server = _start(processes, ManagedProcess("MLServer", [str(mlserver_bin), "start", str(repo)], env=env, cwd=repo, log_path=workdir / "logs" / "mlserver.log", stop_grace_s=3.0))
+    server = _start(
+        processes,
+        ManagedProcess(
+            "MLServer",
+            [str(mlserver_bin), "start", str(repo)],
+            env=env,
+            cwd=repo,
+            log_path=workdir / "logs" / "mlserver.log",
+            stop_grace_s=3.0,
+        ),
+    )
     base_url = f"http://{LOOPBACK}:{port}"
     wait_ready(server, f"{base_url}/v2/models/iris/ready", timeout_s=90)
     return server, base_url
@@ -200,7 +258,11 @@ def _probe(url: str, body: dict, headers: dict, ok) -> None:
 
 def _graphql_ok(status, data, rows=1) -> bool:
     payload = (data.get("data") or {}).get("createPrediction") or {}
-    got = len(payload.get("predictions") or []) if rows > 1 else int(bool((payload.get("prediction") or {}).get("output")))
+    got = (
+        len(payload.get("predictions") or [])
+        if rows > 1
+        else int(bool((payload.get("prediction") or {}).get("output")))
+    )
     return status == 200 and not data.get("errors") and payload.get("errors") == [] and got == rows
 
 
@@ -214,8 +276,13 @@ def wrk_once(target: Target, connections: int, duration_s: float, workdir: Path)
     server_s, database_s = meter.stop()
     database_s = database_s if target.database else None  # no database: "-", not 0
     return {
-        "rps": result.rps, "p50_ms": result.p50_ms, "p99_ms": result.p99_ms, "calls": result.requests,
-        "server_s": server_s, "database_s": database_s, "errors": result.errors,
+        "rps": result.rps,
+        "p50_ms": result.p50_ms,
+        "p99_ms": result.p99_ms,
+        "calls": result.requests,
+        "server_s": server_s,
+        "database_s": database_s,
+        "errors": result.errors,
     }
 
 
@@ -238,24 +305,36 @@ def batch_once(target: Target, url: str, token: str, calls: int) -> dict:
     total = sum(durations)
     return {
         "rps": target.batch_rows * calls / total,  # rows per second
-        "p50_ms": statistics.median(durations) * 1000, "p99_ms": durations[-1] * 1000,
+        "p50_ms": statistics.median(durations) * 1000,
+        "p99_ms": durations[-1] * 1000,
         "calls": target.batch_rows * calls,  # CPU per row
-        "server_s": server_s, "database_s": database_s, "errors": errors,
+        "server_s": server_s,
+        "database_s": database_s,
+        "errors": errors,
     }
 
 
-def measure(targets: dict[str, Target], cfg: dict, workdir: Path, batch_url: str, token: str) -> dict[str, dict[int, Samples]]:
+def measure(
+    targets: dict[str, Target], cfg: dict, workdir: Path, batch_url: str, token: str
+) -> dict[str, dict[int, Samples]]:
     samples: dict[str, dict[int, Samples]] = {}
     singles = [name for name in SINGLE_VARIANTS if name in targets]
     for name in singles:  # warm-up, discarded: caches, connections, JIT-free but lazy imports
-        load.run_wrk(targets[name].scenario, connections=max(cfg["levels"]), duration_s=cfg["warmup_s"], workdir=workdir / "warmup")
+        load.run_wrk(
+            targets[name].scenario,
+            connections=max(cfg["levels"]),
+            duration_s=cfg["warmup_s"],
+            workdir=workdir / "warmup",
+        )
     for round_index in range(cfg["rounds"]):
-        order = singles[round_index % len(singles):] + singles[: round_index % len(singles)]
+        order = singles[round_index % len(singles) :] + singles[: round_index % len(singles)]
         for connections in cfg["levels"]:
             for name in order:
                 sample = wrk_once(targets[name], connections, cfg["duration_s"], workdir / "wrk")
                 samples.setdefault(name, {}).setdefault(connections, Samples()).add(**sample)
-                log(f"round {round_index + 1} c={connections:<3} {LABELS[name]:<48} {sample['rps']:8.1f} req/s  p99 {sample['p99_ms']:7.2f} ms")
+                log(
+                    f"round {round_index + 1} c={connections:<3} {LABELS[name]:<48} {sample['rps']:8.1f} req/s  p99 {sample['p99_ms']:7.2f} ms"
+                )
                 time.sleep(0.5)
         for name in (BATCH_GRAPHQL, BATCH_PERSISTED):
             if name in targets:
@@ -278,8 +357,16 @@ def summarize(samples: dict[str, dict[int, Samples]]) -> dict:
         for connections, row in levels.items():
             for reference in (MLSERVER, FASTAPI):
                 ref = table.get(reference, {}).get(connections)
-                row[f"rps_vs_{reference}"] = _ratio(row["median_rps"], ref and ref["median_rps"]) if name not in (BATCH_GRAPHQL, BATCH_PERSISTED) else None
-                row[f"p99_vs_{reference}"] = _ratio(row["median_p99_ms"], ref and ref["median_p99_ms"]) if name not in (BATCH_GRAPHQL, BATCH_PERSISTED) else None
+                row[f"rps_vs_{reference}"] = (
+                    _ratio(row["median_rps"], ref and ref["median_rps"])
+                    if name not in (BATCH_GRAPHQL, BATCH_PERSISTED)
+                    else None
+                )
+                row[f"p99_vs_{reference}"] = (
+                    _ratio(row["median_p99_ms"], ref and ref["median_p99_ms"])
+                    if name not in (BATCH_GRAPHQL, BATCH_PERSISTED)
+                    else None
+                )
     return table
 
 
@@ -292,15 +379,43 @@ def targets_check(table: dict) -> list[dict]:
     for name in (GRAPHQL, PERSISTED, REST):
         r16, r1, m1 = row(name, 16), row(name, 1), row(MLSERVER, 1)
         if r16 and r16["rps_vs_mlserver"] is not None:
-            checks.append({"target": f"{LABELS[name]}: req/s at c=16 ≥ 1.0× MLServer", "value": r16["rps_vs_mlserver"], "limit": 1.0, "met": r16["rps_vs_mlserver"] >= 1.0})
-            checks.append({"target": f"{LABELS[name]}: p99 at c=16 ≤ 1.5× MLServer's", "value": r16["p99_vs_mlserver"], "limit": 1.5, "met": r16["p99_vs_mlserver"] <= 1.5})
+            checks.append(
+                {
+                    "target": f"{LABELS[name]}: req/s at c=16 ≥ 1.0× MLServer",
+                    "value": r16["rps_vs_mlserver"],
+                    "limit": 1.0,
+                    "met": r16["rps_vs_mlserver"] >= 1.0,
+                }
+            )
+            checks.append(
+                {
+                    "target": f"{LABELS[name]}: p99 at c=16 ≤ 1.5× MLServer's",
+                    "value": r16["p99_vs_mlserver"],
+                    "limit": 1.5,
+                    "met": r16["p99_vs_mlserver"] <= 1.5,
+                }
+            )
         if r1 and m1 and m1["median_p50_ms"]:
             value = _ratio(r1["median_p50_ms"], m1["median_p50_ms"])
-            checks.append({"target": f"{LABELS[name]}: p50 at c=1 ≤ MLServer's", "value": value, "limit": 1.0, "met": value <= 1.0})
+            checks.append(
+                {
+                    "target": f"{LABELS[name]}: p50 at c=1 ≤ MLServer's",
+                    "value": value,
+                    "limit": 1.0,
+                    "met": value <= 1.0,
+                }
+            )
     for name in (BATCH_GRAPHQL, BATCH_PERSISTED):
         r = row(name, 1)
         if r and r["median_rps"]:
-            checks.append({"target": f"{LABELS[name]}: ≥ 25,000 rows/s", "value": r["median_rps"], "limit": 25000, "met": r["median_rps"] >= 25000})
+            checks.append(
+                {
+                    "target": f"{LABELS[name]}: ≥ 25,000 rows/s",
+                    "value": r["median_rps"],
+                    "limit": 25000,
+                    "met": r["median_rps"] >= 25000,
+                }
+            )
     return checks
 
 
@@ -311,37 +426,87 @@ def render(document: dict) -> str:
         "",
         f"{machine['date']}, {machine['cores']} cores ({machine['cpu_model']}), {machine['database']}, git {machine['git_commit']}; "
         f"load average {machine['load_average_at_start']} at the start, {document['load_average_at_end']} at the end"
-        + (" (busy: other work shared the cores)" if max(machine["load_average_at_start"], document["load_average_at_end"]) > BUSY_LOAD_AVERAGE else "")
+        + (
+            " (busy: other work shared the cores)"
+            if max(machine["load_average_at_start"], document["load_average_at_end"]) > BUSY_LOAD_AVERAGE
+            else ""
+        )
         + f". {cfg['rounds']} interleaved round(s) of {cfg['duration_s']:g} s per variant and level; medians; "
         f"wrk on the same cores; {cfg['workers']} workers per server.",
         "",
     ]
-    header = ["variant", "c", "req/s", "× MLServer", "× FastAPI", "p50 ms", "p99 ms", "p99 × MLServer", "server CPU µs/call", "PostgreSQL CPU µs/call", "errors"]
+    header = [
+        "variant",
+        "c",
+        "req/s",
+        "× MLServer",
+        "× FastAPI",
+        "p50 ms",
+        "p99 ms",
+        "p99 × MLServer",
+        "server CPU µs/call",
+        "PostgreSQL CPU µs/call",
+        "errors",
+    ]
     rows = []
     for connections in cfg["levels"]:
         for name in SINGLE_VARIANTS:
             r = table.get(name, {}).get(str(connections))
             if r is None:
                 continue
-            rows.append([
-                LABELS[name], str(connections), fmt_number(r["median_rps"]), _x(r["rps_vs_mlserver"]), _x(r["rps_vs_fastapi"]),
-                fmt_number(r["median_p50_ms"]), fmt_number(r["median_p99_ms"]), _x(r["p99_vs_mlserver"]),
-                fmt_number(r["server_cpu_us_per_call"]), fmt_number(r["database_cpu_us_per_call"]), str(r["errors"]),
-            ])
+            rows.append(
+                [
+                    LABELS[name],
+                    str(connections),
+                    fmt_number(r["median_rps"]),
+                    _x(r["rps_vs_mlserver"]),
+                    _x(r["rps_vs_fastapi"]),
+                    fmt_number(r["median_p50_ms"]),
+                    fmt_number(r["median_p99_ms"]),
+                    _x(r["p99_vs_mlserver"]),
+                    fmt_number(r["server_cpu_us_per_call"]),
+                    fmt_number(r["database_cpu_us_per_call"]),
+                    str(r["errors"]),
+                ]
+            )
     lines += [markdown_table(header, rows, numeric_from=1), ""]
     batch_rows = []
     for name in (BATCH_GRAPHQL, BATCH_PERSISTED):
         r = table.get(name, {}).get("1")
         if r:
-            batch_rows.append([LABELS[name], fmt_number(r["median_rps"]), fmt_number(r["median_p50_ms"]), fmt_number(r["server_cpu_us_per_call"]), fmt_number(r["database_cpu_us_per_call"]), str(r["errors"])])
+            batch_rows.append(
+                [
+                    LABELS[name],
+                    fmt_number(r["median_rps"]),
+                    fmt_number(r["median_p50_ms"]),
+                    fmt_number(r["server_cpu_us_per_call"]),
+                    fmt_number(r["database_cpu_us_per_call"]),
+                    str(r["errors"]),
+                ]
+            )
     if batch_rows:
-        lines += [markdown_table(["batch (one client, sequential calls)", "rows/s", "ms per call (p50)", "server CPU µs/row", "PostgreSQL CPU µs/row", "errors"], batch_rows), ""]
+        lines += [
+            markdown_table(
+                [
+                    "batch (one client, sequential calls)",
+                    "rows/s",
+                    "ms per call (p50)",
+                    "server CPU µs/row",
+                    "PostgreSQL CPU µs/row",
+                    "errors",
+                ],
+                batch_rows,
+            ),
+            "",
+        ]
     unavailable = document.get("unavailable") or {}
     for name, note in unavailable.items():
         lines.append(f"- {LABELS.get(name, name)}: not measured: {note}")
     lines += ["", "## Targets", ""]
     for check in document["targets"]:
-        lines.append(f"- {'PASS' if check['met'] else 'MISS'} {check['target']}: {fmt_number(check['value'])} (limit {fmt_number(check['limit'])})")
+        lines.append(
+            f"- {'PASS' if check['met'] else 'MISS'} {check['target']}: {fmt_number(check['value'])} (limit {fmt_number(check['limit'])})"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -399,7 +564,12 @@ def build_targets(processes, cfg, workdir, database_url, unavailable) -> tuple[d
         url = graphql_url if name != REST else f"{base_url}/api/v1/models/iris/predict"
         try:
             _probe(url, body, auth, ok)
-            targets[name] = Target(name, load.Scenario(name, url, json.dumps(body).encode(), auth, load.ERROR_LIST_PATTERN), server, database)
+            targets[name] = Target(
+                name,
+                load.Scenario(name, url, json.dumps(body).encode(), auth, load.ERROR_LIST_PATTERN),
+                server,
+                database,
+            )
         except (ServerError, OSError) as error:
             unavailable[name] = str(error)
     for name, body in (
@@ -416,20 +586,29 @@ def build_targets(processes, cfg, workdir, database_url, unavailable) -> tuple[d
         headers = {"Authorization": f"Bearer {ceiling_token}"}
         body = {"features": IRIS_ROW}
         _probe(f"{ceiling_url}/predict", body, headers, lambda status, data: status == 201)
-        targets[CEILING] = Target(CEILING, load.Scenario(CEILING, f"{ceiling_url}/predict", json.dumps(body).encode(), headers), ceiling, database)
+        targets[CEILING] = Target(
+            CEILING,
+            load.Scenario(CEILING, f"{ceiling_url}/predict", json.dumps(body).encode(), headers),
+            ceiling,
+            database,
+        )
     except (ServerError, OSError, subprocess.SubprocessError) as error:
         unavailable[CEILING] = str(error)
     try:
         fastapi, fastapi_url = start_fastapi(processes, setup, workers, workdir)
         _probe(f"{fastapi_url}/predict", IRIS_ROW, {}, lambda status, data: status == 200 and bool(data.get("label")))
-        targets[FASTAPI] = Target(FASTAPI, load.Scenario(FASTAPI, f"{fastapi_url}/predict", json.dumps(IRIS_ROW).encode()), fastapi, None)
+        targets[FASTAPI] = Target(
+            FASTAPI, load.Scenario(FASTAPI, f"{fastapi_url}/predict", json.dumps(IRIS_ROW).encode()), fastapi, None
+        )
     except (ServerError, OSError) as error:
         unavailable[FASTAPI] = str(error)
     try:
         mlserver, mlserver_url = start_mlserver(processes, setup, workers, workdir)
         url = f"{mlserver_url}/v2/models/iris/infer"
         _probe(url, mlserver_request(), {}, lambda status, data: status == 200 and bool(data.get("outputs")))
-        targets[MLSERVER] = Target(MLSERVER, load.Scenario(MLSERVER, url, json.dumps(mlserver_request()).encode()), mlserver, None)
+        targets[MLSERVER] = Target(
+            MLSERVER, load.Scenario(MLSERVER, url, json.dumps(mlserver_request()).encode()), mlserver, None
+        )
     except (ServerError, OSError) as error:
         unavailable[MLSERVER] = str(error)
     return targets, graphql_url, token
@@ -445,7 +624,7 @@ def main(argv=None) -> int:
     cfg = run_config(args)
     load.wrk_path()
     load_average = round(os.getloadavg()[0], 2)
-    started_at = datetime.now(timezone.utc)
+    started_at = datetime.now(UTC)
     workdir = Path(tempfile.mkdtemp(prefix="mlapi-suite-"))
     processes: list[ManagedProcess] = []
     unavailable: dict[str, str] = {}
@@ -465,7 +644,9 @@ def main(argv=None) -> int:
     document = {
         "run_id": "suite-" + run_id(started_at),
         "mode": "quick" if args.quick else "full",
-        "machine": machine_info(f"PostgreSQL ({urllib.parse.urlsplit(args.database_url).path.lstrip('/')})", load_average),
+        "machine": machine_info(
+            f"PostgreSQL ({urllib.parse.urlsplit(args.database_url).path.lstrip('/')})", load_average
+        ),
         "load_average_at_end": round(os.getloadavg()[0], 2),
         "config": cfg,
         "results": table,

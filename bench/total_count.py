@@ -39,7 +39,9 @@ LIST_COUNTED = "{ predictions(first: 20) { totalCount edges { node { id } } page
 def other_user():
     from accounts.services import api_client_create
 
-    return api_client_create(username="growth-other", tier_name="bench", application_name="growth other").application.user
+    return api_client_create(
+        username="growth-other", tier_name="bench", application_name="growth other"
+    ).application.user
 
 
 def count_statement(queryset) -> tuple[str, list]:

@@ -1,5 +1,4 @@
 from django.contrib import admin, messages
-
 from django.urls import reverse
 from django.utils.html import format_html
 
@@ -133,6 +132,7 @@ class InvoiceLineInline(admin.TabularInline):
     @admin.display(description="unit price")
     def line_unit_price(self, line):
         return decimal(line.unit_price)
+
     extra = 0
     can_delete = False
 
@@ -168,7 +168,9 @@ class InvoiceAdmin(ReadOnlyAdmin):
         page = reverse("invoice-page", args=[invoice.pk])
         if invoice.number is None:
             return format_html('<a href="{}">page</a>', page)
-        return format_html('<a href="{}">page</a> · <a href="{}">PDF</a>', page, reverse("invoice-pdf", args=[invoice.pk]))
+        return format_html(
+            '<a href="{}">page</a> · <a href="{}">PDF</a>', page, reverse("invoice-pdf", args=[invoice.pk])
+        )
 
     def has_change_permission(self, request, obj=None):
         return obj is None  # the changelist (and its actions) yes; editing an invoice's fields never

@@ -32,7 +32,9 @@ class PricingTier(models.Model):
         "last use; empty = kept until deleted.",
     )
     max_api_keys = models.PositiveIntegerField(
-        null=True, blank=True, help_text="API keys (client-credentials applications) a user may hold; empty = unlimited."
+        null=True,
+        blank=True,
+        help_text="API keys (client-credentials applications) a user may hold; empty = unlimited.",
     )
     is_public = models.BooleanField(
         default=False, help_text="Listed on the portal's plan page, where customers may move to it themselves."

@@ -26,7 +26,12 @@ def send_pending_invoices() -> dict:
 @shared_task(acks_late=True)
 def generate_invoices_for_previous_month() -> dict:
     report = invoices_generate(period=period_previous(period_of(timezone.now())))
-    return {"period": str(report.period), "created": report.created, "updated": report.updated, "unchanged": report.unchanged}
+    return {
+        "period": str(report.period),
+        "created": report.created,
+        "updated": report.updated,
+        "unchanged": report.unchanged,
+    }
 
 
 @shared_task(acks_late=True)

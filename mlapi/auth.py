@@ -62,9 +62,9 @@ _valid_tokens = HotCache(setting="ACCESS_TOKEN_CACHE_SECONDS")
 
 def _token_load(checksum: str) -> tuple[Caller, datetime]:
     try:
-        access_token = AccessToken.objects.select_related(
-            "user", "application__user", "application__api_key"
-        ).get(token_checksum=checksum)
+        access_token = AccessToken.objects.select_related("user", "application__user", "application__api_key").get(
+            token_checksum=checksum
+        )
     except AccessToken.DoesNotExist:
         raise InvalidTokenError("Unknown or revoked access token.") from None
     user = access_token.user or (access_token.application.user if access_token.application else None)

@@ -80,4 +80,3 @@ def server_error(request):
     code, message = _MESSAGES[500]
     response = _json_error(request, status=500, code=code, message=message)
     return response if response is not None else _page("errors/500.html", status=500)
-

@@ -23,12 +23,18 @@ class Query(AccountsQueries, PredictionsQueries, BillingQueries, BatchQueries, g
     """Reads. Every field needs a token with a scope (read; billing for invoices and usage)."""
 
 
-class Mutation(AccountsMutations, PredictionsMutations, RegistryMutations, BatchMutations, QualityMutations, graphene.ObjectType):
+class Mutation(
+    AccountsMutations, PredictionsMutations, RegistryMutations, BatchMutations, QualityMutations, graphene.ObjectType
+):
     """Writes. User-level problems come back in each payload's `errors`; missing auth or scope is a top-level error."""
 
 
 # Error types no mutation answers yet are published too, for the clients and the mutations to come.
 # UUID stays in the schema for documents that declare `$id: UUID`, though every id is now an `ID`.
 schema = graphene.Schema(query=Query, mutation=Mutation, types=[AccountError, BillingError, RegistryError, UUID])
-for _name, _url in (("Decimal", DECIMAL_SPECIFIED_BY_URL), ("DateTime", DATETIME_SPECIFIED_BY_URL), ("UUID", UUID_SPECIFIED_BY_URL)):
+for _name, _url in (
+    ("Decimal", DECIMAL_SPECIFIED_BY_URL),
+    ("DateTime", DATETIME_SPECIFIED_BY_URL),
+    ("UUID", UUID_SPECIFIED_BY_URL),
+):
     schema.graphql_schema.type_map[_name].specified_by_url = _url

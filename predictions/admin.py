@@ -49,13 +49,13 @@ class RegisterModelForm(forms.ModelForm):
     input_schema_json = forms.CharField(
         label="Input schema (JSON, optional)", required=False, widget=forms.Textarea(attrs={"rows": 4})
     )
-    metrics_json = forms.CharField(label="Metrics (JSON, optional)", required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    metrics_json = forms.CharField(
+        label="Metrics (JSON, optional)", required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
     approved_types = forms.CharField(
         label="skops types to trust beyond those skops and scikit-learn trust (comma separated)", required=False
     )
-    force = forms.BooleanField(
-        label="Register even if this file is already registered under this name", required=False
-    )
+    force = forms.BooleanField(label="Register even if this file is already registered under this name", required=False)
     allow_breaking = forms.BooleanField(
         label="Into production even if its inputs break clients of the current production version", required=False
     )
@@ -138,7 +138,16 @@ class ChangeModelForm(forms.ModelForm):
 
 @admin.register(RegisteredModel)
 class RegisteredModelAdmin(admin.ModelAdmin):
-    list_display = ("name", "version", "stage", "task", "artifact_format", "artifact_size", "registered_by", "created_at")
+    list_display = (
+        "name",
+        "version",
+        "stage",
+        "task",
+        "artifact_format",
+        "artifact_size",
+        "registered_by",
+        "created_at",
+    )
     list_filter = ("stage", "task", "artifact_format")
     search_fields = ("name", "description", "sha256")
     actions = ("promote_to_production", "archive")

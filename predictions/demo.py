@@ -18,7 +18,17 @@ from predictions.services import model_register
 IRIS_FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 BANK_NUMERIC = ["age", "balance", "duration", "campaign"]
 BANK_CATEGORICAL = {
-    "job": ["admin.", "blue-collar", "entrepreneur", "management", "retired", "services", "student", "technician", "unemployed"],
+    "job": [
+        "admin.",
+        "blue-collar",
+        "entrepreneur",
+        "management",
+        "retired",
+        "services",
+        "student",
+        "technician",
+        "unemployed",
+    ],
     "marital": ["divorced", "married", "single"],
     "education": ["primary", "secondary", "tertiary", "unknown"],
     "housing": ["no", "yes"],
@@ -98,7 +108,10 @@ def bank_marketing_train():
 
 DEMO_MODELS = {
     "iris": (iris_train, "Iris species from sepal and petal measurements (logistic regression)."),
-    "bank-marketing": (bank_marketing_train, "Will this client subscribe a term deposit? Numeric and categorical features."),
+    "bank-marketing": (
+        bank_marketing_train,
+        "Will this client subscribe a term deposit? Numeric and categorical features.",
+    ),
 }
 
 

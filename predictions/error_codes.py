@@ -9,7 +9,10 @@ class PredictionErrorCode(ErrorCode):
     UNKNOWN_FIELD = "UNKNOWN_FIELD", "A feature the model's input schema does not know."
     INVALID_CHOICE = "INVALID_CHOICE", "A categorical value outside the feature's allowed values."
     INVALID_VALUE = "INVALID_VALUE", "A value (or the model's output for it) is not usable, e.g. not finite."
-    INVALID_INPUT = "INVALID_INPUT", "The input as a whole is malformed (e.g. both or neither of features and instances)."
+    INVALID_INPUT = (
+        "INVALID_INPUT",
+        "The input as a whole is malformed (e.g. both or neither of features and instances).",
+    )
     TOO_MANY_INSTANCES = "TOO_MANY_INSTANCES", "More instances in one call than the server allows."
     NOT_FOUND = "NOT_FOUND", "No such model, model version or prediction (or not visible to you)."
     MODEL_UNAVAILABLE = "MODEL_UNAVAILABLE", "The model could not be loaded right now; retry later."
@@ -33,9 +36,18 @@ class RegistryErrorCode(ErrorCode):
     INVALID_NAME = "INVALID_NAME", "The model name is not a valid slug."
     INVALID_METRICS = "INVALID_METRICS", "The metrics are not a JSON object of finite numbers."
     UNSUPPORTED_ESTIMATOR = "UNSUPPORTED_ESTIMATOR", "The estimator's task or outputs cannot be served."
-    DUPLICATE_ARTIFACT = "DUPLICATE_ARTIFACT", "The same file is already registered under this name (force to register it again)."
-    VERSION_CONFLICT = "VERSION_CONFLICT", "No version number could be allocated: others registered the name at once; retry."
-    BREAKING_CHANGE = "BREAKING_CHANGE", "The new input schema breaks clients of the production version (allow breaking to proceed)."
+    DUPLICATE_ARTIFACT = (
+        "DUPLICATE_ARTIFACT",
+        "The same file is already registered under this name (force to register it again).",
+    )
+    VERSION_CONFLICT = (
+        "VERSION_CONFLICT",
+        "No version number could be allocated: others registered the name at once; retry.",
+    )
+    BREAKING_CHANGE = (
+        "BREAKING_CHANGE",
+        "The new input schema breaks clients of the production version (allow breaking to proceed).",
+    )
     INVALID_VERSION = "INVALID_VERSION", "The version is not a positive integer, or that version number is taken."
     REQUIRED = "REQUIRED", "A field the registration needs is missing (name, artifact)."
     UNKNOWN_FIELD = "UNKNOWN_FIELD", "A form field the registry does not take: a typo is refused, not ignored."

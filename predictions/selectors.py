@@ -107,11 +107,7 @@ def prediction_get_for_user(*, user, prediction_id, every_tenant: bool = False) 
 
 def prediction_list_recent_with_cost(*, user, limit: int = 20) -> QuerySet[Prediction]:
     """The user's newest predictions with their model and billed call (`usage`: amount, source) joined in."""
-    return (
-        Prediction.objects.select_related("model", "usage")
-        .filter(user=user)
-        .order_by("-created_at", "-id")[:limit]
-    )
+    return Prediction.objects.select_related("model", "usage").filter(user=user).order_by("-created_at", "-id")[:limit]
 
 
 def model_list_callable(*, user) -> QuerySet[RegisteredModel]:

@@ -100,7 +100,18 @@ class RolloutAdmin(admin.ModelAdmin):
 class DriftResultAdmin(ReadOnlyAdmin):
     """The latest drift figures per model version, feature and window (flagged ones first)."""
 
-    list_display = ("model", "window", "feature", "statistic", "value", "p_value", "threshold", "drifted", "rows", "computed_at")
+    list_display = (
+        "model",
+        "window",
+        "feature",
+        "statistic",
+        "value",
+        "p_value",
+        "threshold",
+        "drifted",
+        "rows",
+        "computed_at",
+    )
     list_filter = ("drifted", "window", "model")
     list_select_related = ("model",)
     ordering = ("-drifted", "model", "feature", "statistic")

@@ -8,7 +8,6 @@ p < 0.01): PSI > 0.2, KS statistic > 0.15, Jensen–Shannon distance > 0.1.
 """
 
 import math
-from typing import Any
 
 import numpy as np
 from scipy import stats
@@ -109,7 +108,9 @@ def column_drift(reference: dict, values: list) -> list[dict]:
         smoothed = smoothed / smoothed.sum()
         chi = stats.chisquare(observed, smoothed * observed.sum())
         results.append({"statistic": "chi_square", "value": float(chi.statistic), "p_value": float(chi.pvalue)})
-        distance = float(jensenshannon(observed / observed.sum(), expected_share / max(expected_share.sum(), EPSILON), base=2))
+        distance = float(
+            jensenshannon(observed / observed.sum(), expected_share / max(expected_share.sum(), EPSILON), base=2)
+        )
         results.append({"statistic": "jensen_shannon", "value": distance, "p_value": None})
     for result in results:
         threshold = THRESHOLDS.get(result["statistic"])

@@ -5,7 +5,10 @@ class FeedbackErrorCode(ErrorCode):
     """Codes of ground-truth feedback (submitFeedback, POST /predictions/{id}/feedback, POST /feedback)."""
 
     REQUIRED = "REQUIRED", "A field the feedback needs is missing (predictionId or idempotencyKey, actual)."
-    INVALID_INPUT = "INVALID_INPUT", "The feedback item is malformed (both or neither of predictionId and idempotencyKey)."
+    INVALID_INPUT = (
+        "INVALID_INPUT",
+        "The feedback item is malformed (both or neither of predictionId and idempotencyKey).",
+    )
     TOO_MANY_ITEMS = "TOO_MANY_ITEMS", "More feedback items in one call than FEEDBACK_MAX_ITEMS (1,000)."
     NOT_FOUND = "NOT_FOUND", "No such prediction among your own (someone else's looks the same)."
     DUPLICATE_PREDICTION = "DUPLICATE_PREDICTION", "One call names the same prediction twice."

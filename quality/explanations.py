@@ -60,16 +60,17 @@ def _linear(final: Any, x: np.ndarray, names: list[str]) -> list[Explanation]:
         output = "decision_function"
     else:
         targets, output = [None] * coef.shape[0], "predict"
-    return [
-        Explanation("linear", output, targets, names, intercept.tolist(), (coef * row).tolist())
-        for row in x
-    ]
+    return [Explanation("linear", output, targets, names, intercept.tolist(), (coef * row).tolist()) for row in x]
 
 
 def _tree_paths(tree: Any, x: np.ndarray, classifier: bool) -> tuple[np.ndarray, np.ndarray]:
     """(base per target, contributions rows x features x targets) of one fitted tree."""
     structure = tree.tree_
-    values = structure.value[:, 0, :] if not classifier else structure.value[:, 0, :] / structure.value[:, 0, :].sum(axis=1, keepdims=True)
+    values = (
+        structure.value[:, 0, :]
+        if not classifier
+        else structure.value[:, 0, :] / structure.value[:, 0, :].sum(axis=1, keepdims=True)
+    )
     paths = tree.decision_path(x.astype(np.float32))
     contributions = np.zeros((x.shape[0], x.shape[1], values.shape[1]))
     for row in range(x.shape[0]):
@@ -135,12 +136,24 @@ def explain(*, estimator: Any, features: Any, feature_names: list[str]) -> list[
     names = names if names is not None and len(names) == x.shape[1] else list(feature_names)
     if len(names) != x.shape[1]:
         names = [f"x{i}" for i in range(x.shape[1])]
-    forests = (RandomForestClassifier, RandomForestRegressor, ExtraTreesClassifier, ExtraTreesRegressor,
-               DecisionTreeClassifier, DecisionTreeRegressor)
+    forests = (
+        RandomForestClassifier,
+        RandomForestRegressor,
+        ExtraTreesClassifier,
+        ExtraTreesRegressor,
+        DecisionTreeClassifier,
+        DecisionTreeRegressor,
+    )
     if isinstance(final, forests):
         return _forest(final, x, names)
     if isinstance(final, (GradientBoostingClassifier, GradientBoostingRegressor)):
         return _gradient_boosting(final, x, names)
-    if hasattr(final, "coef_") and hasattr(final, "intercept_") and type(final).__module__.startswith("sklearn.linear_model"):
+    if (
+        hasattr(final, "coef_")
+        and hasattr(final, "intercept_")
+        and type(final).__module__.startswith("sklearn.linear_model")
+    ):
         return _linear(final, x, names)
-    raise UnsupportedExplanation(f"{type(final).__name__} models cannot be explained (linear models and tree ensembles can).")
+    raise UnsupportedExplanation(
+        f"{type(final).__name__} models cannot be explained (linear models and tree ensembles can)."
+    )

@@ -45,11 +45,15 @@ class RollupSums(models.Model):
     Every figure is a sum, so replacing a value is a subtraction and a window is a sum of periods."""
 
     model = models.ForeignKey("predictions.RegisteredModel", on_delete=models.CASCADE, related_name="+")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
     count = models.BigIntegerField(default=0, help_text="Predictions with current feedback.")
     # Classifiers: {json(actual): {json(predicted): n}}.
     confusion = models.JSONField(default=dict, blank=True)
-    probability_count = models.BigIntegerField(default=0, help_text="Of those, predictions that returned probabilities.")
+    probability_count = models.BigIntegerField(
+        default=0, help_text="Of those, predictions that returned probabilities."
+    )
     log_loss_sum = models.FloatField(default=0.0)
     brier_sum = models.FloatField(default=0.0)
     # Regressors.
@@ -72,7 +76,9 @@ class QualityRollup(RollupSums):
             models.UniqueConstraint(
                 fields=["model", "user", "hour"], condition=Q(user__isnull=False), name="quality_rollup_user_hour"
             ),
-            models.UniqueConstraint(fields=["model", "hour"], condition=Q(user__isnull=True), name="quality_rollup_all_hour"),
+            models.UniqueConstraint(
+                fields=["model", "hour"], condition=Q(user__isnull=True), name="quality_rollup_all_hour"
+            ),
         ]
         indexes = [models.Index(fields=["model", "user", "hour"], name="quality_rollup_read_idx")]
 
@@ -85,7 +91,9 @@ class QualityDay(RollupSums):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["model", "user", "day"], condition=Q(user__isnull=False), name="quality_day_user"),
+            models.UniqueConstraint(
+                fields=["model", "user", "day"], condition=Q(user__isnull=False), name="quality_day_user"
+            ),
             models.UniqueConstraint(fields=["model", "day"], condition=Q(user__isnull=True), name="quality_day_all"),
         ]
         indexes = [models.Index(fields=["model", "user", "day"], name="quality_day_read_idx")]
@@ -152,7 +160,9 @@ class AgreementRollup(models.Model):
 
     model = models.ForeignKey("predictions.RegisteredModel", on_delete=models.CASCADE, related_name="+")
     shadow = models.ForeignKey("predictions.RegisteredModel", on_delete=models.CASCADE, related_name="+")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
     hour = models.DateTimeField()
     compared = models.BigIntegerField(default=0)
     agreed = models.BigIntegerField(default=0)
@@ -164,7 +174,9 @@ class AgreementRollup(models.Model):
             models.UniqueConstraint(
                 fields=["model", "shadow", "user", "hour"], condition=Q(user__isnull=False), name="agreement_user_hour"
             ),
-            models.UniqueConstraint(fields=["model", "shadow", "hour"], condition=Q(user__isnull=True), name="agreement_all_hour"),
+            models.UniqueConstraint(
+                fields=["model", "shadow", "hour"], condition=Q(user__isnull=True), name="agreement_all_hour"
+            ),
         ]
         indexes = [models.Index(fields=["model", "user", "hour"], name="agreement_read_idx")]
 
@@ -177,7 +189,9 @@ class DriftReference(models.Model):
         SAMPLE = "sample", "a reference sample (CSV)"
         PRODUCTION = "production", "the first production inputs"
 
-    model = models.OneToOneField("predictions.RegisteredModel", on_delete=models.CASCADE, related_name="drift_reference")
+    model = models.OneToOneField(
+        "predictions.RegisteredModel", on_delete=models.CASCADE, related_name="drift_reference"
+    )
     source = models.CharField(max_length=12, choices=Source.choices)
     rows = models.PositiveIntegerField()
     # {feature: {"kind": "number", "edges": [...], "fractions": [...], "sample": [...], "mean", "std", "null_rate"}

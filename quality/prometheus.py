@@ -4,15 +4,18 @@ and mlapi_model_drifted (1 when over the threshold), so an alert can be written 
 
 from prometheus_client.core import GaugeMetricFamily
 
-
 LABELS = ["model", "version", "feature", "statistic", "window"]
 
 
 class DriftCollector:
     def describe(self):
         """The families without samples: registering must not query the database (app start-up)."""
-        yield GaugeMetricFamily("mlapi_model_drift", "Latest drift statistic per model version and feature", labels=LABELS)
-        yield GaugeMetricFamily("mlapi_model_drifted", "1 when the drift statistic is over its threshold", labels=LABELS)
+        yield GaugeMetricFamily(
+            "mlapi_model_drift", "Latest drift statistic per model version and feature", labels=LABELS
+        )
+        yield GaugeMetricFamily(
+            "mlapi_model_drifted", "1 when the drift statistic is over its threshold", labels=LABELS
+        )
 
     def collect(self):
         from django.db import DatabaseError
@@ -20,16 +23,20 @@ class DriftCollector:
         from quality.models import DriftResult
 
         value = GaugeMetricFamily(
-            "mlapi_model_drift", "Latest drift statistic per model version and feature",
+            "mlapi_model_drift",
+            "Latest drift statistic per model version and feature",
             labels=["model", "version", "feature", "statistic", "window"],
         )
         drifted = GaugeMetricFamily(
-            "mlapi_model_drifted", "1 when the drift statistic is over its threshold",
+            "mlapi_model_drifted",
+            "1 when the drift statistic is over its threshold",
             labels=["model", "version", "feature", "statistic", "window"],
         )
         try:
             rows = list(
-                DriftResult.objects.values_list("model__name", "model__version", "feature", "statistic", "window", "value", "drifted")
+                DriftResult.objects.values_list(
+                    "model__name", "model__version", "feature", "statistic", "window", "value", "drifted"
+                )
             )
         except DatabaseError:
             rows = []

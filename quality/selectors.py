@@ -40,7 +40,9 @@ def window_start(*, window: str, now: datetime) -> datetime:
     return hour_of(now) - WINDOWS[window] + timedelta(hours=1)
 
 
-def model_quality(*, model: RegisteredModel, user, every_customer: bool, window: str, now: datetime | None = None) -> QualityReport:
+def model_quality(
+    *, model: RegisteredModel, user, every_customer: bool, window: str, now: datetime | None = None
+) -> QualityReport:
     """Live quality of one model version over `window` ("24h", "7d", "30d"), on the caller's own
     feedback, or on every customer's when `every_customer` (staff with the staff scope).
 
@@ -109,7 +111,13 @@ def model_shadow_agreements(
     shadows = RegisteredModel.objects.in_bulk([t["shadow"] for t in totals])
     return [
         ShadowAgreement(
-            shadows[t["shadow"]], t["compared"], t["agreed"], t["difference"] or 0.0, t["differences"] or 0, window, every_customer
+            shadows[t["shadow"]],
+            t["compared"],
+            t["agreed"],
+            t["difference"] or 0.0,
+            t["differences"] or 0,
+            window,
+            every_customer,
         )
         for t in sorted(totals, key=lambda t: t["shadow"])
     ]
@@ -120,7 +128,9 @@ def model_drift(*, model: RegisteredModel, user, window: str) -> QuerySet:
     from quality.models import DriftResult
 
     if window not in WINDOWS:
-        raise ApplicationError.single(QualityErrorCode.INVALID_WINDOW, f"window must be one of {sorted(WINDOWS)}.", field="window")
+        raise ApplicationError.single(
+            QualityErrorCode.INVALID_WINDOW, f"window must be one of {sorted(WINDOWS)}.", field="window"
+        )
     if not user.is_staff:
         return DriftResult.objects.none()
     return DriftResult.objects.filter(model=model, window=window).order_by("feature", "statistic")

@@ -98,7 +98,9 @@ def database_reset(*, database_url: str) -> str:
         raise SoakError(f"the soak runs on PostgreSQL, not {parts.scheme!r}")
     if "soak" not in name:
         raise SoakError(f"refusing to drop database {name!r}: use a name containing 'soak'")
-    connection = psycopg2.connect(urllib.parse.urlunsplit(parts._replace(path="/postgres", query="")), connect_timeout=10)
+    connection = psycopg2.connect(
+        urllib.parse.urlunsplit(parts._replace(path="/postgres", query="")), connect_timeout=10
+    )
     connection.autocommit = True
     try:
         with connection.cursor() as cursor:
@@ -330,7 +332,10 @@ class Load:
                 field = {"instances": rows} if batch else {"features": rows[0]}
                 response = self.session().post(
                     f"{self.base_url}/graphql/",
-                    json={"query": CREATE_PREDICTION, "variables": {"input": {"modelName": model, "idempotencyKey": key, **field}}},
+                    json={
+                        "query": CREATE_PREDICTION,
+                        "variables": {"input": {"modelName": model, "idempotencyKey": key, **field}},
+                    },
                     timeout=REQUEST_TIMEOUT_SECONDS,
                 )
                 body = response.json() if response.status_code == 200 else None
@@ -419,7 +424,9 @@ def reconcile(*, database_url: str, username: str, load: Load) -> list[dict]:
                 [user_id],
             )
             records, keys, recorded, billed = cursor.fetchone()
-            cursor.execute("SELECT coalesce(sum(predictions), 0) FROM billing_monthlyusage WHERE user_id = %s", [user_id])
+            cursor.execute(
+                "SELECT coalesce(sum(predictions), 0) FROM billing_monthlyusage WHERE user_id = %s", [user_id]
+            )
             (counted,) = cursor.fetchone()
             cursor.execute(
                 "SELECT count(*) FROM billing_usagerecord u WHERE u.user_id = %s AND u.predictions <> "
@@ -438,7 +445,9 @@ def reconcile(*, database_url: str, username: str, load: Load) -> list[dict]:
         ("prediction ids returned twice", [load.duplicate_ids, 0]),
         ("billed (sum of UsageRecord.amount) == sum of returned costs", [Decimal(billed), load.billed]),
     ]  # fmt: skip
-    return [{"check": name, "figures": [str(f) for f in figures], "ok": len(set(figures)) == 1} for name, figures in lines]
+    return [
+        {"check": name, "figures": [str(f) for f in figures], "ok": len(set(figures)) == 1} for name, figures in lines
+    ]
 
 
 def billing_reconcile(*, env: dict[str, str], months: list[str]) -> dict:
@@ -527,7 +536,11 @@ def markdown(summary: dict) -> str:
     s, r, lat = summary["settings"], summary["requests"], summary["latency_ms"]
     out = [
         f"# Soak {summary['started_at']}: {'PASSED' if summary['passed'] else 'FAILED'}"
-        + ("" if r["rate_reached"] else f" (target rate NOT reached: {r['achieved_rate_per_s']} of {s['rate_per_s']} req/s)"),
+        + (
+            ""
+            if r["rate_reached"]
+            else f" (target rate NOT reached: {r['achieved_rate_per_s']} of {s['rate_per_s']} req/s)"
+        ),
         "",
         f"- {s['minutes']} min at {s['rate_per_s']} req/s, {s['client_threads']} client threads, "
         f"{s['gunicorn_workers']} gunicorn workers (max_requests {s['max_requests']}), {s['host_cores']} cores, {s['database']}",
@@ -541,13 +554,20 @@ def markdown(summary: dict) -> str:
     if r["error_kinds"]:
         out.append(f"- errors: {r['error_kinds']}")
         out += [f"  - `{sample}`" for sample in r["error_samples"]]
-    out += ["", "| worker pid | RSS first MiB | RSS last MiB | RSS max MiB | sampled from..to s |", "|---|---|---|---|---|"]
+    out += [
+        "",
+        "| worker pid | RSS first MiB | RSS last MiB | RSS max MiB | sampled from..to s |",
+        "|---|---|---|---|---|",
+    ]
     out += [
         f"| {w['pid']} | {w['first_mib']} | {w['last_mib']} | {w['max_mib']} | {w['first_t']}..{w['last_t']} |"
         for w in summary["rss_per_worker"]
     ]
     out += ["", "| reconciliation | figures | ok |", "|---|---|---|"]
-    out += [f"| {c['check']} | {' / '.join(c['figures'])} | {'yes' if c['ok'] else '**NO**'} |" for c in summary["reconciliation"]]
+    out += [
+        f"| {c['check']} | {' / '.join(c['figures'])} | {'yes' if c['ok'] else '**NO**'} |"
+        for c in summary["reconciliation"]
+    ]
     return "\n".join(out) + "\n"
 
 
@@ -590,10 +610,14 @@ def main(argv: list[str] | None = None) -> int:
         manage("migrate", "--noinput", env=env)
         manage("seed_demo", env=env)
         manage("shell", "-c", SOAK_TIER, env=env)
-        credentials = json.loads(manage("create_api_client", "--username", "soak", "--tier", "soak", env=env).strip().splitlines()[-1])
+        credentials = json.loads(
+            manage("create_api_client", "--username", "soak", "--tier", "soak", env=env).strip().splitlines()[-1]
+        )
 
         log(f"gunicorn: {args.workers} workers, max_requests {args.max_requests}")
-        server = Server(env=env, workers=args.workers, max_requests=args.max_requests, log_path=workdir / "gunicorn.log")
+        server = Server(
+            env=env, workers=args.workers, max_requests=args.max_requests, log_path=workdir / "gunicorn.log"
+        )
         session = requests.Session()
         server.wait_ready(timeout=120, session=session)
         response = session.post(
@@ -608,7 +632,9 @@ def main(argv: list[str] | None = None) -> int:
         token = response.json()["access_token"]
 
         seconds = args.minutes * 60
-        load = Load(base_url=server.url, token=token, rate=args.rate, seconds=seconds, threads=args.threads, run_id=stamp)
+        load = Load(
+            base_url=server.url, token=token, rate=args.rate, seconds=seconds, threads=args.threads, run_id=stamp
+        )
         sampler = RssSampler(server=server, interval=RSS_INTERVAL_SECONDS, deadline=time.monotonic() + seconds + 120)
         worker_pids_seen: set[int] = set(server.workers())
         stop = threading.Event()

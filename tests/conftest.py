@@ -246,8 +246,6 @@ def is_postgres() -> bool:
     return connection.vendor == "postgresql"
 
 
-
-
 @pytest.fixture
 def stored_counts(db):
     """(predictions, usage records) right now: a refused call must leave both unchanged."""

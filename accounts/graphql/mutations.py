@@ -52,7 +52,9 @@ class CreateApiClient(BaseMutation):
         user = require_scope(info, KEYS)
         scopes = input.get("scopes")
         created = api_key_create(
-            user=user, name=input["name"], scopes=[getattr(s, "value", s) for s in scopes] if scopes is not None else None
+            user=user,
+            name=input["name"],
+            scopes=[getattr(s, "value", s) for s in scopes] if scopes is not None else None,
         )
         return cls(api_client=created.application, client_secret=created.client_secret, errors=[])
 

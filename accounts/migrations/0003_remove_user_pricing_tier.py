@@ -4,16 +4,15 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0002_initial'),
+        ("accounts", "0002_initial"),
         # The tiers are copied into billing's Subscription first.
-        ('billing', '0005_subscriptions_from_user_tiers'),
+        ("billing", "0005_subscriptions_from_user_tiers"),
     ]
 
     operations = [
         migrations.RemoveField(
-            model_name='user',
-            name='pricing_tier',
+            model_name="user",
+            name="pricing_tier",
         ),
     ]

@@ -16,21 +16,49 @@ def operator_keys(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0003_remove_user_pricing_tier'),
-        ('oauth2_provider', '0022_refreshtoken_token_family_index'),
+        ("accounts", "0003_remove_user_pricing_tier"),
+        ("oauth2_provider", "0022_refreshtoken_token_family_index"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ApiKey',
+            name="ApiKey",
             fields=[
-                ('application', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='api_key', serialize=False, to=settings.OAUTH2_PROVIDER_APPLICATION_MODEL)),
-                ('origin', models.CharField(choices=[('customer', 'Customer (portal or GraphQL)'), ('operator', 'Operator (create_api_client)')], default='customer', max_length=16)),
-                ('scopes', models.CharField(blank=True, help_text='Customer keys: the scopes its tokens may carry (space-separated).', max_length=200)),
-                ('last_used_at', models.DateTimeField(blank=True, help_text='To the minute: a token issued or used.', null=True)),
-                ('secret_rotated_at', models.DateTimeField(blank=True, null=True)),
+                (
+                    "application",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="api_key",
+                        serialize=False,
+                        to=settings.OAUTH2_PROVIDER_APPLICATION_MODEL,
+                    ),
+                ),
+                (
+                    "origin",
+                    models.CharField(
+                        choices=[
+                            ("customer", "Customer (portal or GraphQL)"),
+                            ("operator", "Operator (create_api_client)"),
+                        ],
+                        default="customer",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "scopes",
+                    models.CharField(
+                        blank=True,
+                        help_text="Customer keys: the scopes its tokens may carry (space-separated).",
+                        max_length=200,
+                    ),
+                ),
+                (
+                    "last_used_at",
+                    models.DateTimeField(blank=True, help_text="To the minute: a token issued or used.", null=True),
+                ),
+                ("secret_rotated_at", models.DateTimeField(blank=True, null=True)),
             ],
         ),
         migrations.RunPython(operator_keys, migrations.RunPython.noop),

@@ -35,7 +35,9 @@ def user_ensure(*, username: str, email: str = "", tier_name: str | None = None)
         try:
             user.full_clean()
         except DjangoValidationError as error:
-            raise ApplicationError.single(AccountErrorCode.INVALID_USERNAME, "; ".join(error.messages), field="username") from None
+            raise ApplicationError.single(
+                AccountErrorCode.INVALID_USERNAME, "; ".join(error.messages), field="username"
+            ) from None
         user.save()
     elif email and user.email != email:
         user.email = email
@@ -50,7 +52,9 @@ def user_set_tier(*, user, tier_name: str, at=None) -> None:
     """Moves the user to the named tier from `at` (default: now); billing keeps the history."""
     tier = PricingTier.objects.filter(name=tier_name).first()
     if tier is None:
-        raise ApplicationError.single(AccountErrorCode.UNKNOWN_TIER, f"No pricing tier named {tier_name!r}.", field="tier")
+        raise ApplicationError.single(
+            AccountErrorCode.UNKNOWN_TIER, f"No pricing tier named {tier_name!r}.", field="tier"
+        )
     subscription_change(user=user, tier=tier, at=at)
 
 
@@ -74,9 +78,7 @@ def api_client_create(
         user.is_staff = True
         user.save(update_fields=["is_staff"])
     secret = generate_client_secret()
-    application = (
-        Application.objects.filter(user=user, name=application_name).first() if application_name else None
-    )
+    application = Application.objects.filter(user=user, name=application_name).first() if application_name else None
     if application is None:
         application = Application(
             user=user,
@@ -105,10 +107,10 @@ def customer_login_set(*, user, password: str) -> None:
     from allauth.account.models import EmailAddress
 
     if not user.email:
-        raise ApplicationError.single(AccountErrorCode.INVALID_USERNAME, "The user needs an email address to log in.", field="email")
+        raise ApplicationError.single(
+            AccountErrorCode.INVALID_USERNAME, "The user needs an email address to log in.", field="email"
+        )
     user.set_password(password)
     user.save(update_fields=["password"])
     EmailAddress.objects.filter(user=user).exclude(email__iexact=user.email).update(primary=False)
-    EmailAddress.objects.update_or_create(
-        user=user, email=user.email, defaults={"verified": True, "primary": True}
-    )
+    EmailAddress.objects.update_or_create(user=user, email=user.email, defaults={"verified": True, "primary": True})

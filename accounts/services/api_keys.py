@@ -90,7 +90,9 @@ def api_key_create(*, user, name: str, scopes=None) -> ApiKeySecret:
     get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True).get()
     limit = pricing_tier_for_user(user=user).max_api_keys
     if limit is not None:
-        held = Application.objects.filter(user=user, authorization_grant_type=Application.GRANT_CLIENT_CREDENTIALS).count()
+        held = Application.objects.filter(
+            user=user, authorization_grant_type=Application.GRANT_CLIENT_CREDENTIALS
+        ).count()
         if held >= limit:
             raise LimitExceededError.single(
                 AccountErrorCode.API_KEY_LIMIT_REACHED,

@@ -13,8 +13,12 @@ class BatchUploadSerializer(serializers.ModelSerializer):
 
 
 class BatchUploadRequestSerializer(serializers.Serializer):
-    file = serializers.FileField(help_text="A .csv (header row of feature names) or .jsonl (one JSON object per line) file.")
-    format = serializers.ChoiceField(choices=FileFormat.choices, required=False, help_text="Default: from the file name.")
+    file = serializers.FileField(
+        help_text="A .csv (header row of feature names) or .jsonl (one JSON object per line) file."
+    )
+    format = serializers.ChoiceField(
+        choices=FileFormat.choices, required=False, help_text="Default: from the file name."
+    )
 
 
 class BatchJobSerializer(serializers.ModelSerializer):
@@ -54,10 +58,14 @@ class BatchJobCreateSerializer(serializers.Serializer):
     version = serializers.IntegerField(required=False, min_value=1, help_text="Default: the latest production version.")
     file = serializers.FileField(required=False)
     upload_id = serializers.UUIDField(required=False)
-    format = serializers.ChoiceField(choices=FileFormat.choices, required=False, help_text="Default: from the file name.")
+    format = serializers.ChoiceField(
+        choices=FileFormat.choices, required=False, help_text="Default: from the file name."
+    )
 
 
 class BatchJobFilterSerializer(serializers.Serializer):
     """Query parameters of GET /batch-jobs: GraphQL `batchJobs(status:)`."""
 
-    status = serializers.ChoiceField(choices=BatchJob.Status.choices, required=False, help_text="Only jobs in this status.")
+    status = serializers.ChoiceField(
+        choices=BatchJob.Status.choices, required=False, help_text="Only jobs in this status."
+    )

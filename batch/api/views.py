@@ -118,7 +118,9 @@ class BatchJobListCreateView(_ReadOrPredictScope, generics.ListAPIView):
     error_field_renames = {"model_name": "model", "model_version": "version"}  # the form's own fields
 
     def get_queryset(self):
-        return batch_job_list_for_owner(user=self.request.user, **filters_from_query(self.request, BatchJobFilterSerializer))
+        return batch_job_list_for_owner(
+            user=self.request.user, **filters_from_query(self.request, BatchJobFilterSerializer)
+        )
 
     @extend_schema(
         summary="List batch jobs",
@@ -212,7 +214,10 @@ class BatchJobResultsView(APIView):
     @extend_schema(
         summary="Download a batch job's results",
         parameters=[JOB_ID, OpenApiParameter("format", str, enum=list(RESULT_FORMATS), description="Default csv.")],
-        responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR), (200, "application/x-ndjson"): OpenApiResponse(OpenApiTypes.STR)},
+        responses={
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR),
+            (200, "application/x-ndjson"): OpenApiResponse(OpenApiTypes.STR),
+        },
     )
     def get(self, request, pk: str):
         result_format = (request.query_params.get("format") or "csv").lower()
@@ -221,7 +226,9 @@ class BatchJobResultsView(APIView):
                 BatchErrorCode.UNSUPPORTED_FORMAT, f"format must be one of {list(RESULT_FORMATS)}.", field="format"
             )
         job = batch_job_get_for_owner(user=request.user, job_id=pk)
-        response = StreamingHttpResponse(results_stream(job=job, result_format=result_format), content_type=CONTENT_TYPES[result_format])
+        response = StreamingHttpResponse(
+            results_stream(job=job, result_format=result_format), content_type=CONTENT_TYPES[result_format]
+        )
         response["Content-Disposition"] = f'attachment; filename="batch-{job.pk}-results.{result_format}"'
         response["X-Batch-Job-Status"] = job.status
         return response

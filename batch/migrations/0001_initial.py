@@ -12,102 +12,177 @@ import batch.models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('predictions', '0001_initial'),
+        ("predictions", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='BatchUpload',
+            name="BatchUpload",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('file', models.FileField(max_length=255, upload_to=batch.models.upload_to)),
-                ('filename', models.CharField(help_text='The name the file was uploaded with.', max_length=255)),
-                ('format', models.CharField(choices=[('csv', 'Csv'), ('jsonl', 'Jsonl')], max_length=8)),
-                ('size_bytes', models.PositiveBigIntegerField()),
-                ('sha256', models.CharField(max_length=64)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='batch_uploads', to=settings.AUTH_USER_MODEL)),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("file", models.FileField(max_length=255, upload_to=batch.models.upload_to)),
+                ("filename", models.CharField(help_text="The name the file was uploaded with.", max_length=255)),
+                ("format", models.CharField(choices=[("csv", "Csv"), ("jsonl", "Jsonl")], max_length=8)),
+                ("size_bytes", models.PositiveBigIntegerField()),
+                ("sha256", models.CharField(max_length=64)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="batch_uploads",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='BatchJob',
+            name="BatchJob",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('paused', 'Paused'), ('succeeded', 'Succeeded'), ('failed', 'Failed'), ('cancelled', 'Cancelled')], db_index=True, default='queued', max_length=12)),
-                ('columns', models.JSONField(blank=True, default=list, help_text='CSV header, as read at submission.')),
-                ('chunk_rows', models.PositiveIntegerField()),
-                ('rows_total', models.PositiveIntegerField()),
-                ('rows_done', models.PositiveIntegerField(default=0, help_text='Rows scored (and billed).')),
-                ('rows_failed', models.PositiveIntegerField(default=0, help_text='Rows refused with a row error.')),
-                ('chunks_total', models.PositiveIntegerField()),
-                ('chunks_done', models.PositiveIntegerField(default=0)),
-                ('error_code', models.CharField(blank=True, max_length=32)),
-                ('error', models.CharField(blank=True, max_length=500)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('model', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='batch_jobs', to='predictions.registeredmodel')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='batch_jobs', to=settings.AUTH_USER_MODEL)),
-                ('upload', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='jobs', to='batch.batchupload')),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("paused", "Paused"),
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        db_index=True,
+                        default="queued",
+                        max_length=12,
+                    ),
+                ),
+                ("columns", models.JSONField(blank=True, default=list, help_text="CSV header, as read at submission.")),
+                ("chunk_rows", models.PositiveIntegerField()),
+                ("rows_total", models.PositiveIntegerField()),
+                ("rows_done", models.PositiveIntegerField(default=0, help_text="Rows scored (and billed).")),
+                ("rows_failed", models.PositiveIntegerField(default=0, help_text="Rows refused with a row error.")),
+                ("chunks_total", models.PositiveIntegerField()),
+                ("chunks_done", models.PositiveIntegerField(default=0)),
+                ("error_code", models.CharField(blank=True, max_length=32)),
+                ("error", models.CharField(blank=True, max_length=500)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "model",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="batch_jobs",
+                        to="predictions.registeredmodel",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="batch_jobs",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "upload",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="jobs", to="batch.batchupload"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='BatchChunk',
+            name="BatchChunk",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('index', models.PositiveIntegerField()),
-                ('first_row', models.PositiveIntegerField(help_text='1-based number of its first data row.')),
-                ('first_line', models.PositiveIntegerField(help_text='1-based line of the file its first row starts on.')),
-                ('row_count', models.PositiveIntegerField()),
-                ('start_offset', models.PositiveBigIntegerField()),
-                ('end_offset', models.PositiveBigIntegerField()),
-                ('rows_done', models.PositiveIntegerField(default=0)),
-                ('rows_failed', models.PositiveIntegerField(default=0)),
-                ('done_at', models.DateTimeField(blank=True, null=True)),
-                ('job', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='chunks', to='batch.batchjob')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("index", models.PositiveIntegerField()),
+                ("first_row", models.PositiveIntegerField(help_text="1-based number of its first data row.")),
+                (
+                    "first_line",
+                    models.PositiveIntegerField(help_text="1-based line of the file its first row starts on."),
+                ),
+                ("row_count", models.PositiveIntegerField()),
+                ("start_offset", models.PositiveBigIntegerField()),
+                ("end_offset", models.PositiveBigIntegerField()),
+                ("rows_done", models.PositiveIntegerField(default=0)),
+                ("rows_failed", models.PositiveIntegerField(default=0)),
+                ("done_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "job",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="chunks", to="batch.batchjob"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['job', 'index'],
-                'constraints': [models.UniqueConstraint(fields=('job', 'index'), name='batch_chunk_job_index_unique')],
+                "ordering": ["job", "index"],
+                "constraints": [models.UniqueConstraint(fields=("job", "index"), name="batch_chunk_job_index_unique")],
             },
         ),
         migrations.CreateModel(
-            name='BatchResultRow',
+            name="BatchResultRow",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('row_number', models.PositiveIntegerField()),
-                ('line', models.PositiveIntegerField()),
-                ('input', models.JSONField(blank=True, null=True)),
-                ('output', models.JSONField(blank=True, null=True)),
-                ('error', models.JSONField(blank=True, null=True)),
-                ('job', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='results', to='batch.batchjob')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("row_number", models.PositiveIntegerField()),
+                ("line", models.PositiveIntegerField()),
+                ("input", models.JSONField(blank=True, null=True)),
+                ("output", models.JSONField(blank=True, null=True)),
+                ("error", models.JSONField(blank=True, null=True)),
+                (
+                    "job",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="results", to="batch.batchjob"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['job', 'row_number'],
-                'constraints': [models.UniqueConstraint(fields=('job', 'row_number'), name='batch_result_job_row_unique'), models.CheckConstraint(condition=models.Q(models.Q(('error__isnull', False), ('output__isnull', True)), models.Q(('error__isnull', True), ('output__isnull', False)), _connector='OR'), name='batch_result_output_xor_error')],
+                "ordering": ["job", "row_number"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("job", "row_number"), name="batch_result_job_row_unique"),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("error__isnull", False), ("output__isnull", True)),
+                            models.Q(("error__isnull", True), ("output__isnull", False)),
+                            _connector="OR",
+                        ),
+                        name="batch_result_output_xor_error",
+                    ),
+                ],
             },
         ),
         migrations.AddIndex(
-            model_name='batchjob',
-            index=models.Index(fields=['user', '-created_at', '-id'], name='batch_job_user_recent_idx'),
+            model_name="batchjob",
+            index=models.Index(fields=["user", "-created_at", "-id"], name="batch_job_user_recent_idx"),
         ),
         migrations.AddConstraint(
-            model_name='batchjob',
-            constraint=models.CheckConstraint(condition=models.Q(('rows_done__lte', django.db.models.expressions.CombinedExpression(models.F('rows_total'), '-', models.F('rows_failed')))), name='batch_job_rows_within_total'),
+            model_name="batchjob",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "rows_done__lte",
+                        django.db.models.expressions.CombinedExpression(
+                            models.F("rows_total"), "-", models.F("rows_failed")
+                        ),
+                    )
+                ),
+                name="batch_job_rows_within_total",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='batchjob',
-            constraint=models.CheckConstraint(condition=models.Q(('chunks_done__lte', models.F('chunks_total'))), name='batch_job_chunks_within_total'),
+            model_name="batchjob",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("chunks_done__lte", models.F("chunks_total"))), name="batch_job_chunks_within_total"
+            ),
         ),
     ]

@@ -4,25 +4,24 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('batch', '0001_initial'),
+        ("batch", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='batchchunk',
-            name='attempts',
-            field=models.PositiveIntegerField(default=0, help_text='Times a worker began this chunk.'),
+            model_name="batchchunk",
+            name="attempts",
+            field=models.PositiveIntegerField(default=0, help_text="Times a worker began this chunk."),
         ),
         migrations.AddField(
-            model_name='batchchunk',
-            name='enqueued_at',
+            model_name="batchchunk",
+            name="enqueued_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='batchchunk',
-            name='started_at',
+            model_name="batchchunk",
+            name="started_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
     ]

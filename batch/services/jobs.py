@@ -127,9 +127,7 @@ def batch_job_submit(
         )
     else:
         assert content is not None  # exactly one of stream, content and upload_id was given
-        upload = batch_upload_create_from_text(
-            user=user, content=content, file_format=file_format, tier=admission.tier
-        )
+        upload = batch_upload_create_from_text(user=user, content=content, file_format=file_format, tier=admission.tier)
     try:
         return batch_job_create(user=user, model_ref=model_ref, upload=upload, admission=admission)
     except ApplicationError:
@@ -247,9 +245,7 @@ def _run_in_thread(*, job_id) -> None:
         connection.close()  # this thread's own connection
 
 
-def batch_job_run_inline(
-    *, job_id, on_chunk: Callable[[BatchChunk, ChunkOutcome], None] | None = None
-) -> BatchJob:
+def batch_job_run_inline(*, job_id, on_chunk: Callable[[BatchChunk, ChunkOutcome], None] | None = None) -> BatchJob:
     """Runs the pending chunks one after another in this process (no broker; `score_file`).
 
     Stops at the first chunk that pauses, fails or finds the job stopped. Never raises for a chunk's

@@ -120,10 +120,14 @@ def batch_upload_create(
     return upload
 
 
-def batch_upload_create_from_text(*, user, content: str, file_format: str | None, tier: PricingTier | None = None) -> BatchUpload:
+def batch_upload_create_from_text(
+    *, user, content: str, file_format: str | None, tier: PricingTier | None = None
+) -> BatchUpload:
     """An upload from an inline string (GraphQL `content`)."""
     if not file_format:
-        raise ApplicationError.single(BatchErrorCode.INVALID_INPUT, "Give format (csv or jsonl) with content.", field="format")
+        raise ApplicationError.single(
+            BatchErrorCode.INVALID_INPUT, "Give format (csv or jsonl) with content.", field="format"
+        )
     data = content.encode("utf-8")
     if len(data) > settings.BATCH_MAX_UPLOAD_BYTES:
         raise upload_too_large_error()

@@ -15,10 +15,25 @@ class InvoiceSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Invoice
-        fields = ("id", "number", "period", "status", "currency", "total", "tier_name", "created_at", "finalized_at", "paid_at", "payer_url", "lines")
+        fields = (
+            "id",
+            "number",
+            "period",
+            "status",
+            "currency",
+            "total",
+            "tier_name",
+            "created_at",
+            "finalized_at",
+            "paid_at",
+            "payer_url",
+            "lines",
+        )
 
 
 class InvoiceFilterSerializer(serializers.Serializer):
     """Query parameters of GET /invoices: GraphQL `invoices(status:)`."""
 
-    status = serializers.ChoiceField(choices=Invoice.Status.choices, required=False, help_text="Only invoices in this status.")
+    status = serializers.ChoiceField(
+        choices=Invoice.Status.choices, required=False, help_text="Only invoices in this status."
+    )

@@ -29,7 +29,9 @@ class InvoiceListView(generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
-        return invoice_list_for_owner(user=self.request.user, **filters_from_query(self.request, InvoiceFilterSerializer))
+        return invoice_list_for_owner(
+            user=self.request.user, **filters_from_query(self.request, InvoiceFilterSerializer)
+        )
 
 
 class InvoiceDetailView(generics.RetrieveAPIView):

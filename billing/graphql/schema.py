@@ -18,7 +18,9 @@ class InvoiceFilterInput(graphene.InputObjectType):
 class BillingQueries(graphene.ObjectType):
     invoices = graphene.Field(
         InvoiceConnection,
-        status=graphene.String(description="Only invoices in this status.", deprecation_reason=LOOSE_ARGUMENT_DEPRECATED),
+        status=graphene.String(
+            description="Only invoices in this status.", deprecation_reason=LOOSE_ARGUMENT_DEPRECATED
+        ),
         filter=InvoiceFilterInput(description="Which invoices to list."),
         **pagination_arguments(),
         description="Your invoices, newest period first (scope billing). Nullable: a token without the billing "

@@ -20,7 +20,9 @@ class CostType(graphene.ObjectType):
 
     amount_money = money_field("amount", description="The charge for the call: prediction, compute and storage parts.")
     amount = _deprecated_decimal("amountMoney", "The charge for the call, as a bare decimal.")
-    currency = graphene.String(required=True, description="ISO 4217 currency of `amount`.", deprecation_reason=CURRENCY_DEPRECATED)
+    currency = graphene.String(
+        required=True, description="ISO 4217 currency of `amount`.", deprecation_reason=CURRENCY_DEPRECATED
+    )
     predictions = graphene.Int(required=True, description="Predictions in the call.")
     billable_predictions = graphene.Int(required=True, description="Predictions beyond the monthly allowance.")
     cpu_seconds = Decimal(required=True, description="CPU seconds the call was charged for.")
@@ -34,12 +36,18 @@ class PricingTierType(DjangoObjectType):
     """A price list: a monthly fee, an allowance, unit prices and limits."""
 
     name = graphene.String(required=True, description="The tier's unique name (a slug).")
-    currency = graphene.String(required=True, description="ISO 4217 currency of every price.", deprecation_reason=CURRENCY_DEPRECATED)
+    currency = graphene.String(
+        required=True, description="ISO 4217 currency of every price.", deprecation_reason=CURRENCY_DEPRECATED
+    )
     monthly_fee_money = money_field("monthly_fee", description="The fee charged each month.")
     monthly_fee = _deprecated_decimal("monthlyFeeMoney", "The fee charged each month, as a bare decimal.")
     included_predictions = graphene.Int(required=True, description="Predictions per month covered by the fee.")
-    price_per_prediction_money = money_field("price_per_prediction", description="Price of each prediction beyond the allowance.")
-    price_per_prediction = _deprecated_decimal("pricePerPredictionMoney", "Price of each prediction beyond the allowance.")
+    price_per_prediction_money = money_field(
+        "price_per_prediction", description="Price of each prediction beyond the allowance."
+    )
+    price_per_prediction = _deprecated_decimal(
+        "pricePerPredictionMoney", "Price of each prediction beyond the allowance."
+    )
     price_per_cpu_second_money = money_field("price_per_cpu_second", description="Price of one CPU second.")
     price_per_cpu_second = _deprecated_decimal("pricePerCpuSecondMoney", "Price of one CPU second.")
     price_per_mb_money = money_field("price_per_mb", description="Price of one stored megabyte (10^6 bytes).")
@@ -72,7 +80,9 @@ class UsageType(graphene.ObjectType):
     stored_bytes = graphene.Int(required=True, description="Bytes of inputs and outputs stored.")
     amount_money = money_field("amount", description="Usage charges so far (exact; the invoice rounds each line).")
     amount = _deprecated_decimal("amountMoney", "Usage charges so far, as a bare decimal.")
-    currency = graphene.String(required=True, description="ISO 4217 currency of `amount`.", deprecation_reason=CURRENCY_DEPRECATED)
+    currency = graphene.String(
+        required=True, description="ISO 4217 currency of `amount`.", deprecation_reason=CURRENCY_DEPRECATED
+    )
 
     class Meta:
         name = "Usage"
@@ -106,14 +116,18 @@ class InvoiceType(DjangoObjectType):
     number = graphene.String(description="Sequential number (INV-YYYY-NNNNNN), set when finalized; null while a draft.")
     period = graphene.String(required=True, description="The billed month, YYYY-MM (UTC).")
     status = graphene.Field(InvoiceStatus, required=True, description="Where the invoice is in its life.")
-    currency = graphene.String(required=True, description="ISO 4217 currency of every amount.", deprecation_reason=CURRENCY_DEPRECATED)
+    currency = graphene.String(
+        required=True, description="ISO 4217 currency of every amount.", deprecation_reason=CURRENCY_DEPRECATED
+    )
     total_money = money_field("total", description="The sum of the lines.")
     total = _deprecated_decimal("totalMoney", "The sum of the lines, as a bare decimal.")
     tier_name = graphene.String(required=True, description="Name of the pricing tier the invoice was built under.")
     created_at = graphene.DateTime(required=True, description="When the draft was created.")
     finalized_at = graphene.DateTime(description="When it was finalized and numbered; null while a draft.")
     paid_at = graphene.DateTime(description="When payment was received; null until then.")
-    payer_url = graphene.String(description="Where the payer can pay it (the provider's page); null when there is none.")
+    payer_url = graphene.String(
+        description="Where the payer can pay it (the provider's page); null when there is none."
+    )
     lines = graphene.List(graphene.NonNull(InvoiceLineType), required=True, description="The charges, in order.")
 
     class Meta:

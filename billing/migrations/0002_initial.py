@@ -6,57 +6,74 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('billing', '0001_initial'),
-        ('predictions', '0001_initial'),
+        ("billing", "0001_initial"),
+        ("predictions", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='usagerecord',
-            name='model',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='usage_records', to='predictions.registeredmodel'),
+            model_name="usagerecord",
+            name="model",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="usage_records",
+                to="predictions.registeredmodel",
+            ),
         ),
         migrations.AddField(
-            model_name='usagerecord',
-            name='tier',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='usage_records', to='billing.pricingtier'),
+            model_name="usagerecord",
+            name="tier",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="usage_records", to="billing.pricingtier"
+            ),
         ),
         migrations.AddField(
-            model_name='usagerecord',
-            name='user',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='usage_records', to=settings.AUTH_USER_MODEL),
+            model_name="usagerecord",
+            name="user",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="usage_records", to=settings.AUTH_USER_MODEL
+            ),
         ),
         migrations.AddConstraint(
-            model_name='invoice',
-            constraint=models.UniqueConstraint(fields=('user', 'period'), name='invoice_user_period_unique'),
+            model_name="invoice",
+            constraint=models.UniqueConstraint(fields=("user", "period"), name="invoice_user_period_unique"),
         ),
         migrations.AddConstraint(
-            model_name='invoice',
-            constraint=models.CheckConstraint(condition=models.Q(('status', 'draft'), ('number__isnull', False), _connector='OR'), name='invoice_number_unless_draft'),
+            model_name="invoice",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("status", "draft"), ("number__isnull", False), _connector="OR"),
+                name="invoice_number_unless_draft",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='monthlyusage',
-            constraint=models.UniqueConstraint(fields=('user', 'period'), name='monthly_usage_user_period_unique'),
+            model_name="monthlyusage",
+            constraint=models.UniqueConstraint(fields=("user", "period"), name="monthly_usage_user_period_unique"),
         ),
         migrations.AddConstraint(
-            model_name='paymentevent',
-            constraint=models.UniqueConstraint(fields=('provider', 'event_id'), name='payment_event_unique'),
+            model_name="paymentevent",
+            constraint=models.UniqueConstraint(fields=("provider", "event_id"), name="payment_event_unique"),
         ),
         migrations.AddIndex(
-            model_name='usagerecord',
-            index=models.Index(fields=['user', 'period'], name='usage_user_period_idx'),
+            model_name="usagerecord",
+            index=models.Index(fields=["user", "period"], name="usage_user_period_idx"),
         ),
         migrations.AddConstraint(
-            model_name='usagerecord',
-            constraint=models.UniqueConstraint(condition=models.Q(('idempotency_key__isnull', False)), fields=('user', 'idempotency_key'), name='usage_record_idempotency_key_unique'),
+            model_name="usagerecord",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("idempotency_key__isnull", False)),
+                fields=("user", "idempotency_key"),
+                name="usage_record_idempotency_key_unique",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='usagerecord',
-            constraint=models.CheckConstraint(condition=models.Q(('billable_predictions__lte', models.F('predictions'))), name='usage_record_billable_lte_predictions'),
+            model_name="usagerecord",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("billable_predictions__lte", models.F("predictions"))),
+                name="usage_record_billable_lte_predictions",
+            ),
         ),
     ]

@@ -6,36 +6,66 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('billing', '0003_standard_tiers'),
+        ("billing", "0003_standard_tiers"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='monthlyusage',
-            name='closed_at',
+            model_name="monthlyusage",
+            name="closed_at",
             field=models.DateTimeField(blank=True, help_text="When the month's invoice was finalized.", null=True),
         ),
         migrations.AlterField(
-            model_name='usagerecord',
-            name='period',
-            field=models.DateField(help_text="The billing month it is invoiced in: created_at's (UTC), or the next open one when that month was already closed for the user."),
+            model_name="usagerecord",
+            name="period",
+            field=models.DateField(
+                help_text="The billing month it is invoiced in: created_at's (UTC), or the next open one when that month was already closed for the user."
+            ),
         ),
         migrations.CreateModel(
-            name='Subscription',
+            name="Subscription",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('started_at', models.DateTimeField()),
-                ('ended_at', models.DateTimeField(blank=True, help_text='Empty: the subscription in force now.', null=True)),
-                ('tier', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='subscriptions', to='billing.pricingtier')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='subscriptions', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("started_at", models.DateTimeField()),
+                (
+                    "ended_at",
+                    models.DateTimeField(blank=True, help_text="Empty: the subscription in force now.", null=True),
+                ),
+                (
+                    "tier",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="subscriptions",
+                        to="billing.pricingtier",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="subscriptions",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['user', 'started_at'],
-                'indexes': [models.Index(fields=['user', 'started_at'], name='subscription_user_started_idx')],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('ended_at__isnull', True)), fields=('user',), name='subscription_one_open_per_user'), models.CheckConstraint(condition=models.Q(('ended_at__isnull', True), ('ended_at__gt', models.F('started_at')), _connector='OR'), name='subscription_ends_after_it_starts')],
+                "ordering": ["user", "started_at"],
+                "indexes": [models.Index(fields=["user", "started_at"], name="subscription_user_started_idx")],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("ended_at__isnull", True)),
+                        fields=("user",),
+                        name="subscription_one_open_per_user",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("ended_at__isnull", True), ("ended_at__gt", models.F("started_at")), _connector="OR"
+                        ),
+                        name="subscription_ends_after_it_starts",
+                    ),
+                ],
             },
         ),
     ]

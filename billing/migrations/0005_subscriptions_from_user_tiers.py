@@ -21,7 +21,9 @@ def subscriptions_from_user_tiers(apps, schema_editor):
         Subscription.objects.create(user=user, tier_id=user.pricing_tier_id, started_at=started_at)
     for invoice in Invoice.objects.filter(finalized_at__isnull=False).iterator():
         MonthlyUsage.objects.get_or_create(user_id=invoice.user_id, period=invoice.period)
-        MonthlyUsage.objects.filter(user_id=invoice.user_id, period=invoice.period).update(closed_at=invoice.finalized_at)
+        MonthlyUsage.objects.filter(user_id=invoice.user_id, period=invoice.period).update(
+            closed_at=invoice.finalized_at
+        )
 
 
 def user_tiers_from_subscriptions(apps, schema_editor):

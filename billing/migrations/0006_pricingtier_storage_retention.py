@@ -16,21 +16,27 @@ def standard_tiers_storage(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('billing', '0005_subscriptions_from_user_tiers'),
+        ("billing", "0005_subscriptions_from_user_tiers"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='pricingtier',
-            name='retention_days',
-            field=models.PositiveIntegerField(blank=True, help_text='Batch uploads, and finished jobs with their results, are removed this many days after their last use; empty = kept until deleted.', null=True, validators=[django.core.validators.MinValueValidator(1)]),
+            model_name="pricingtier",
+            name="retention_days",
+            field=models.PositiveIntegerField(
+                blank=True,
+                help_text="Batch uploads, and finished jobs with their results, are removed this many days after their last use; empty = kept until deleted.",
+                null=True,
+                validators=[django.core.validators.MinValueValidator(1)],
+            ),
         ),
         migrations.AddField(
-            model_name='pricingtier',
-            name='storage_allowance_bytes',
-            field=models.PositiveBigIntegerField(blank=True, help_text='Bytes of batch uploads a user may hold at once; empty = unlimited.', null=True),
+            model_name="pricingtier",
+            name="storage_allowance_bytes",
+            field=models.PositiveBigIntegerField(
+                blank=True, help_text="Bytes of batch uploads a user may hold at once; empty = unlimited.", null=True
+            ),
         ),
         migrations.RunPython(standard_tiers_storage, migrations.RunPython.noop),
     ]

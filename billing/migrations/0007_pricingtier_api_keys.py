@@ -14,21 +14,26 @@ def standard_tiers_keys(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('billing', '0006_pricingtier_storage_retention'),
+        ("billing", "0006_pricingtier_storage_retention"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='pricingtier',
-            name='is_public',
-            field=models.BooleanField(default=False, help_text="Listed on the portal's plan page, where customers may move to it themselves."),
+            model_name="pricingtier",
+            name="is_public",
+            field=models.BooleanField(
+                default=False, help_text="Listed on the portal's plan page, where customers may move to it themselves."
+            ),
         ),
         migrations.AddField(
-            model_name='pricingtier',
-            name='max_api_keys',
-            field=models.PositiveIntegerField(blank=True, help_text='API keys (client-credentials applications) a user may hold; empty = unlimited.', null=True),
+            model_name="pricingtier",
+            name="max_api_keys",
+            field=models.PositiveIntegerField(
+                blank=True,
+                help_text="API keys (client-credentials applications) a user may hold; empty = unlimited.",
+                null=True,
+            ),
         ),
         migrations.RunPython(standard_tiers_keys, migrations.RunPython.noop),
     ]

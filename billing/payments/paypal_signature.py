@@ -138,9 +138,7 @@ def clear_certificate_cache() -> None:
     _certificates.clear()
 
 
-def signature_valid(
-    *, signature: dict[str, str], webhook_id: str, body: bytes, mode: str, timeout: float
-) -> bool:
+def signature_valid(*, signature: dict[str, str], webhook_id: str, body: bytes, mode: str, timeout: float) -> bool:
     """`signature` holds the five PAYPAL-* header values by field name (auth_algo, cert_url, ...)."""
     if signature["auth_algo"] != AUTH_ALGO:
         return False

@@ -128,7 +128,9 @@ def usage_summary(*, user, period: date) -> UsageSummary:
         cpu_seconds=(totals["cpu_seconds"] or Decimal("0")).quantize(CPU_SECONDS_STEP),
         stored_bytes=totals["stored_bytes"] or 0,
         amount=(totals["amount"] or Decimal("0")).quantize(AMOUNT_STEP),
-        currency=tier_in_force(user=user, at=min(timezone.now(), period_bounds(period)[1] - timedelta(microseconds=1))).currency,
+        currency=tier_in_force(
+            user=user, at=min(timezone.now(), period_bounds(period)[1] - timedelta(microseconds=1))
+        ).currency,
     )
 
 
@@ -137,8 +139,7 @@ def quota_remaining(*, user, now: datetime) -> int | None:
     if tier.monthly_quota is None:
         return None
     used = (
-        MonthlyUsage.objects.filter(user=user, period=period_of(now)).values_list("predictions", flat=True).first()
-        or 0
+        MonthlyUsage.objects.filter(user=user, period=period_of(now)).values_list("predictions", flat=True).first() or 0
     )
     return max(0, tier.monthly_quota - used)
 
@@ -181,9 +182,9 @@ def users_to_invoice(*, period: date, user_model) -> QuerySet:
             Q(ended_at__isnull=True) | Q(ended_at__gte=end), started_at__lte=start, tier__monthly_fee=0
         )
         with_fee = ~Q(pk__in=free_all_month.values("user_id"))
-    return user_model.objects.filter(
-        Q(pk__in=charged) | (with_fee & Q(is_active=True, date_joined__lt=end))
-    ).order_by("pk")
+    return user_model.objects.filter(Q(pk__in=charged) | (with_fee & Q(is_active=True, date_joined__lt=end))).order_by(
+        "pk"
+    )
 
 
 def pricing_tier_list_public() -> QuerySet[PricingTier]:

@@ -4,7 +4,7 @@ and the invoices: no scan of the usage records."""
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from django.db.models import QuerySet, Sum
@@ -51,7 +51,7 @@ def invoices_failed_to_send() -> QuerySet[Invoice]:
 def operations_overview(*, now: datetime, days: int = 14) -> OperationsOverview:
     period = period_of(now)
     start, end = period_bounds(period)
-    today = now.astimezone(timezone.utc).date()
+    today = now.astimezone(UTC).date()
     first = today - timedelta(days=days - 1)
     rolled_id = usage_rolled_id()
     tail = UsageRecord.objects.filter(id__gt=rolled_id)
@@ -68,8 +68,8 @@ def operations_overview(*, now: datetime, days: int = 14) -> OperationsOverview:
     for rolled in UsageDaily.objects.filter(day__gte=first).values("day").annotate(n=Sum("predictions")).order_by():
         per_day[rolled["day"]] += rolled["n"] or 0
     for live in (
-        tail.filter(created_at__gte=datetime(first.year, first.month, first.day, tzinfo=timezone.utc))
-        .annotate(day=TruncDate("created_at", tzinfo=timezone.utc))
+        tail.filter(created_at__gte=datetime(first.year, first.month, first.day, tzinfo=UTC))
+        .annotate(day=TruncDate("created_at", tzinfo=UTC))
         .values("day")
         .annotate(n=Sum("predictions"))
         .order_by()
@@ -95,12 +95,16 @@ def operations_overview(*, now: datetime, days: int = 14) -> OperationsOverview:
         period=period,
         usage_charged=dict(charged),
         paid=_by_currency(
-            invoices.filter(status=Invoice.Status.PAID, paid_at__gte=start, paid_at__lt=end).annotate(total=Sum("total")),
+            invoices.filter(status=Invoice.Status.PAID, paid_at__gte=start, paid_at__lt=end).annotate(
+                total=Sum("total")
+            ),
             "total",
         ),
         open_invoices=_by_currency(invoices.filter(status=Invoice.Status.OPEN).annotate(total=Sum("total")), "total"),
         active_customers=MonthlyUsage.objects.filter(period=period, predictions__gt=0).count(),
-        predictions_per_day=[(first + timedelta(days=i), per_day.get(first + timedelta(days=i), 0)) for i in range(days)],
+        predictions_per_day=[
+            (first + timedelta(days=i), per_day.get(first + timedelta(days=i), 0)) for i in range(days)
+        ],
         top_models=[(names.get(pk, str(pk)), n) for pk, n in top],
         failed_sends=list(invoices_failed_to_send()[:20]),
     )

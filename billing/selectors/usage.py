@@ -3,7 +3,7 @@
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import QuerySet, Sum
@@ -92,7 +92,7 @@ def usage_daily_series(*, user, now: datetime, days: int, split: str) -> dict:
         raise ValueError(f"days must be one of {CHART_DAYS}")
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}")
-    today = now.astimezone(timezone.utc).date()
+    today = now.astimezone(UTC).date()
     first = today - timedelta(days=days - 1)
     rolled_id = usage_rolled_id()
     counts: dict[str, dict[date, list]] = defaultdict(lambda: defaultdict(lambda: [0, ZERO]))
@@ -117,7 +117,9 @@ def usage_daily_series(*, user, now: datetime, days: int, split: str) -> dict:
     if split == "model" and counts:
         labels = {
             pk: f"{name} v{version}"
-            for pk, name, version in RegisteredModel.objects.filter(pk__in=list(counts)).values_list("pk", "name", "version")
+            for pk, name, version in RegisteredModel.objects.filter(pk__in=list(counts)).values_list(
+                "pk", "name", "version"
+            )
         }
     axis = [first + timedelta(days=i) for i in range(days)]
     series = [
@@ -134,4 +136,4 @@ def usage_daily_series(*, user, now: datetime, days: int, split: str) -> dict:
 
 
 def _midnight(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)

@@ -149,15 +149,17 @@ def invoice_draft_compute(*, user, period: date) -> InvoiceDraft:
     usage lines from the month's usage records. The invoice's tier is the one in force at the month's end."""
     start, end = period_bounds(period)
     spans = tier_spans(user=user, start=start, end=end)
-    tier = spans[-1].tier if spans else pricing_tier_for_user(user=user, now=min(timezone.now(), end - timedelta(microseconds=1)))
+    tier = (
+        spans[-1].tier
+        if spans
+        else pricing_tier_for_user(user=user, now=min(timezone.now(), end - timedelta(microseconds=1)))
+    )
     lines = subscription_lines(spans=spans, period=period) + usage_lines(usage_groups(user=user, period=period))
     return InvoiceDraft(tier=tier, currency=tier.currency, lines=lines)
 
 
 def _lines_of(invoice: Invoice) -> list[tuple]:
-    return [
-        (line.kind, line.description, line.quantity, line.unit_price, line.amount) for line in invoice.lines.all()
-    ]
+    return [(line.kind, line.description, line.quantity, line.unit_price, line.amount) for line in invoice.lines.all()]
 
 
 @transaction.atomic
@@ -167,7 +169,11 @@ def invoice_generate(*, user, period: date) -> tuple[Invoice, str]:
     invoice = Invoice.objects.select_for_update().filter(user=user, period=period).first()
     if invoice is not None and invoice.status != Invoice.Status.DRAFT:
         return invoice, "unchanged"
-    if invoice is not None and _lines_of(invoice) == [line.key() for line in draft.lines] and invoice.total == draft.total:
+    if (
+        invoice is not None
+        and _lines_of(invoice) == [line.key() for line in draft.lines]
+        and invoice.total == draft.total
+    ):
         return invoice, "unchanged"
     outcome = "updated" if invoice is not None else "created"
     if invoice is None:
@@ -192,7 +198,11 @@ def _draft_store(*, invoice: Invoice, draft: InvoiceDraft) -> None:
     invoice.lines.all().delete()
     InvoiceLine.objects.bulk_create(
         [
-            InvoiceLine(invoice=invoice, position=position, **{k: getattr(line, k) for k in ("kind", "description", "quantity", "unit_price", "amount")})
+            InvoiceLine(
+                invoice=invoice,
+                position=position,
+                **{k: getattr(line, k) for k in ("kind", "description", "quantity", "unit_price", "amount")},
+            )
             for position, line in enumerate(draft.lines)
         ]
     )
@@ -202,7 +212,9 @@ def _period_close(*, invoice: Invoice, now) -> None:
     """Closes the month for the invoice's user and brings the draft up to date with every usage record
     committed in it. Setting closed_at takes the counter row's lock, so a call still being charged in
     that month commits first (and is included here); any later one lands in the next open month."""
-    MonthlyUsage.objects.bulk_create([MonthlyUsage(user_id=invoice.user_id, period=invoice.period)], ignore_conflicts=True)
+    MonthlyUsage.objects.bulk_create(
+        [MonthlyUsage(user_id=invoice.user_id, period=invoice.period)], ignore_conflicts=True
+    )
     MonthlyUsage.objects.filter(user_id=invoice.user_id, period=invoice.period).update(closed_at=now)
     draft = invoice_draft_compute(user=invoice.user, period=invoice.period)
     if _lines_of(invoice) != [line.key() for line in draft.lines] or invoice.total != draft.total:
@@ -261,7 +273,9 @@ def invoice_finalize(*, invoice: Invoice) -> Invoice:
         now = timezone.now()
         if now < period_bounds(locked.period)[1]:
             raise ConflictError.single(
-                BillingErrorCode.INVALID_TRANSITION, "The month is not over yet: its usage may still grow.", field="period"
+                BillingErrorCode.INVALID_TRANSITION,
+                "The month is not over yet: its usage may still grow.",
+                field="period",
             )
         _period_close(invoice=locked, now=now)
         locked.number = _next_number(now.year)
@@ -282,7 +296,8 @@ def invoice_send_request(*, invoice: Invoice) -> bool:
         send_invoice.apply_async((invoice.pk,), retry_policy=_SEND_PUBLISH_RETRY_POLICY)
     except Exception as error:  # noqa: BLE001 - the invoice is committed; the hourly re-send is the retry
         logger.warning(
-            "invoice send not queued", extra={"invoice": invoice.number, "error": type(error).__name__, "detail": str(error)[:200]}
+            "invoice send not queued",
+            extra={"invoice": invoice.number, "error": type(error).__name__, "detail": str(error)[:200]},
         )
         invoice.last_send_error = f"{SEND_NOT_QUEUED}: the task queue is unavailable; the hourly re-send will send it."
         Invoice.objects.filter(pk=invoice.pk, provider_invoice_id="").update(last_send_error=invoice.last_send_error)

@@ -29,7 +29,9 @@ def invoice_document(*, invoice: Invoice) -> InvoiceDocument:
         recipient_email=user.email,
         recipient_name=user.get_full_name() or user.username,
         lines=tuple(
-            InvoiceLineDocument(description=line.description, quantity=line.quantity, unit_price=line.unit_price, amount=line.amount)
+            InvoiceLineDocument(
+                description=line.description, quantity=line.quantity, unit_price=line.unit_price, amount=line.amount
+            )
             for line in invoice.lines.all()
         ),
     )
@@ -54,7 +56,8 @@ def invoice_send(*, invoice_id: int) -> str:
         sent = provider.send_invoice(document=invoice_document(invoice=invoice))
     except PaymentProviderError as error:
         logger.warning(
-            "invoice send failed", extra={"invoice": invoice.number, "code": str(error.code), "retryable": error.retryable}
+            "invoice send failed",
+            extra={"invoice": invoice.number, "code": str(error.code), "retryable": error.retryable},
         )
         Invoice.objects.filter(pk=invoice.pk).update(
             payment_provider=provider.name,
@@ -90,7 +93,7 @@ def invoices_send_pending() -> dict[str, int]:
 
 
 def payment_webhook_handle(*, headers: Mapping[str, str], body: bytes) -> str:
-    """"ignored" for anything unverified (forged, malformed), "duplicate" for a replay, else what it did."""
+    """ "ignored" for anything unverified (forged, malformed), "duplicate" for a replay, else what it did."""
     provider = get_payment_provider()
     event = provider.verify_webhook(headers=headers, body=body)
     if event is None:
@@ -111,7 +114,10 @@ def payment_webhook_handle(*, headers: Mapping[str, str], body: bytes) -> str:
                 return "paid" if invoice_mark_paid(invoice=invoice) else "already paid"
             except ApplicationError:
                 # Paid at the provider but void (or draft) here: keep the event, leave the invoice, tell a human.
-                logger.error("payment received for an invoice that is not open", extra={"invoice": invoice.pk, "status": invoice.status})
+                logger.error(
+                    "payment received for an invoice that is not open",
+                    extra={"invoice": invoice.pk, "status": invoice.status},
+                )
                 return "conflict"
     except IntegrityError:
         return "duplicate"

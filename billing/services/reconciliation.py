@@ -102,7 +102,9 @@ def billing_reconcile(*, period: date | None = None, include_drafts: bool = Fals
     same arithmetic (right after generating them: a draft is not refreshed by later usage)."""
     invoices = _reconciled_invoices(period=period, include_drafts=include_drafts)
     periods = sorted(set(invoices.values_list("period", flat=True)))
-    return ReconciliationReport(periods=[_period_reconcile(period=p, invoices=invoices.filter(period=p)) for p in periods])
+    return ReconciliationReport(
+        periods=[_period_reconcile(period=p, invoices=invoices.filter(period=p)) for p in periods]
+    )
 
 
 def _period_reconcile(*, period: date, invoices) -> PeriodReconciliation:
@@ -115,15 +117,15 @@ def _period_reconcile(*, period: date, invoices) -> PeriodReconciliation:
     for group in usage_groups(period=period, user_ids=users):
         groups_of[group["user_id"]].append(group)
     stored_of: dict[int, list[tuple]] = defaultdict(list)
-    for user_id, *line in InvoiceLine.objects.filter(invoice_id__in=invoice_of.values(), kind__in=USAGE_KINDS).values_list(
-        "invoice__user_id", "kind", "quantity", "unit_price", "amount"
-    ):
+    for user_id, *line in InvoiceLine.objects.filter(
+        invoice_id__in=invoice_of.values(), kind__in=USAGE_KINDS
+    ).values_list("invoice__user_id", "kind", "quantity", "unit_price", "amount"):
         stored_of[user_id].append(tuple(line))
     counters = {
         user_id: (predictions, closed_at)
-        for user_id, predictions, closed_at in MonthlyUsage.objects.filter(period=period, user_id__in=users).values_list(
-            "user_id", "predictions", "closed_at"
-        )
+        for user_id, predictions, closed_at in MonthlyUsage.objects.filter(
+            period=period, user_id__in=users
+        ).values_list("user_id", "predictions", "closed_at")
     }
 
     records = predictions = 0
@@ -135,12 +137,18 @@ def _period_reconcile(*, period: date, invoices) -> PeriodReconciliation:
         user_records = sum(g["records"] for g in groups)
         user_predictions = sum(g["predictions"] for g in groups)
         user_amount = sum((g["amount"] for g in groups), Decimal("0"))
-        records, predictions, usage_amount = records + user_records, predictions + user_predictions, usage_amount + user_amount
+        records, predictions, usage_amount = (
+            records + user_records,
+            predictions + user_predictions,
+            usage_amount + user_amount,
+        )
         invoiced += sum((line[3] for line in stored), Decimal("0"))
         if expected != stored:
             differences.append(
                 Difference(
-                    check="usage_lines", period=period, user_id=user_id,
+                    check="usage_lines",
+                    period=period,
+                    user_id=user_id,
                     expected=f"{len(expected)} lines, {sum((line[3] for line in expected), Decimal('0'))} (records: {user_amount})",
                     actual=f"{len(stored)} lines, {sum((line[3] for line in stored), Decimal('0'))}",
                 )  # fmt: skip
@@ -148,10 +156,14 @@ def _period_reconcile(*, period: date, invoices) -> PeriodReconciliation:
         counted, closed_at = counters.get(user_id, (0, None))
         if counted != user_predictions:
             differences.append(
-                Difference(check="counter", period=period, user_id=user_id, expected=str(user_predictions), actual=str(counted))
+                Difference(
+                    check="counter", period=period, user_id=user_id, expected=str(user_predictions), actual=str(counted)
+                )
             )
         if user_id in finalized and closed_at is None:
-            differences.append(Difference(check="not_closed", period=period, user_id=user_id, expected="closed", actual="open"))
+            differences.append(
+                Difference(check="not_closed", period=period, user_id=user_id, expected="closed", actual="open")
+            )
 
     if finalized:
         uninvoiced = (
@@ -164,8 +176,11 @@ def _period_reconcile(*, period: date, invoices) -> PeriodReconciliation:
         for row in uninvoiced:
             differences.append(
                 Difference(
-                    check="uninvoiced_usage", period=period, user_id=row["user_id"],
-                    expected="an invoice", actual=f"none for {row['records']} records, {row['amount']}",
+                    check="uninvoiced_usage",
+                    period=period,
+                    user_id=row["user_id"],
+                    expected="an invoice",
+                    actual=f"none for {row['records']} records, {row['amount']}",
                 )  # fmt: skip
             )
     return PeriodReconciliation(

@@ -5,7 +5,7 @@ totals to the stored ones in Python is safe (one writer at a time). The predicti
 the dashboard reads the rollup plus the records newer than `rolled_id` (see billing.selectors.usage)."""
 
 from dataclasses import dataclass
-from datetime import timezone as dt_timezone
+from datetime import UTC
 
 from django.db import transaction
 from django.db.models import Count, Max, Sum
@@ -38,7 +38,7 @@ class RollupReport:
 def usage_daily_totals(*, records) -> dict[tuple, dict]:
     """Totals of `records` (a UsageRecord queryset) per rollup key, aggregated in the database."""
     grouped = (
-        records.annotate(day=TruncDate("created_at", tzinfo=dt_timezone.utc))
+        records.annotate(day=TruncDate("created_at", tzinfo=UTC))
         .values(*KEY)
         .annotate(
             n_calls=Count("id"),

@@ -25,7 +25,9 @@ def subscription_change(*, user, tier: PricingTier, at: datetime | None = None) 
     now = timezone.now()  # read under the lock: a change "now" never lands before one that got the lock first
     at = at or now
     if at > now:
-        raise ConflictError.single(BillingErrorCode.SUBSCRIPTION_CONFLICT, "A tier change cannot be scheduled.", field="at")
+        raise ConflictError.single(
+            BillingErrorCode.SUBSCRIPTION_CONFLICT, "A tier change cannot be scheduled.", field="at"
+        )
     if closed_since(user=user, moment=at):
         raise ConflictError.single(
             BillingErrorCode.PERIOD_CLOSED, "That month's invoice is finalized: its tiers are final.", field="at"
@@ -63,5 +65,7 @@ def subscription_change_by_customer(*, user, tier_name: str) -> Subscription:
 
 def _overlap_error() -> ConflictError:
     return ConflictError.single(
-        BillingErrorCode.SUBSCRIPTION_CONFLICT, "The change would overlap the tier history already recorded.", field="at"
+        BillingErrorCode.SUBSCRIPTION_CONFLICT,
+        "The change would overlap the tier history already recorded.",
+        field="at",
     )

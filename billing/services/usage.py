@@ -64,8 +64,7 @@ def quota_precheck(*, user, tier: PricingTier, count: int, now: datetime) -> Non
     if tier.monthly_quota is None:
         return
     used = (
-        MonthlyUsage.objects.filter(user=user, period=period_of(now)).values_list("predictions", flat=True).first()
-        or 0
+        MonthlyUsage.objects.filter(user=user, period=period_of(now)).values_list("predictions", flat=True).first() or 0
     )
     if used + count > tier.monthly_quota:
         raise _quota_error(tier, now, used)
@@ -107,7 +106,9 @@ def _counter_add_slow(*, user, tier: PricingTier, period, count: int, now: datet
                 )
                 late_usage_moved_observed()
             return period, total
-        used, closed_at = MonthlyUsage.objects.filter(user=user, period=period).values_list("predictions", "closed_at").get()
+        used, closed_at = (
+            MonthlyUsage.objects.filter(user=user, period=period).values_list("predictions", "closed_at").get()
+        )
         if closed_at is None:
             raise _quota_error(tier, now, used, period)
         period = period_next(period)

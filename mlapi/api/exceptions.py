@@ -54,7 +54,13 @@ def _flatten(detail, field: str | None = None) -> list[dict]:
     if isinstance(detail, list):
         return [e for item in detail for e in _flatten(item, field)]
     code = getattr(detail, "code", None) or "INVALID"
-    return [{"field": None if field in (None, "non_field_errors") else field, "code": str(code).upper(), "message": str(detail)}]
+    return [
+        {
+            "field": None if field in (None, "non_field_errors") else field,
+            "code": str(code).upper(),
+            "message": str(detail),
+        }
+    ]
 
 
 def api_exception_handler(exc, context):
@@ -98,7 +104,16 @@ def _error_response(exc) -> Response:
         return response
     logger.error("unexpected error in REST view", exc_info=exc)
     return Response(
-        {"errors": [{"field": None, "code": "INTERNAL_SERVER_ERROR", "message": "Internal server error.", "request_id": current_request_id()}]},
+        {
+            "errors": [
+                {
+                    "field": None,
+                    "code": "INTERNAL_SERVER_ERROR",
+                    "message": "Internal server error.",
+                    "request_id": current_request_id(),
+                }
+            ]
+        },
         status=500,
     )
 

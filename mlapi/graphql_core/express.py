@@ -111,7 +111,9 @@ class _FieldPlan:
     has_arguments: bool
     complete: Completer
 
-    def execute(self, request: _Request, source: Any, parent_path: Path | None, *, arguments: dict | None = None) -> Any:
+    def execute(
+        self, request: _Request, source: Any, parent_path: Path | None, *, arguments: dict | None = None
+    ) -> Any:
         """graphql-core's `execute_field` (synchronous resolvers only); `arguments` when already coerced."""
         path = Path(parent_path, self.key, self.parent_type.name)
         definition = self.definition
@@ -131,7 +133,11 @@ class _FieldPlan:
         )
         try:
             if arguments is None:
-                arguments = get_argument_values(definition, self.nodes[0], request.variable_values) if self.has_arguments else {}
+                arguments = (
+                    get_argument_values(definition, self.nodes[0], request.variable_values)
+                    if self.has_arguments
+                    else {}
+                )
             return self.complete(request, info, path, self.resolve(source, info, **arguments))
         except Exception as raw_error:  # noqa: BLE001 - graphql-core's rule: located, collected or propagated
             error = located_error(raw_error, self.nodes, path.as_list())
@@ -285,7 +291,9 @@ class ExpressPlan:
     fragments: dict
     root_field: _FieldPlan  # one mutation per request (GRAPHQL_MAX_MUTATIONS is 1; more go through graphene)
 
-    def execute(self, *, schema: GraphQLSchema, root_value: Any, context: Any, variables: dict | None) -> ExecutionResult | None:
+    def execute(
+        self, *, schema: GraphQLSchema, root_value: Any, context: Any, variables: dict | None
+    ) -> ExecutionResult | None:
         """The result graphene would give, or None (nothing has run) when graphene must answer instead."""
         coerced = get_variable_values(
             schema, self.operation.variable_definitions or (), variables or {}, max_errors=MAX_COERCION_ERRORS
@@ -311,7 +319,9 @@ class ExpressPlan:
         return ExecutionResult(data, errors)
 
 
-def express_plan_build(*, schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode) -> ExpressPlan | None:
+def express_plan_build(
+    *, schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode
+) -> ExpressPlan | None:
     """A plan for a validated document's `operation`, or None when graphene must answer it."""
     if operation.operation != OperationType.MUTATION:
         return None

@@ -29,7 +29,13 @@ from graphql import (
 from graphql.type import GraphQLString
 
 CLOSED_SET_NAMES = ("stage", "status", "task", "kind", "format", "source", "code")
-_CLOSED_SET = re.compile(r"(^|[a-z0-9])(" + "|".join(n.capitalize() for n in CLOSED_SET_NAMES) + r")$|^(" + "|".join(CLOSED_SET_NAMES) + r")$")
+_CLOSED_SET = re.compile(
+    r"(^|[a-z0-9])("
+    + "|".join(n.capitalize() for n in CLOSED_SET_NAMES)
+    + r")$|^("
+    + "|".join(CLOSED_SET_NAMES)
+    + r")$"
+)
 PAGINATION_ARGUMENTS = ("first", "after", "last", "before")
 
 
@@ -98,7 +104,7 @@ def _description_problems(schema: GraphQLSchema) -> list[str]:
 def _payload_problems(schema: GraphQLSchema) -> list[str]:
     problems = []
     error_interface = schema.type_map.get("Error")
-    for name, field in (schema.mutation_type.fields.items() if schema.mutation_type else ()):
+    for name, field in schema.mutation_type.fields.items() if schema.mutation_type else ():
         payload = get_named_type(field.type)
         if not payload.name.endswith("Payload"):
             problems.append(f"Mutation.{name}: returns {payload.name}, not a …Payload")
@@ -118,7 +124,9 @@ def _payload_problems(schema: GraphQLSchema) -> list[str]:
             problems.append(f"{payload.name}.errors: {error_type.name} does not implement Error")
             continue
         code = error_type.fields.get("code")
-        if code is None or not (isinstance(code.type, GraphQLNonNull) and isinstance(code.type.of_type, GraphQLEnumType)):
+        if code is None or not (
+            isinstance(code.type, GraphQLNonNull) and isinstance(code.type.of_type, GraphQLEnumType)
+        ):
             problems.append(f"{error_type.name}.code: must be a non-null enum")
     return problems
 
@@ -132,7 +140,11 @@ def _connection_problems(schema: GraphQLSchema) -> list[str]:
         if total is None or str(total.type) != "Int!":
             problems.append(f"{type_.name}: needs totalCount: Int!")
         edges = type_.fields["edges"].type
-        if not (isinstance(edges, GraphQLNonNull) and isinstance(edges.of_type, GraphQLList) and isinstance(edges.of_type.of_type, GraphQLNonNull)):
+        if not (
+            isinstance(edges, GraphQLNonNull)
+            and isinstance(edges.of_type, GraphQLList)
+            and isinstance(edges.of_type.of_type, GraphQLNonNull)
+        ):
             problems.append(f"{type_.name}.edges: must be a non-null list of non-null edges")
         edge = get_named_type(edges)
         node = getattr(edge, "fields", {}).get("node")

@@ -53,7 +53,9 @@ class BaseMutation(graphene.Mutation):
         known = set(code_enum._meta.enum.__members__)
         for error in errors:
             if error.code not in known:
-                logger.error("error code %s is not in %s: add its Enum to the error type", error.code, code_enum._meta.name)
+                logger.error(
+                    "error code %s is not in %s: add its Enum to the error type", error.code, code_enum._meta.name
+                )
         return [error_type(**e.as_dict()) for e in errors]
 
     @classmethod

@@ -93,7 +93,9 @@ class CountableConnection(graphene.relay.Connection):
 
 
 PAGINATION_ARGUMENTS = {
-    "first": lambda: graphene.Int(description="Page size from the start (after `after`); default 20, at most the server's limit."),
+    "first": lambda: graphene.Int(
+        description="Page size from the start (after `after`); default 20, at most the server's limit."
+    ),
     "after": lambda: graphene.String(description="A cursor from this connection: items after it."),
     "last": lambda: graphene.Int(description="Page size from the end (before `before`): backward pagination."),
     "before": lambda: graphene.String(description="A cursor from this connection: items before it."),

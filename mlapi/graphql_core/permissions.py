@@ -13,7 +13,9 @@ def require_scope(info, scope: str):
     """The calling user, if authenticated with `scope`; a top-level error otherwise."""
     caller = caller_of(info)
     if not caller.is_authenticated:
-        raise GraphQLError("Authentication required: send Authorization: Bearer <token>.", extensions={"code": "UNAUTHENTICATED"})
+        raise GraphQLError(
+            "Authentication required: send Authorization: Bearer <token>.", extensions={"code": "UNAUTHENTICATED"}
+        )
     if scope not in caller.scopes:
         raise GraphQLError(f"This token lacks the '{scope}' scope.", extensions={"code": "FORBIDDEN"})
     return caller.user

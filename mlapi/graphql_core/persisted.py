@@ -89,7 +89,9 @@ def _manifest_load(path: str) -> dict[str, str]:
     for operation in manifest.get("operations", []):
         body, sha256 = operation["body"], operation["id"]
         if document_sha256(body) != sha256:
-            raise ImproperlyConfigured(f"Trusted document {operation.get('name')!r} in {path}: id is not the body's sha256.")
+            raise ImproperlyConfigured(
+                f"Trusted document {operation.get('name')!r} in {path}: id is not the body's sha256."
+            )
         documents[sha256] = body
     return documents
 

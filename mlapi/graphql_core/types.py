@@ -77,7 +77,7 @@ class MoneyValue:
 class Money(graphene.ObjectType):
     """An amount of money: an exact Decimal string and its ISO 4217 currency, never a float."""
 
-    amount = Decimal(required=True, description="Exact decimal string, e.g. \"12.3400\".")
+    amount = Decimal(required=True, description='Exact decimal string, e.g. "12.3400".')
     currency = graphene.String(required=True, description="ISO 4217 code, e.g. USD.")
 
 

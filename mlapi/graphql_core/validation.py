@@ -56,7 +56,9 @@ def document_parse(query: str, *, max_tokens: int | None = None) -> DocumentNode
         return parse(query, max_lexical_tokens=max_tokens, max_comments=max_tokens, max_source_length=max_length)
     except GraphQLError as error:
         if "contains more than" in error.message:  # graphql-core's wording for its token and comment limits
-            raise _limit_error(f"The document has more than {max_tokens} tokens or comments.", "QUERY_TOO_LARGE") from None
+            raise _limit_error(
+                f"The document has more than {max_tokens} tokens or comments.", "QUERY_TOO_LARGE"
+            ) from None
         raise
 
 

@@ -31,12 +31,12 @@ from mlapi.graphql_core.persisted import (
     persisted_document_register,
     persisted_document_resolve,
 )
+from mlapi.graphql_core.upload import MultipartGraphQLView, body_max_bytes, too_large_code, upload_limit_install
 from mlapi.graphql_core.validation import (
     document_errors,
     document_parse,
     validation_settings,
 )
-from mlapi.graphql_core.upload import MultipartGraphQLView, body_max_bytes, too_large_code, upload_limit_install
 from mlapi.observability.context import context_update, current_request_id
 
 logger = logging.getLogger(__name__)
@@ -216,6 +216,9 @@ class MlapiGraphQLView(MultipartGraphQLView):
                 "extensions": {"code": "INTERNAL_SERVER_ERROR", "requestId": current_request_id()},
             }
         if isinstance(error, HttpError):
-            return {"message": error.message or "Bad request.", "extensions": {"code": getattr(error, "code", "BAD_REQUEST")}}
+            return {
+                "message": error.message or "Bad request.",
+                "extensions": {"code": getattr(error, "code", "BAD_REQUEST")},
+            }
         logger.error("unexpected error in GraphQL view", exc_info=error)
         return {"message": "Internal server error.", "extensions": {"code": "INTERNAL_SERVER_ERROR"}}

@@ -36,7 +36,9 @@ def _page(request: HttpRequest, *, shown=None, status: int = 200) -> HttpRespons
             "keys": keys,
             "tier": tier,
             "at_limit": tier.max_api_keys is not None and len(keys) >= tier.max_api_keys,
-            "scope_choices": [(scope, SCOPE_LABELS[scope], scope in DEFAULT_KEY_SCOPES) for scope in sorted(CUSTOMER_KEY_SCOPES)],
+            "scope_choices": [
+                (scope, SCOPE_LABELS[scope], scope in DEFAULT_KEY_SCOPES) for scope in sorted(CUSTOMER_KEY_SCOPES)
+            ],
             "shown": shown,
             "token_url": request.build_absolute_uri("/o/token/"),
         },
@@ -62,7 +64,9 @@ def key_list(request: HttpRequest) -> HttpResponse:
 @require_POST
 def key_create(request: HttpRequest) -> HttpResponse:
     try:
-        created = api_key_create(user=request.user, name=request.POST.get("name", ""), scopes=request.POST.getlist("scopes"))
+        created = api_key_create(
+            user=request.user, name=request.POST.get("name", ""), scopes=request.POST.getlist("scopes")
+        )
     except ApplicationError as error:
         return _error(request, error)
     # Rendered, not redirected: the secret is in this one response only (never in the session or a URL).

@@ -46,24 +46,24 @@ def _examples(*, request: HttpRequest, model, client_id: str) -> dict:
         f"  -d grant_type=client_credentials -d scope=predict {base}/o/token/"
     )
     curl = (
-        f"{token}\n# → {{\"access_token\": \"…\"}}\n"
+        f'{token}\n# → {{"access_token": "…"}}\n'
         f"curl -s -X POST {base}/api/v1/models/{model.name}/predict?version={model.version} \\\n"
         f"  -H \"Authorization: Bearer $ACCESS_TOKEN\" -H 'Content-Type: application/json' \\\n"
         f"  -d '{body}'"
     )
     python = (
         "import requests\n\n"
-        f"token = requests.post(\"{base}/o/token/\", auth=(\"{client_id}\", \"YOUR_CLIENT_SECRET\"),\n"
-        "                      data={\"grant_type\": \"client_credentials\", \"scope\": \"predict\"}).json()[\"access_token\"]\n"
-        f"answer = requests.post(\"{base}/api/v1/models/{model.name}/predict\", params={{\"version\": {model.version}}},\n"
-        f"                       headers={{\"Authorization\": f\"Bearer {{token}}\"}}, json={{\"features\": {features!r}}})\n"
-        "print(answer.json()[\"prediction\"][\"output\"], answer.json()[\"cost\"])"
+        f'token = requests.post("{base}/o/token/", auth=("{client_id}", "YOUR_CLIENT_SECRET"),\n'
+        '                      data={"grant_type": "client_credentials", "scope": "predict"}).json()["access_token"]\n'
+        f'answer = requests.post("{base}/api/v1/models/{model.name}/predict", params={{"version": {model.version}}},\n'
+        f'                       headers={{"Authorization": f"Bearer {{token}}"}}, json={{"features": {features!r}}})\n'
+        'print(answer.json()["prediction"]["output"], answer.json()["cost"])'
     )
     graphql_features = json.dumps(features)
     graphql = (
         f"# POST {base}/graphql/ with the header  Authorization: Bearer <access token>\n"
         "mutation {\n"
-        f"  createPrediction(input: {{modelName: \"{model.name}\", modelVersion: {model.version},\n"
+        f'  createPrediction(input: {{modelName: "{model.name}", modelVersion: {model.version},\n'
         f"    features: {graphql_features}}}) {{\n"
         "    prediction { id output }\n"
         "    cost { amount currency }\n"
@@ -113,7 +113,9 @@ def models(request: HttpRequest, model_id: int | None = None) -> HttpResponse:
         features = _features_from_form(schema=model.input_schema, data=request.POST)
         tried = {"model_id": model.pk, "features": features, "values": request.POST}
         try:
-            outcome = prediction_create(user=request.user, model_ref=ModelRef(model_id=str(model.pk)), features=features)
+            outcome = prediction_create(
+                user=request.user, model_ref=ModelRef(model_id=str(model.pk)), features=features
+            )
         except ApplicationError as error:
             tried["errors"] = error.errors
             status = error.http_status

@@ -39,10 +39,26 @@ BANK_EXAMPLE = OpenApiExample(
     "bank-marketing (batch of two)",
     value={
         "instances": [
-            {"age": 41, "job": "management", "marital": "married", "education": "tertiary",
-             "balance": 1200.0, "housing": "no", "duration": 380, "campaign": 2},
-            {"age": 23, "job": "student", "marital": "single", "education": "secondary",
-             "balance": 150.0, "housing": "yes", "duration": 90, "campaign": 4},
+            {
+                "age": 41,
+                "job": "management",
+                "marital": "married",
+                "education": "tertiary",
+                "balance": 1200.0,
+                "housing": "no",
+                "duration": 380,
+                "campaign": 2,
+            },
+            {
+                "age": 23,
+                "job": "student",
+                "marital": "single",
+                "education": "secondary",
+                "balance": 150.0,
+                "housing": "yes",
+                "duration": 90,
+                "campaign": 4,
+            },
         ]
     },
     request_only=True,
@@ -116,7 +132,9 @@ class PredictView(APIView):
                 request,
                 view=self,
                 name=name,
-                answer=lambda user, body, version: self._predict(user=user, name=name, body=body, version=version, request=request),
+                answer=lambda user, body, version: self._predict(
+                    user=user, name=name, body=body, version=version, request=request
+                ),
             )
             if lean is not None:
                 return lean
@@ -139,7 +157,9 @@ class PredictView(APIView):
             raise ParseError("The body must be a JSON object.")
         unknown = sorted(set(body) - PREDICT_FIELDS)
         if unknown:
-            raise ApplicationError.single(PredictionErrorCode.UNKNOWN_FIELD, f"Unknown field(s): {unknown[:5]}.", field=str(unknown[0])[:100])
+            raise ApplicationError.single(
+                PredictionErrorCode.UNKNOWN_FIELD, f"Unknown field(s): {unknown[:5]}.", field=str(unknown[0])[:100]
+            )
         version = request.query_params.get("version")
         if version is not None and not version.isdigit():
             raise NotFoundError.single(PredictionErrorCode.NOT_FOUND, "No such model version.", field="version")

@@ -27,7 +27,9 @@ class CreatePrediction(BaseMutation):
     and limits come back in `errors`, and then nothing is stored or billed."""
 
     prediction = graphene.Field(PredictionType, description="The prediction, when `features` was given.")
-    predictions = graphene.List(graphene.NonNull(PredictionType), description="Every prediction of this call, in input order.")
+    predictions = graphene.List(
+        graphene.NonNull(PredictionType), description="Every prediction of this call, in input order."
+    )
     cost = graphene.Field(CostType, description="What the call was charged; null when it failed.")
     replayed = graphene.Boolean(description="True when an idempotency key matched an earlier call.")
     warnings = graphene.List(

@@ -23,7 +23,6 @@ from predictions.selectors import model_get_for_registry
 from predictions.services import model_register, model_set_stage
 
 
-
 def _camel(name: str | None) -> str | None:
     """input_schema.age -> inputSchema.age: the service names fields as Python does, GraphQL as its schema does."""
     if not name:
@@ -146,7 +145,10 @@ class SetModelStage(BaseMutation):
             raise NotFoundError.single(RegistryErrorCode.NOT_FOUND, "No such model.", field="modelId") from None
         try:
             model = model_set_stage(
-                model=model, stage=enum_value(input["stage"]), changed_by=user, allow_breaking=bool(input.get("allow_breaking"))
+                model=model,
+                stage=enum_value(input["stage"]),
+                changed_by=user,
+                allow_breaking=bool(input.get("allow_breaking")),
             )
         except ApplicationError as error:
             raise _in_graphql_names(error) from None

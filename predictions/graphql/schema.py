@@ -49,7 +49,9 @@ class PredictionsQueries(graphene.ObjectType):
     model = graphene.Field(
         ModelType,
         id=graphene.ID(description="The version's id."),
-        name=graphene.String(description="The model's name (with version, or alone for its latest production version)."),
+        name=graphene.String(
+            description="The model's name (with version, or alone for its latest production version)."
+        ),
         version=graphene.Int(description="The version number, with name."),
         description="By id, or by name and version (version omitted: the latest production version).",
     )
@@ -92,7 +94,16 @@ class PredictionsQueries(graphene.ObjectType):
 
     @staticmethod
     def resolve_predictions(
-        root, info, model=None, created_after=None, created_before=None, filter=None, first=None, after=None, last=None, before=None
+        root,
+        info,
+        model=None,
+        created_after=None,
+        created_before=None,
+        filter=None,
+        first=None,
+        after=None,
+        last=None,
+        before=None,
     ):
         user = require_scope(info, "read")
         every_tenant = caller_of(info).sees_every_tenant
@@ -105,7 +116,10 @@ class PredictionsQueries(graphene.ObjectType):
             except NotFoundError:
                 nothing = prediction_list_for_user(user=user).none()
                 return connection_resolve(
-                    PredictionConnection, nothing, order=("-created_at", "-id"), **{**pages, "after": None, "before": None}
+                    PredictionConnection,
+                    nothing,
+                    order=("-created_at", "-id"),
+                    **{**pages, "after": None, "before": None},
                 )
         predictions = prediction_list_for_user(
             user=user,

@@ -26,11 +26,17 @@ class ModelType(ModelRegistryFields, ModelQualityFields, DjangoObjectType):
     input_schema = GenericScalar(
         required=True, description="The features the model takes: {features: [{name, type, allowed?, nullable?}]}."
     )
-    classes = GenericScalar(required=True, description="The class labels of a classifier, in the estimator's order; [] otherwise.")
-    metrics = GenericScalar(required=True, description="Evaluation metrics given at registration, e.g. {accuracy: 0.97}.")
+    classes = GenericScalar(
+        required=True, description="The class labels of a classifier, in the estimator's order; [] otherwise."
+    )
+    metrics = GenericScalar(
+        required=True, description="Evaluation metrics given at registration, e.g. {accuracy: 0.97}."
+    )
     created_at = graphene.DateTime(required=True, description="When the version was registered.")
     versions = graphene.List(
-        graphene.NonNull(lambda: ModelType), required=True, description="Every version of this model you may see, newest first."
+        graphene.NonNull(lambda: ModelType),
+        required=True,
+        description="Every version of this model you may see, newest first.",
     )
 
     class Meta:

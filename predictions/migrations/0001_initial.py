@@ -10,66 +10,112 @@ import predictions.models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('billing', '0001_initial'),
+        ("billing", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='RegisteredModel',
+            name="RegisteredModel",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.SlugField(max_length=100)),
-                ('version', models.PositiveIntegerField()),
-                ('description', models.TextField(blank=True)),
-                ('artifact', models.FileField(max_length=255, upload_to=predictions.models.artifact_upload_to)),
-                ('artifact_format', models.CharField(choices=[('joblib', 'Joblib'), ('skops', 'Skops')], max_length=8)),
-                ('sha256', models.CharField(max_length=64)),
-                ('size_bytes', models.PositiveBigIntegerField()),
-                ('trusted_types', models.JSONField(blank=True, default=list, help_text='skops types approved at registration.')),
-                ('input_schema', models.JSONField()),
-                ('task', models.CharField(choices=[('classification', 'Classification'), ('regression', 'Regression')], max_length=16)),
-                ('classes', models.JSONField(blank=True, default=list)),
-                ('stage', models.CharField(choices=[('staging', 'Staging'), ('production', 'Production'), ('archived', 'Archived')], db_index=True, default='staging', max_length=12)),
-                ('metrics', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('registered_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='registered_models', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.SlugField(max_length=100)),
+                ("version", models.PositiveIntegerField()),
+                ("description", models.TextField(blank=True)),
+                ("artifact", models.FileField(max_length=255, upload_to=predictions.models.artifact_upload_to)),
+                ("artifact_format", models.CharField(choices=[("joblib", "Joblib"), ("skops", "Skops")], max_length=8)),
+                ("sha256", models.CharField(max_length=64)),
+                ("size_bytes", models.PositiveBigIntegerField()),
+                (
+                    "trusted_types",
+                    models.JSONField(blank=True, default=list, help_text="skops types approved at registration."),
+                ),
+                ("input_schema", models.JSONField()),
+                (
+                    "task",
+                    models.CharField(
+                        choices=[("classification", "Classification"), ("regression", "Regression")], max_length=16
+                    ),
+                ),
+                ("classes", models.JSONField(blank=True, default=list)),
+                (
+                    "stage",
+                    models.CharField(
+                        choices=[("staging", "Staging"), ("production", "Production"), ("archived", "Archived")],
+                        db_index=True,
+                        default="staging",
+                        max_length=12,
+                    ),
+                ),
+                ("metrics", models.JSONField(blank=True, default=dict)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "registered_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="registered_models",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name', '-version'],
+                "ordering": ["name", "-version"],
             },
         ),
         migrations.CreateModel(
-            name='Prediction',
+            name="Prediction",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('position', models.PositiveIntegerField(default=0, help_text='Index of the instance within its call.')),
-                ('input', models.JSONField()),
-                ('output', models.JSONField()),
-                ('latency_ms', models.DecimalField(decimal_places=3, max_digits=12)),
-                ('created_at', models.DateTimeField()),
-                ('usage', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='prediction_rows', to='billing.usagerecord')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='predictions', to=settings.AUTH_USER_MODEL)),
-                ('model', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='predictions', to='predictions.registeredmodel')),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                (
+                    "position",
+                    models.PositiveIntegerField(default=0, help_text="Index of the instance within its call."),
+                ),
+                ("input", models.JSONField()),
+                ("output", models.JSONField()),
+                ("latency_ms", models.DecimalField(decimal_places=3, max_digits=12)),
+                ("created_at", models.DateTimeField()),
+                (
+                    "usage",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="prediction_rows",
+                        to="billing.usagerecord",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="predictions",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "model",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="predictions",
+                        to="predictions.registeredmodel",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.AddConstraint(
-            model_name='registeredmodel',
-            constraint=models.UniqueConstraint(fields=('name', 'version'), name='registered_model_name_version'),
+            model_name="registeredmodel",
+            constraint=models.UniqueConstraint(fields=("name", "version"), name="registered_model_name_version"),
         ),
         migrations.AddIndex(
-            model_name='prediction',
-            index=models.Index(fields=['user', '-created_at', '-id'], name='prediction_user_recent_idx'),
+            model_name="prediction",
+            index=models.Index(fields=["user", "-created_at", "-id"], name="prediction_user_recent_idx"),
         ),
         migrations.AddIndex(
-            model_name='prediction',
-            index=models.Index(fields=['-created_at', '-id'], name='prediction_recent_idx'),
+            model_name="prediction",
+            index=models.Index(fields=["-created_at", "-id"], name="prediction_recent_idx"),
         ),
     ]

@@ -4,15 +4,24 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('predictions', '0001_initial'),
+        ("predictions", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='registeredmodel',
-            name='task',
-            field=models.CharField(choices=[('classification', 'Classification'), ('multilabel_classification', 'multi-label classification'), ('regression', 'Regression'), ('multioutput_regression', 'multi-output regression'), ('clustering', 'Clustering'), ('outlier_detection', 'outlier detection')], max_length=32),
+            model_name="registeredmodel",
+            name="task",
+            field=models.CharField(
+                choices=[
+                    ("classification", "Classification"),
+                    ("multilabel_classification", "multi-label classification"),
+                    ("regression", "Regression"),
+                    ("multioutput_regression", "multi-output regression"),
+                    ("clustering", "Clustering"),
+                    ("outlier_detection", "outlier detection"),
+                ],
+                max_length=32,
+            ),
         ),
     ]

@@ -5,16 +5,15 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('billing', '0006_pricingtier_storage_retention'),
-        ('predictions', '0002_registeredmodel_tasks'),
+        ("billing", "0006_pricingtier_storage_retention"),
+        ("predictions", "0002_registeredmodel_tasks"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='prediction',
-            index=models.Index(fields=['user', 'model', '-created_at', '-id'], name='prediction_user_model_idx'),
+            model_name="prediction",
+            index=models.Index(fields=["user", "model", "-created_at", "-id"], name="prediction_user_model_idx"),
         ),
     ]

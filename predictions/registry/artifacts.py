@@ -51,7 +51,9 @@ def skops_untrusted_types(*, data: bytes) -> list[str]:
         return sorted(sio.get_untrusted_types(data=data))
     except Exception as exc:
         raise ApplicationError.single(
-            RegistryErrorCode.ARTIFACT_UNREADABLE, f"Not a readable skops file ({type(exc).__name__}).", field="artifact"
+            RegistryErrorCode.ARTIFACT_UNREADABLE,
+            f"Not a readable skops file ({type(exc).__name__}).",
+            field="artifact",
         ) from exc
 
 

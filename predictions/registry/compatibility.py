@@ -86,7 +86,10 @@ def _allowed_differences(name: str, old: dict, new: dict) -> list[SchemaDifferen
         what = "refused" if refused else "passed to the encoder as unknown"
         differences.append(
             SchemaDifference(
-                name, DifferenceKind.ALLOWED_NARROWED, refused, f"{name!r} no longer allows {_shown(dropped)} (now {what})."
+                name,
+                DifferenceKind.ALLOWED_NARROWED,
+                refused,
+                f"{name!r} no longer allows {_shown(dropped)} (now {what}).",
             )
         )
     if added:
@@ -95,10 +98,15 @@ def _allowed_differences(name: str, old: dict, new: dict) -> list[SchemaDifferen
         )
     if _refuses_unknown(old) != refused:
         differences.append(
-            SchemaDifference(name, DifferenceKind.UNKNOWN_REFUSED, True, f"{name!r} now refuses values outside its list.")
+            SchemaDifference(
+                name, DifferenceKind.UNKNOWN_REFUSED, True, f"{name!r} now refuses values outside its list."
+            )
             if refused
             else SchemaDifference(
-                name, DifferenceKind.UNKNOWN_PASSED, False, f"{name!r} now passes values outside its list to the encoder."
+                name,
+                DifferenceKind.UNKNOWN_PASSED,
+                False,
+                f"{name!r} now passes values outside its list to the encoder.",
             )
         )
     return differences
@@ -110,13 +118,18 @@ def _feature_differences(name: str, old: dict, new: dict) -> list[SchemaDifferen
         breaking = (old.get("type"), new.get("type")) not in _WIDENING_RETYPES
         differences.append(
             SchemaDifference(
-                name, DifferenceKind.RETYPED, breaking, f"{name!r} changes type from {old.get('type')} to {new.get('type')}."
+                name,
+                DifferenceKind.RETYPED,
+                breaking,
+                f"{name!r} changes type from {old.get('type')} to {new.get('type')}.",
             )
         )
     if _nullable(old) and not _nullable(new):
         differences.append(SchemaDifference(name, DifferenceKind.MADE_REQUIRED, True, f"{name!r} is now required."))
     elif not _nullable(old) and _nullable(new):
-        differences.append(SchemaDifference(name, DifferenceKind.MADE_NULLABLE, False, f"{name!r} may now be null or omitted."))
+        differences.append(
+            SchemaDifference(name, DifferenceKind.MADE_NULLABLE, False, f"{name!r} may now be null or omitted.")
+        )
     return differences + _allowed_differences(name, old, new)
 
 

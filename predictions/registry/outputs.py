@@ -79,7 +79,11 @@ def _require_finite(values: np.ndarray) -> None:
     rows = np.flatnonzero(~finite.reshape(len(values), -1).all(axis=1))
     raise ApplicationError(
         [
-            FieldError(f"instances.{row}", PredictionErrorCode.INVALID_VALUE.value, "The model produced a non-finite output for these values.")
+            FieldError(
+                f"instances.{row}",
+                PredictionErrorCode.INVALID_VALUE.value,
+                "The model produced a non-finite output for these values.",
+            )
             for row in rows[:20].tolist()
         ]
     )
@@ -206,7 +210,9 @@ def answerer_build(*, estimator: Any, task: str) -> Answerer:
     if task not in _ONE_CALL and isinstance(estimator, Pipeline) and len(estimator.steps) > 1:
         transform, final = estimator[:-1].transform, estimator.steps[-1][1]
     classes = getattr(final, "classes_", None)
-    flat_classes = tuple(_json_value(c) for c in classes) if classes is not None and not isinstance(classes, list) else ()
+    flat_classes = (
+        tuple(_json_value(c) for c in classes) if classes is not None and not isinstance(classes, list) else ()
+    )
     return Answerer(
         transform=transform,
         final=final,

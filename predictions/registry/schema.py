@@ -216,7 +216,9 @@ def _feature_problem(feature: dict, value: Any, field_path: str, warnings: list[
             )
             return None
         return FieldError(
-            field_path, PredictionErrorCode.INVALID_CHOICE.value, f"Unknown category; allowed: {feature['allowed'][:20]}."
+            field_path,
+            PredictionErrorCode.INVALID_CHOICE.value,
+            f"Unknown category; allowed: {feature['allowed'][:20]}.",
         )
     return None
 
@@ -237,13 +239,17 @@ def instances_prepare(*, schema: dict, instances: list, path: str) -> PreparedIn
         for feature in features:
             name = feature["name"]
             if name not in values and not feature.get("nullable"):
-                errors.append(FieldError(f"{where}.{name}", PredictionErrorCode.REQUIRED.value, "This feature is required."))
+                errors.append(
+                    FieldError(f"{where}.{name}", PredictionErrorCode.REQUIRED.value, "This feature is required.")
+                )
                 continue
             problem = _feature_problem(feature, values.get(name), f"{where}.{name}", warnings)
             if problem is not None:
                 errors.append(problem)
         for unknown in sorted(key for key in values if key not in known)[:10]:
-            errors.append(FieldError(f"{where}.{unknown}"[:200], PredictionErrorCode.UNKNOWN_FIELD.value, "Unknown feature."))
+            errors.append(
+                FieldError(f"{where}.{unknown}"[:200], PredictionErrorCode.UNKNOWN_FIELD.value, "Unknown feature.")
+            )
         if len(errors) >= MAX_REPORTED_ERRORS:
             prepared.errors = errors[:MAX_REPORTED_ERRORS]
             return prepared

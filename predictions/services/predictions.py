@@ -58,7 +58,8 @@ def _replay(*, usage: UsageRecord, request_hash: str, warnings: list[FieldError]
 def _instances_from_input(*, features: Any, instances: Any) -> tuple[list, bool, str]:
     if (features is None) == (instances is None):
         raise ApplicationError.single(
-            PredictionErrorCode.INVALID_INPUT, "Give exactly one of features (one instance) or instances (a batch).",
+            PredictionErrorCode.INVALID_INPUT,
+            "Give exactly one of features (one instance) or instances (a batch).",
             field="features",
         )
     if features is not None:

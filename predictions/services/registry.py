@@ -68,7 +68,9 @@ def model_register(
     if not registered_by.is_staff:
         raise PermissionDeniedError.single(RegistryErrorCode.PERMISSION_DENIED, "Only staff may register models.")
     if stage not in RegisteredModel.Stage.values:
-        raise ApplicationError.single(RegistryErrorCode.INVALID_STAGE, f"Stage must be one of {RegisteredModel.Stage.values}.", field="stage")
+        raise ApplicationError.single(
+            RegistryErrorCode.INVALID_STAGE, f"Stage must be one of {RegisteredModel.Stage.values}.", field="stage"
+        )
     _name_check(name)
     _metrics_check(metrics)
     _version_check(name=name, version=version)
@@ -76,9 +78,7 @@ def model_register(
     data = _artifact_bytes(artifact)
     if not force:
         _duplicate_refuse(name=name, sha256=sha256_hex(data))
-    trusted_types = (
-        skops_types_to_trust(data=data, approved=approved_types or []) if artifact_format == "skops" else []
-    )
+    trusted_types = skops_types_to_trust(data=data, approved=approved_types or []) if artifact_format == "skops" else []
     estimator = _estimator_from(data=data, artifact_format=artifact_format, trusted_types=trusted_types)
     schema = _unexpected_as(
         RegistryErrorCode.INVALID_SCHEMA,
@@ -178,7 +178,9 @@ def _unexpected_as(code: RegistryErrorCode, message: str, field: str, step):
         raise
     except Exception as exc:
         logger.warning("model registration refused: %s", message, exc_info=True)
-        raise ApplicationError.single(code, f"{message} ({type(exc).__name__}: {_one_line(exc)}).", field=field) from exc
+        raise ApplicationError.single(
+            code, f"{message} ({type(exc).__name__}: {_one_line(exc)}).", field=field
+        ) from exc
 
 
 def _name_check(name: Any) -> None:
@@ -217,7 +219,9 @@ def _artifact_bytes(artifact: BinaryIO) -> bytes:
         return artifact_read(stream=artifact, max_bytes=settings.MODEL_ARTIFACT_MAX_BYTES)
     except OSError as exc:
         raise ApplicationError.single(
-            RegistryErrorCode.ARTIFACT_UNREADABLE, f"The artifact could not be read ({type(exc).__name__}).", field="artifact"
+            RegistryErrorCode.ARTIFACT_UNREADABLE,
+            f"The artifact could not be read ({type(exc).__name__}).",
+            field="artifact",
         ) from exc
 
 
@@ -239,11 +243,15 @@ def _estimator_from(*, data: bytes, artifact_format: str, trusted_types: list[st
         raise
     except Exception as exc:
         raise ApplicationError.single(
-            RegistryErrorCode.ARTIFACT_UNREADABLE, f"The artifact could not be loaded ({type(exc).__name__}).", field="artifact"
+            RegistryErrorCode.ARTIFACT_UNREADABLE,
+            f"The artifact could not be loaded ({type(exc).__name__}).",
+            field="artifact",
         ) from exc
     if not hasattr(estimator, "predict"):
         raise ApplicationError.single(
-            RegistryErrorCode.NOT_AN_ESTIMATOR, "The artifact holds no fitted estimator with predict().", field="artifact"
+            RegistryErrorCode.NOT_AN_ESTIMATOR,
+            "The artifact holds no fitted estimator with predict().",
+            field="artifact",
         )
     return estimator
 
@@ -364,7 +372,9 @@ def model_set_stage(*, model: RegisteredModel, stage: str, changed_by, allow_bre
     if not changed_by.is_staff:
         raise PermissionDeniedError.single(RegistryErrorCode.PERMISSION_DENIED, "Only staff may change stages.")
     if stage not in RegisteredModel.Stage.values:
-        raise ApplicationError.single(RegistryErrorCode.INVALID_STAGE, f"Stage must be one of {RegisteredModel.Stage.values}.", field="stage")
+        raise ApplicationError.single(
+            RegistryErrorCode.INVALID_STAGE, f"Stage must be one of {RegisteredModel.Stage.values}.", field="stage"
+        )
     # The stored stage, not `model.stage`: an admin form has already set the new one on the instance.
     stored_stage = RegisteredModel.objects.filter(pk=model.pk).values_list("stage", flat=True).first()
     if stage == RegisteredModel.Stage.PRODUCTION and stored_stage != stage and not allow_breaking:

@@ -128,7 +128,9 @@ def quality_report_body(report) -> dict:
         **shaped(figures),
         "perClass": figures.get("per_class", []),
         "confusionMatrix": (
-            {"labels": figures["confusion_labels"], "counts": figures["confusion_matrix"]} if "confusion_matrix" in figures else None
+            {"labels": figures["confusion_labels"], "counts": figures["confusion_matrix"]}
+            if "confusion_matrix" in figures
+            else None
         ),
         "days": [{"date": day["date"].isoformat(), **shaped(day)} for day in report.days],
         "offlineMetrics": report.offline_metrics,

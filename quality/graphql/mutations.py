@@ -158,7 +158,9 @@ class PromoteModelInput(graphene.InputObjectType):
 
     model_name = graphene.String(required=True, description="The model name.")
     version = graphene.Int(description="The canary or shadow version to promote; default the canary, else the shadow.")
-    allow_breaking = graphene.Boolean(description="Promote even if its inputs break clients of the current production version.")
+    allow_breaking = graphene.Boolean(
+        description="Promote even if its inputs break clients of the current production version."
+    )
 
 
 class PromoteModel(BaseMutation):
@@ -194,8 +196,12 @@ class FeatureContributionType(graphene.ObjectType):
         name = "FeatureContribution"
         description = "What one feature added to each target's raw output."
 
-    feature = graphene.String(required=True, description="The feature (after the pipeline's transforms, when it has any).")
-    values = graphene.List(graphene.NonNull(graphene.Float), required=True, description="One contribution per target, in targets order.")
+    feature = graphene.String(
+        required=True, description="The feature (after the pipeline's transforms, when it has any)."
+    )
+    values = graphene.List(
+        graphene.NonNull(graphene.Float), required=True, description="One contribution per target, in targets order."
+    )
 
 
 class ExplanationType(graphene.ObjectType):
@@ -203,11 +209,25 @@ class ExplanationType(graphene.ObjectType):
         name = "Explanation"
         description = "Per-feature contributions that add up, with the base values, to the model's raw output."
 
-    kind = graphene.Field(ExplanationKind, required=True, description="linear (coefficient × input) or tree_path (decision-path contributions).")
-    output = graphene.String(required=True, description="What they add up to: decision_function, predict_proba or predict.")
-    targets = graphene.List(GenericScalar, required=True, description="The classes explained (null for a regression target).")
-    base_values = graphene.List(graphene.NonNull(graphene.Float), required=True, description="Per target: the intercept or the trees' root value.")
-    contributions = graphene.List(graphene.NonNull(FeatureContributionType), required=True, description="One entry per feature.")
+    kind = graphene.Field(
+        ExplanationKind,
+        required=True,
+        description="linear (coefficient × input) or tree_path (decision-path contributions).",
+    )
+    output = graphene.String(
+        required=True, description="What they add up to: decision_function, predict_proba or predict."
+    )
+    targets = graphene.List(
+        GenericScalar, required=True, description="The classes explained (null for a regression target)."
+    )
+    base_values = graphene.List(
+        graphene.NonNull(graphene.Float),
+        required=True,
+        description="Per target: the intercept or the trees' root value.",
+    )
+    contributions = graphene.List(
+        graphene.NonNull(FeatureContributionType), required=True, description="One entry per feature."
+    )
 
     @staticmethod
     def resolve_base_values(explanation, info):

@@ -10,7 +10,9 @@ class FeedbackType(graphene.ObjectType):
     id = graphene.ID(required=True, description="The feedback row's id.")
     prediction_id = graphene.ID(required=True, description="The prediction it is the ground truth of.")
     actual = GenericScalar(required=True, description="The observed value: a class label, a number or a label list.")
-    observed_at = graphene.DateTime(required=True, description="When the outcome was observed (default: when submitted).")
+    observed_at = graphene.DateTime(
+        required=True, description="When the outcome was observed (default: when submitted)."
+    )
     replaced = graphene.Boolean(
         required=True, description="True when it replaced an earlier value for the same prediction (kept as history)."
     )
@@ -43,7 +45,9 @@ class ClassQualityType(graphene.ObjectType):
         description = "Precision, recall and F1 of one class, over the feedback in the window."
 
     label = GenericScalar(required=True, description="The class label.")
-    precision = graphene.Float(required=True, description="Of the predictions of this class, the share that were right.")
+    precision = graphene.Float(
+        required=True, description="Of the predictions of this class, the share that were right."
+    )
     recall = graphene.Float(required=True, description="Of the actual instances of this class, the share predicted.")
     f1 = graphene.Float(required=True, description="The harmonic mean of precision and recall.")
     support = graphene.Int(required=True, description="Feedback rows whose actual value is this class.")
@@ -54,9 +58,13 @@ class ConfusionMatrixType(graphene.ObjectType):
         name = "ConfusionMatrix"
         description = "Counts of (actual, predicted) pairs: counts[i][j] = actual labels[i] predicted as labels[j]."
 
-    labels = graphene.List(graphene.NonNull(GenericScalar), required=True, description="Row and column labels, in order.")
+    labels = graphene.List(
+        graphene.NonNull(GenericScalar), required=True, description="Row and column labels, in order."
+    )
     counts = graphene.List(
-        graphene.NonNull(graphene.List(graphene.NonNull(graphene.Int))), required=True, description="One row per actual label."
+        graphene.NonNull(graphene.List(graphene.NonNull(graphene.Int))),
+        required=True,
+        description="One row per actual label.",
     )
 
 
@@ -104,10 +112,14 @@ class ShadowAgreementType(graphene.ObjectType):
 
     version = graphene.Int(required=True, description="The shadow's version number.")
     compared = graphene.Int(required=True, description="Predictions the shadow scored in the window.")
-    agreed = graphene.Int(required=True, description="Of those, answers equal to the served one (label, or number within 1e-9).")
+    agreed = graphene.Int(
+        required=True, description="Of those, answers equal to the served one (label, or number within 1e-9)."
+    )
     agreement_rate = graphene.Float(description="agreed / compared.")
     mean_absolute_difference = graphene.Float(description="Regressors: mean |shadow − served| over the window.")
-    quality = graphene.Field(lambda: ModelQualityType, required=True, description="The shadow's live quality on the same feedback.")
+    quality = graphene.Field(
+        lambda: ModelQualityType, required=True, description="The shadow's live quality on the same feedback."
+    )
 
     @staticmethod
     def resolve_version(agreement, info):
@@ -119,7 +131,10 @@ class ShadowAgreementType(graphene.ObjectType):
         from quality.selectors import model_quality
 
         return model_quality(
-            model=agreement.shadow, user=caller_of(info).user, every_customer=agreement.every_customer, window=agreement.window
+            model=agreement.shadow,
+            user=caller_of(info).user,
+            every_customer=agreement.every_customer,
+            window=agreement.window,
         )
 
 
@@ -133,11 +148,19 @@ class ModelQualityType(QualityFiguresFields, graphene.ObjectType):
 
     window = graphene.Field(QualityWindow, required=True, description="The window the figures cover.")
     since = graphene.DateTime(required=True, description="The start of the window's first hour.")
-    every_customer = graphene.Boolean(required=True, description="True when the figures cover every customer's feedback.")
-    per_class = graphene.List(graphene.NonNull(ClassQualityType), required=True, description="Classifiers: per-class figures.")
+    every_customer = graphene.Boolean(
+        required=True, description="True when the figures cover every customer's feedback."
+    )
+    per_class = graphene.List(
+        graphene.NonNull(ClassQualityType), required=True, description="Classifiers: per-class figures."
+    )
     confusion_matrix = graphene.Field(ConfusionMatrixType, description="Classifiers: the confusion matrix.")
-    days = graphene.List(graphene.NonNull(DailyQualityType), required=True, description="The same figures per UTC day, oldest first.")
-    offline_metrics = GenericScalar(required=True, description="The metrics registered with the model (at training time).")
+    days = graphene.List(
+        graphene.NonNull(DailyQualityType), required=True, description="The same figures per UTC day, oldest first."
+    )
+    offline_metrics = GenericScalar(
+        required=True, description="The metrics registered with the model (at training time)."
+    )
     shadows = graphene.List(
         graphene.NonNull(ShadowAgreementType),
         required=True,
@@ -191,7 +214,9 @@ class ModelQualityType(QualityFiguresFields, graphene.ObjectType):
 class FeatureDriftType(graphene.ObjectType):
     class Meta:
         name = "FeatureDrift"
-        description = "One drift figure of a feature (or the model's output) over a window, against the model's reference."
+        description = (
+            "One drift figure of a feature (or the model's output) over a window, against the model's reference."
+        )
 
     feature = graphene.String(required=True, description='The feature name, or "__output__" for the model\'s answers.')
     statistic = graphene.String(
@@ -210,14 +235,20 @@ class ModelQualityFields:
 
     quality = graphene.Field(
         ModelQualityType,
-        window=graphene.Argument(QualityWindow, default_value=QualityWindow.LAST_24_HOURS, description="The window; default the last 24 hours."),
+        window=graphene.Argument(
+            QualityWindow,
+            default_value=QualityWindow.LAST_24_HOURS,
+            description="The window; default the last 24 hours.",
+        ),
         required=True,
         description="Live quality of this version on ground-truth feedback (yours; staff: everyone's).",
     )
 
     drift = graphene.List(
         graphene.NonNull(FeatureDriftType),
-        window=graphene.Argument(QualityWindow, default_value=QualityWindow.LAST_24_HOURS, description="LAST_24_HOURS or LAST_7_DAYS."),
+        window=graphene.Argument(
+            QualityWindow, default_value=QualityWindow.LAST_24_HOURS, description="LAST_24_HOURS or LAST_7_DAYS."
+        ),
         required=True,
         description="Input and output drift of this version's recent traffic against its reference (staff only).",
     )
@@ -236,5 +267,8 @@ class ModelQualityFields:
 
         caller = caller_of(info)
         return model_quality(
-            model=model, user=caller.user, every_customer=caller.sees_every_tenant, window=getattr(window, "value", window)
+            model=model,
+            user=caller.user,
+            every_customer=caller.sees_every_tenant,
+            window=getattr(window, "value", window),
         )

@@ -6,161 +6,357 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('predictions', '0002_registeredmodel_tasks'),
+        ("predictions", "0002_registeredmodel_tasks"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='RollupWatermark',
+            name="RollupWatermark",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=40, unique=True)),
-                ('last_id', models.BigIntegerField(default=0)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=40, unique=True)),
+                ("last_id", models.BigIntegerField(default=0)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
         ),
         migrations.CreateModel(
-            name='DriftReference',
+            name="DriftReference",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('source', models.CharField(choices=[('sample', 'a reference sample (CSV)'), ('production', 'the first production inputs')], max_length=12)),
-                ('rows', models.PositiveIntegerField()),
-                ('statistics', models.JSONField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('model', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='drift_reference', to='predictions.registeredmodel')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[("sample", "a reference sample (CSV)"), ("production", "the first production inputs")],
+                        max_length=12,
+                    ),
+                ),
+                ("rows", models.PositiveIntegerField()),
+                ("statistics", models.JSONField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "model",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="drift_reference",
+                        to="predictions.registeredmodel",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='ShadowPrediction',
+            name="ShadowPrediction",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('output', models.JSONField()),
-                ('agrees', models.BooleanField(help_text='Same label (classifiers) / within 1e-9 (numbers) as the answer.', null=True)),
-                ('absolute_difference', models.FloatField(blank=True, help_text='Regressors: |shadow − answer|.', null=True)),
-                ('created_at', models.DateTimeField()),
-                ('model', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='predictions.registeredmodel')),
-                ('prediction', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='shadow', to='predictions.prediction')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("output", models.JSONField()),
+                (
+                    "agrees",
+                    models.BooleanField(
+                        help_text="Same label (classifiers) / within 1e-9 (numbers) as the answer.", null=True
+                    ),
+                ),
+                (
+                    "absolute_difference",
+                    models.FloatField(blank=True, help_text="Regressors: |shadow − answer|.", null=True),
+                ),
+                ("created_at", models.DateTimeField()),
+                (
+                    "model",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="predictions.registeredmodel"
+                    ),
+                ),
+                (
+                    "prediction",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="shadow", to="predictions.prediction"
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='AgreementRollup',
+            name="AgreementRollup",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('hour', models.DateTimeField()),
-                ('compared', models.BigIntegerField(default=0)),
-                ('agreed', models.BigIntegerField(default=0)),
-                ('absolute_difference_sum', models.FloatField(default=0.0)),
-                ('absolute_difference_count', models.BigIntegerField(default=0)),
-                ('model', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='predictions.registeredmodel')),
-                ('shadow', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='predictions.registeredmodel')),
-                ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("hour", models.DateTimeField()),
+                ("compared", models.BigIntegerField(default=0)),
+                ("agreed", models.BigIntegerField(default=0)),
+                ("absolute_difference_sum", models.FloatField(default=0.0)),
+                ("absolute_difference_count", models.BigIntegerField(default=0)),
+                (
+                    "model",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="predictions.registeredmodel"
+                    ),
+                ),
+                (
+                    "shadow",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="predictions.registeredmodel"
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['model', 'user', 'hour'], name='agreement_read_idx')],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('user__isnull', False)), fields=('model', 'shadow', 'user', 'hour'), name='agreement_user_hour'), models.UniqueConstraint(condition=models.Q(('user__isnull', True)), fields=('model', 'shadow', 'hour'), name='agreement_all_hour')],
+                "indexes": [models.Index(fields=["model", "user", "hour"], name="agreement_read_idx")],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("user__isnull", False)),
+                        fields=("model", "shadow", "user", "hour"),
+                        name="agreement_user_hour",
+                    ),
+                    models.UniqueConstraint(
+                        condition=models.Q(("user__isnull", True)),
+                        fields=("model", "shadow", "hour"),
+                        name="agreement_all_hour",
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='DriftResult',
+            name="DriftResult",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('window', models.CharField(max_length=4)),
-                ('feature', models.CharField(help_text='A feature name, or "__output__".', max_length=200)),
-                ('statistic', models.CharField(max_length=16)),
-                ('value', models.FloatField()),
-                ('p_value', models.FloatField(blank=True, null=True)),
-                ('threshold', models.FloatField(blank=True, null=True)),
-                ('drifted', models.BooleanField()),
-                ('rows', models.PositiveIntegerField(help_text='Recent inputs compared with the reference.')),
-                ('computed_at', models.DateTimeField()),
-                ('model', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='predictions.registeredmodel')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("window", models.CharField(max_length=4)),
+                ("feature", models.CharField(help_text='A feature name, or "__output__".', max_length=200)),
+                ("statistic", models.CharField(max_length=16)),
+                ("value", models.FloatField()),
+                ("p_value", models.FloatField(blank=True, null=True)),
+                ("threshold", models.FloatField(blank=True, null=True)),
+                ("drifted", models.BooleanField()),
+                ("rows", models.PositiveIntegerField(help_text="Recent inputs compared with the reference.")),
+                ("computed_at", models.DateTimeField()),
+                (
+                    "model",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="predictions.registeredmodel"
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('model', 'window', 'feature', 'statistic'), name='drift_result_unique')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("model", "window", "feature", "statistic"), name="drift_result_unique"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Feedback',
+            name="Feedback",
             fields=[
-                ('id', models.BigAutoField(primary_key=True, serialize=False)),
-                ('actual', models.JSONField()),
-                ('observed_at', models.DateTimeField()),
-                ('created_at', models.DateTimeField()),
-                ('current', models.BooleanField(default=True)),
-                ('model', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='predictions.registeredmodel')),
-                ('prediction', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='feedback', to='predictions.prediction')),
-                ('replaces', models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='replaced_by', to='quality.feedback')),
-                ('user', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(primary_key=True, serialize=False)),
+                ("actual", models.JSONField()),
+                ("observed_at", models.DateTimeField()),
+                ("created_at", models.DateTimeField()),
+                ("current", models.BooleanField(default=True)),
+                (
+                    "model",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="predictions.registeredmodel",
+                    ),
+                ),
+                (
+                    "prediction",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="feedback",
+                        to="predictions.prediction",
+                    ),
+                ),
+                (
+                    "replaces",
+                    models.ForeignKey(
+                        blank=True,
+                        db_index=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="replaced_by",
+                        to="quality.feedback",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'feedback',
-                'ordering': ['-id'],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('current', True)), fields=('prediction',), name='feedback_one_current')],
+                "verbose_name_plural": "feedback",
+                "ordering": ["-id"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("current", True)), fields=("prediction",), name="feedback_one_current"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='QualityDay',
+            name="QualityDay",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('count', models.BigIntegerField(default=0, help_text='Predictions with current feedback.')),
-                ('confusion', models.JSONField(blank=True, default=dict)),
-                ('probability_count', models.BigIntegerField(default=0, help_text='Of those, predictions that returned probabilities.')),
-                ('log_loss_sum', models.FloatField(default=0.0)),
-                ('brier_sum', models.FloatField(default=0.0)),
-                ('actual_sum', models.FloatField(default=0.0)),
-                ('actual_square_sum', models.FloatField(default=0.0)),
-                ('absolute_error_sum', models.FloatField(default=0.0)),
-                ('squared_error_sum', models.FloatField(default=0.0)),
-                ('day', models.DateField()),
-                ('figures', models.JSONField(blank=True, default=dict)),
-                ('model', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='predictions.registeredmodel')),
-                ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("count", models.BigIntegerField(default=0, help_text="Predictions with current feedback.")),
+                ("confusion", models.JSONField(blank=True, default=dict)),
+                (
+                    "probability_count",
+                    models.BigIntegerField(default=0, help_text="Of those, predictions that returned probabilities."),
+                ),
+                ("log_loss_sum", models.FloatField(default=0.0)),
+                ("brier_sum", models.FloatField(default=0.0)),
+                ("actual_sum", models.FloatField(default=0.0)),
+                ("actual_square_sum", models.FloatField(default=0.0)),
+                ("absolute_error_sum", models.FloatField(default=0.0)),
+                ("squared_error_sum", models.FloatField(default=0.0)),
+                ("day", models.DateField()),
+                ("figures", models.JSONField(blank=True, default=dict)),
+                (
+                    "model",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="predictions.registeredmodel"
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['model', 'user', 'day'], name='quality_day_read_idx')],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('user__isnull', False)), fields=('model', 'user', 'day'), name='quality_day_user'), models.UniqueConstraint(condition=models.Q(('user__isnull', True)), fields=('model', 'day'), name='quality_day_all')],
+                "indexes": [models.Index(fields=["model", "user", "day"], name="quality_day_read_idx")],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("user__isnull", False)),
+                        fields=("model", "user", "day"),
+                        name="quality_day_user",
+                    ),
+                    models.UniqueConstraint(
+                        condition=models.Q(("user__isnull", True)), fields=("model", "day"), name="quality_day_all"
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='QualityRollup',
+            name="QualityRollup",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('count', models.BigIntegerField(default=0, help_text='Predictions with current feedback.')),
-                ('confusion', models.JSONField(blank=True, default=dict)),
-                ('probability_count', models.BigIntegerField(default=0, help_text='Of those, predictions that returned probabilities.')),
-                ('log_loss_sum', models.FloatField(default=0.0)),
-                ('brier_sum', models.FloatField(default=0.0)),
-                ('actual_sum', models.FloatField(default=0.0)),
-                ('actual_square_sum', models.FloatField(default=0.0)),
-                ('absolute_error_sum', models.FloatField(default=0.0)),
-                ('squared_error_sum', models.FloatField(default=0.0)),
-                ('hour', models.DateTimeField(help_text='Start of the UTC hour the predictions were made in.')),
-                ('model', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='predictions.registeredmodel')),
-                ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("count", models.BigIntegerField(default=0, help_text="Predictions with current feedback.")),
+                ("confusion", models.JSONField(blank=True, default=dict)),
+                (
+                    "probability_count",
+                    models.BigIntegerField(default=0, help_text="Of those, predictions that returned probabilities."),
+                ),
+                ("log_loss_sum", models.FloatField(default=0.0)),
+                ("brier_sum", models.FloatField(default=0.0)),
+                ("actual_sum", models.FloatField(default=0.0)),
+                ("actual_square_sum", models.FloatField(default=0.0)),
+                ("absolute_error_sum", models.FloatField(default=0.0)),
+                ("squared_error_sum", models.FloatField(default=0.0)),
+                ("hour", models.DateTimeField(help_text="Start of the UTC hour the predictions were made in.")),
+                (
+                    "model",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="predictions.registeredmodel"
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['model', 'user', 'hour'], name='quality_rollup_read_idx')],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('user__isnull', False)), fields=('model', 'user', 'hour'), name='quality_rollup_user_hour'), models.UniqueConstraint(condition=models.Q(('user__isnull', True)), fields=('model', 'hour'), name='quality_rollup_all_hour')],
+                "indexes": [models.Index(fields=["model", "user", "hour"], name="quality_rollup_read_idx")],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("user__isnull", False)),
+                        fields=("model", "user", "hour"),
+                        name="quality_rollup_user_hour",
+                    ),
+                    models.UniqueConstraint(
+                        condition=models.Q(("user__isnull", True)),
+                        fields=("model", "hour"),
+                        name="quality_rollup_all_hour",
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Rollout',
+            name="Rollout",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.SlugField(max_length=100, unique=True)),
-                ('canary_percent', models.DecimalField(decimal_places=2, default=0, max_digits=5)),
-                ('sticky', models.CharField(choices=[('call', 'per call (a call with an idempotency key: per key, so a retry hits the same version)'), ('caller', 'per caller (a customer always gets the same version)')], default='call', max_length=8)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('canary', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='predictions.registeredmodel')),
-                ('shadow', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='predictions.registeredmodel')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.SlugField(max_length=100, unique=True)),
+                ("canary_percent", models.DecimalField(decimal_places=2, default=0, max_digits=5)),
+                (
+                    "sticky",
+                    models.CharField(
+                        choices=[
+                            (
+                                "call",
+                                "per call (a call with an idempotency key: per key, so a retry hits the same version)",
+                            ),
+                            ("caller", "per caller (a customer always gets the same version)"),
+                        ],
+                        default="call",
+                        max_length=8,
+                    ),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "canary",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="predictions.registeredmodel",
+                    ),
+                ),
+                (
+                    "shadow",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="predictions.registeredmodel",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.CheckConstraint(condition=models.Q(('canary_percent__gte', 0), ('canary_percent__lte', 100)), name='rollout_canary_percent_range')],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("canary_percent__gte", 0), ("canary_percent__lte", 100)),
+                        name="rollout_canary_percent_range",
+                    )
+                ],
             },
         ),
     ]

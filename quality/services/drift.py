@@ -57,7 +57,9 @@ def drift_reference_from_csv(*, model: RegisteredModel, file: BinaryIO, changed_
         reader = csv.DictReader(io.StringIO(data.decode("utf-8-sig")))
         raw = list(reader)
     except (UnicodeDecodeError, csv.Error) as exc:
-        raise ApplicationError.single(DriftErrorCode.INVALID_REFERENCE, f"Not a UTF-8 CSV file ({exc}).", field="file") from None
+        raise ApplicationError.single(
+            DriftErrorCode.INVALID_REFERENCE, f"Not a UTF-8 CSV file ({exc}).", field="file"
+        ) from None
     if not raw:
         raise ApplicationError.single(DriftErrorCode.INVALID_REFERENCE, "The file holds no rows.", field="file")
     kinds = {f["name"]: f["type"] for f in model.input_schema["features"]}
@@ -89,11 +91,16 @@ def drift_reference_from_production(*, model: RegisteredModel) -> DriftReference
     if len(first) < count:
         return None
     return _reference_store(
-        model=model, source=DriftReference.Source.PRODUCTION, rows=[p["input"] for p in first], outputs=[p["output"] for p in first]
+        model=model,
+        source=DriftReference.Source.PRODUCTION,
+        rows=[p["input"] for p in first],
+        outputs=[p["output"] for p in first],
     )
 
 
-def drift_compute(*, model: RegisteredModel, reference: DriftReference, window: str, now: datetime) -> list[DriftResult]:
+def drift_compute(
+    *, model: RegisteredModel, reference: DriftReference, window: str, now: datetime
+) -> list[DriftResult]:
     """Drift of the newest QUALITY_DRIFT_SAMPLE_ROWS inputs (and outputs) of the window against the reference."""
     since = now - WINDOWS[window]
     recent = list(

@@ -33,7 +33,9 @@ def prediction_explain(*, user, prediction_id) -> ExplainOutcome:
     cpu_start = time.thread_time()
     try:
         [explanation] = explain(
-            estimator=loaded.estimator, features=_model_input(loaded, [prediction.input]), feature_names=list(loaded.feature_names)
+            estimator=loaded.estimator,
+            features=_model_input(loaded, [prediction.input]),
+            feature_names=list(loaded.feature_names),
         )
     except UnsupportedExplanation as exc:
         raise ApplicationError.single(ExplanationErrorCode.UNSUPPORTED_MODEL, str(exc), field="predictionId") from None

@@ -91,7 +91,10 @@ def _resolve(*, user, items: list[FeedbackItem], now: datetime) -> list["StoredF
     errors: list[FieldError] = []
     by_id = _predictions_by_id(user=user, items=items)
     by_key = _predictions_by_key(user=user, items=items)
-    models = {m.pk: m for m in RegisteredModel.objects.filter(pk__in={r["model_id"] for r in [*by_id.values(), *by_key.values()]})}
+    models = {
+        m.pk: m
+        for m in RegisteredModel.objects.filter(pk__in={r["model_id"] for r in [*by_id.values(), *by_key.values()]})
+    }
     seen: set = set()
     rows: list[Feedback] = []
     for index, item in enumerate(items):
@@ -123,7 +126,9 @@ def _resolve(*, user, items: list[FeedbackItem], now: datetime) -> list["StoredF
         if observed_at is None:
             _error(errors, index, "observedAt", Code.INVALID_DATE, "Expected an ISO 8601 date-time.")
             continue
-        rows.append(StoredFeedback(prediction_id=found["id"], model_id=model.pk, actual=actual, observed_at=observed_at))
+        rows.append(
+            StoredFeedback(prediction_id=found["id"], model_id=model.pk, actual=actual, observed_at=observed_at)
+        )
     if errors:
         if all(e.code == Code.NOT_FOUND.value for e in errors):
             raise NotFoundError(errors[:100])
@@ -214,4 +219,3 @@ def feedback_submit(*, user, items: list[FeedbackItem]) -> list[StoredFeedback]:
         # A concurrent submission for one of these predictions committed first (the one-current-row
         # constraint): replace that one instead (once; a second clash is a real error).
         return _store(user=user, rows=rows, now=now)
-

@@ -178,7 +178,12 @@ def shadow_score(*, prediction_ids: list[str], shadow_id: int) -> int:
         agrees, difference = _agreement(shadow.task, row["output"], output)
         shadows.append(
             ShadowPrediction(
-                prediction_id=row["id"], model=shadow, output=output, agrees=agrees, absolute_difference=difference, created_at=now
+                prediction_id=row["id"],
+                model=shadow,
+                output=output,
+                agrees=agrees,
+                absolute_difference=difference,
+                created_at=now,
             )
         )
     ShadowPrediction.objects.bulk_create(shadows, ignore_conflicts=True)
@@ -225,10 +230,14 @@ def rollout_set(
         percent = Decimal(-1)
     if not (0 <= percent <= 100) or (canary_version is None and percent > 0):
         raise ApplicationError.single(
-            RolloutErrorCode.INVALID_PERCENT, "canaryPercent is 0 to 100, and above 0 only with a canary.", field="canaryPercent"
+            RolloutErrorCode.INVALID_PERCENT,
+            "canaryPercent is 0 to 100, and above 0 only with a canary.",
+            field="canaryPercent",
         )
     if sticky not in Rollout.Sticky.values:
-        raise ApplicationError.single(RolloutErrorCode.INVALID_INPUT, f"sticky is one of {Rollout.Sticky.values}.", field="sticky")
+        raise ApplicationError.single(
+            RolloutErrorCode.INVALID_INPUT, f"sticky is one of {Rollout.Sticky.values}.", field="sticky"
+        )
     shadow = _candidate(name=name, version=shadow_version, field="shadowVersion")
     canary = _candidate(name=name, version=canary_version, field="canaryVersion")
     rollout, _ = Rollout.objects.update_or_create(
@@ -238,7 +247,9 @@ def rollout_set(
     return rollout
 
 
-def rollout_promote(*, name: str, promoted_by, version: int | None = None, allow_breaking: bool = False) -> RegisteredModel:
+def rollout_promote(
+    *, name: str, promoted_by, version: int | None = None, allow_breaking: bool = False
+) -> RegisteredModel:
     """Moves the canary (or, without one, the shadow; or the given `version` of them) to production, with
     the registry's schema compatibility check, and takes it out of the rollout: one transaction."""
     _staff_only(promoted_by)

@@ -60,7 +60,9 @@ def _contributions(*, model: RegisteredModel, terms: list[tuple[dict, object]]) 
                 actuals=[a for a, _ in with_proba], probabilities=[p for _, p in with_proba], classes=classes
             )
     elif model.task == Task.REGRESSION:
-        pairs = [(actual, output.get("value")) for output, actual in terms if isinstance(output.get("value"), (int, float))]
+        pairs = [
+            (actual, output.get("value")) for output, actual in terms if isinstance(output.get("value"), (int, float))
+        ]
         sums.count = len(pairs)
         if pairs:
             for name, value in regression_sums(actuals=[a for a, _ in pairs], predicted=[p for _, p in pairs]).items():
@@ -110,7 +112,9 @@ def _days_apply(deltas: dict[tuple, Sums], models: dict[int, RegisteredModel]) -
         by_day[(model_id, user_id, hour.date())].add(delta)
     created, changed = _rollup_apply(QualityDay, "day", by_day)
     for row in (*created, *changed):
-        row.figures = figures_of(model=models[row.model_id], sums=Sums(**{name: getattr(row, name) for name in SUM_FIELDS}))
+        row.figures = figures_of(
+            model=models[row.model_id], sums=Sums(**{name: getattr(row, name) for name in SUM_FIELDS})
+        )
     _write(QualityDay, created, changed, [*SUM_FIELDS, "figures"])
 
 
@@ -124,13 +128,25 @@ def quality_rollup_advance(*, now: datetime | None = None, batch: int | None = N
         rows = list(
             Feedback.objects.filter(id__gt=mark.last_id)
             .order_by("id")
-            .values("id", "model_id", "user_id", "actual", "replaces_id", "created_at", "prediction_id", "prediction__output", "prediction__created_at")[:batch]
+            .values(
+                "id",
+                "model_id",
+                "user_id",
+                "actual",
+                "replaces_id",
+                "created_at",
+                "prediction_id",
+                "prediction__output",
+                "prediction__created_at",
+            )[:batch]
         )
         rows = _settled(rows, now=now)
         if not rows:
             return 0
         replaced = dict(
-            Feedback.objects.filter(id__in=[r["replaces_id"] for r in rows if r["replaces_id"]]).values_list("id", "actual")
+            Feedback.objects.filter(id__in=[r["replaces_id"] for r in rows if r["replaces_id"]]).values_list(
+                "id", "actual"
+            )
         )
         # The shadow version's answers to the same predictions get the same feedback (a shadow answer
         # stored after its feedback was folded in is not counted for the shadow).
@@ -181,8 +197,16 @@ def agreement_rollup_advance(*, now: datetime | None = None, batch: int | None =
         rows = list(
             ShadowPrediction.objects.filter(id__gt=mark.last_id)
             .order_by("id")
-            .values("id", "model_id", "agrees", "absolute_difference", "created_at",
-                    "prediction__model_id", "prediction__user_id", "prediction__created_at")[:batch]
+            .values(
+                "id",
+                "model_id",
+                "agrees",
+                "absolute_difference",
+                "created_at",
+                "prediction__model_id",
+                "prediction__user_id",
+                "prediction__created_at",
+            )[:batch]
         )
         rows = _settled(rows, now=now)
         if not rows:

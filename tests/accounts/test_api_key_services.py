@@ -66,7 +66,12 @@ def test_signing_up_puts_the_customer_on_the_default_tier_from_joining(db, setti
     # when
     response = Client().post(
         "/accounts/signup/",
-        {"email": "jo@example.com", "username": "jo", "password1": "a fine long passphrase", "password2": "a fine long passphrase"},
+        {
+            "email": "jo@example.com",
+            "username": "jo",
+            "password1": "a fine long passphrase",
+            "password2": "a fine long passphrase",
+        },
     )
 
     # then: told to verify by email; the tier history starts at joining
@@ -79,7 +84,12 @@ def test_signing_up_puts_the_customer_on_the_default_tier_from_joining(db, setti
 def test_an_unverified_customer_cannot_log_in(db, mailoutbox):
     Client().post(
         "/accounts/signup/",
-        {"email": "kim@example.com", "username": "kim", "password1": "a fine long passphrase", "password2": "a fine long passphrase"},
+        {
+            "email": "kim@example.com",
+            "username": "kim",
+            "password1": "a fine long passphrase",
+            "password2": "a fine long passphrase",
+        },
     )
     client = Client()
     response = client.post("/accounts/login/", {"login": "kim", "password": "a fine long passphrase"})

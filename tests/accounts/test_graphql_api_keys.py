@@ -48,8 +48,10 @@ def session_gql(customer):
 
     def post(query, variables=None):
         response = browser.post(
-            "/graphql/", json.dumps({"query": query, "variables": variables or {}}),
-            content_type="application/json", HTTP_X_CSRFTOKEN=csrf,
+            "/graphql/",
+            json.dumps({"query": query, "variables": variables or {}}),
+            content_type="application/json",
+            HTTP_X_CSRFTOKEN=csrf,
         )
         return response.status_code, response.json()
 
@@ -157,7 +159,9 @@ def test_a_session_without_the_csrf_token_is_refused(client, customer, gql):
     browser.force_login(customer)
 
     # when
-    response = browser.post("/graphql/", {"query": CREATE, "variables": {"input": {"name": "x"}}}, content_type="application/json")
+    response = browser.post(
+        "/graphql/", {"query": CREATE, "variables": {"input": {"name": "x"}}}, content_type="application/json"
+    )
 
     # then
     assert response.status_code == 403

@@ -138,7 +138,9 @@ def test_revoked_token_is_401(client, gql, oauth_app):
     assert gql(ME, token=token)[0] == 200
     # when
     revoked = client.post(
-        "/o/revoke_token/", {"token": token}, HTTP_AUTHORIZATION=_basic(credentials.client_id, credentials.client_secret)
+        "/o/revoke_token/",
+        {"token": token},
+        HTTP_AUTHORIZATION=_basic(credentials.client_id, credentials.client_secret),
     )
     status, body = gql(ME, token=token)
     # then
@@ -151,7 +153,11 @@ def test_revoking_one_token_leaves_the_others_working(client, gql, oauth_app):
     _, credentials = oauth_app
     first = _token_response(client, credentials).json()["access_token"]
     second = _token_response(client, credentials).json()["access_token"]
-    client.post("/o/revoke_token/", {"token": first}, HTTP_AUTHORIZATION=_basic(credentials.client_id, credentials.client_secret))
+    client.post(
+        "/o/revoke_token/",
+        {"token": first},
+        HTTP_AUTHORIZATION=_basic(credentials.client_id, credentials.client_secret),
+    )
     assert gql(ME, token=first)[0] == 401
     status, body = gql(ME, token=second)
     assert status == 200 and body["data"]["me"]["username"] == "alice"
@@ -169,7 +175,9 @@ def test_token_of_a_deactivated_user_is_401(gql, oauth_app, issue_token):
 
 def test_invalid_token_on_a_mutation_stores_nothing(gql, iris_model, stored_counts):
     before = stored_counts()
-    status, body = gql(CREATE, {"input": {"modelName": "iris", "features": IRIS_SETOSA}}, HTTP_AUTHORIZATION="Bearer nope")
+    status, body = gql(
+        CREATE, {"input": {"modelName": "iris", "features": IRIS_SETOSA}}, HTTP_AUTHORIZATION="Bearer nope"
+    )
     assert status == 401
     assert _codes(body) == ["INVALID_TOKEN"]
     assert stored_counts() == before
@@ -258,7 +266,10 @@ def _session_client(user) -> Client:
 
 def _post(session, query, variables=None, **extra):
     return session.post(
-        "/graphql/", json.dumps({"query": query, "variables": variables or {}}), content_type="application/json", **extra
+        "/graphql/",
+        json.dumps({"query": query, "variables": variables or {}}),
+        content_type="application/json",
+        **extra,
     )
 
 

@@ -68,13 +68,18 @@ def _revoke(token):
 
 
 def _deactivate_owner(token):
-    user = AccessToken.objects.get(token_checksum=_checksum(token)).user or AccessToken.objects.get(token_checksum=_checksum(token)).application.user
+    user = (
+        AccessToken.objects.get(token_checksum=_checksum(token)).user
+        or AccessToken.objects.get(token_checksum=_checksum(token)).application.user
+    )
     user.is_active = False
     user.save(update_fields=["is_active"])
 
 
 @pytest.mark.parametrize("spoil", [_expire, _revoke, _deactivate_owner], ids=["expired", "revoked", "inactive-user"])
-def test_unusable_token_is_invalid_token_with_www_authenticate(make_user, issue_token, rest, iris_model, stored_counts, spoil):
+def test_unusable_token_is_invalid_token_with_www_authenticate(
+    make_user, issue_token, rest, iris_model, stored_counts, spoil
+):
     # given: a token that worked
     token = issue_token(make_user())
     assert rest("get", "/api/v1/me", token=token).status_code == 200

@@ -133,7 +133,9 @@ def test_invoice_list_filters_by_status(make_user, issue_token, rest):
     drafts = rest("get", f"{INVOICES}?status=draft", token=token).json()["results"]
     opens = rest("get", f"{INVOICES}?status=open", token=token).json()["results"]
     assert [i["id"] for i in drafts] == [draft.pk]
-    assert [i["id"] for i in opens] == [opened.pk] and opens[0]["number"].startswith(f"INV-{timezone.now().year}-")  # numbered in the year it is issued
+    assert [i["id"] for i in opens] == [opened.pk] and opens[0]["number"].startswith(
+        f"INV-{timezone.now().year}-"
+    )  # numbered in the year it is issued
 
 
 def test_invoice_detail_with_lines(make_user, issue_token, rest, iris_model):

@@ -71,7 +71,12 @@ def test_model_detail(make_user, issue_token, rest, bank_model):
     # then
     assert response.status_code == 200
     body = response.json()
-    assert (body["id"], body["name"], body["version"], body["stage"]) == (bank_model.pk, "bank-marketing", 1, "production")
+    assert (body["id"], body["name"], body["version"], body["stage"]) == (
+        bank_model.pk,
+        "bank-marketing",
+        1,
+        "production",
+    )
     assert body["sha256"] == bank_model.sha256 and body["task"] == "classification"
     assert sorted(body["classes"]) == ["no", "yes"]
     job = next(f for f in body["input_schema"]["features"] if f["name"] == "job")

@@ -73,7 +73,9 @@ def test_bank_marketing_batch_is_one_call_with_predictions_in_input_order(make_u
     assert Prediction.objects.filter(user=user).count() == 2
 
 
-def test_latest_production_version_by_default_and_a_given_version_on_request(make_user, issue_token, rest, iris_model, register):
+def test_latest_production_version_by_default_and_a_given_version_on_request(
+    make_user, issue_token, rest, iris_model, register
+):
     # given: v2 in production, v3 in staging
     v2 = register("iris", iris_artifact())
     register("iris", iris_artifact(), stage=RegisteredModel.Stage.STAGING)
@@ -107,7 +109,9 @@ def test_staff_may_score_a_staging_version_by_number(staff_user, issue_token, re
         (f"{PREDICT_IRIS}?version=-1", "version"),
     ],
 )
-def test_unknown_model_or_version_is_not_found(make_user, issue_token, rest, iris_model, register, stored_counts, path, field):
+def test_unknown_model_or_version_is_not_found(
+    make_user, issue_token, rest, iris_model, register, stored_counts, path, field
+):
     # given
     register("iris", iris_artifact(), stage=RegisteredModel.Stage.STAGING)
     token = issue_token(make_user())
@@ -120,7 +124,9 @@ def test_unknown_model_or_version_is_not_found(make_user, issue_token, rest, iri
     assert stored_counts() == before
 
 
-def test_model_with_only_a_staging_version_is_not_found_for_users(make_user, issue_token, rest, register, stored_counts):
+def test_model_with_only_a_staging_version_is_not_found_for_users(
+    make_user, issue_token, rest, register, stored_counts
+):
     register("iris", iris_artifact(), stage=RegisteredModel.Stage.STAGING)
     before = stored_counts()
     response = rest("post", PREDICT_IRIS, {"features": IRIS_SETOSA}, token=issue_token(make_user()))
@@ -135,7 +141,10 @@ def test_model_with_only_a_staging_version_is_not_found_for_users(make_user, iss
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
-        ({"features": {k: v for k, v in IRIS_SETOSA.items() if k != "petal_width"}}, [("features.petal_width", "REQUIRED")]),
+        (
+            {"features": {k: v for k, v in IRIS_SETOSA.items() if k != "petal_width"}},
+            [("features.petal_width", "REQUIRED")],
+        ),
         ({"features": {**IRIS_SETOSA, "sepal_width": None}}, [("features.sepal_width", "REQUIRED")]),
         ({"features": {**IRIS_SETOSA, "sepal_length": "5.1"}}, [("features.sepal_length", "INVALID_TYPE")]),
         ({"features": {**IRIS_SETOSA, "sepal_length": True}}, [("features.sepal_length", "INVALID_TYPE")]),
@@ -154,9 +163,20 @@ def test_model_with_only_a_staging_version_is_not_found_for_users(make_user, iss
         ),
     ],
     ids=[
-        "missing", "null", "string-for-number", "bool-for-number", "unknown-feature", "features-not-object",
-        "unknown-top-level-field", "both", "neither", "null-features", "empty-batch", "batch-not-list",
-        "too-many", "batch-paths",
+        "missing",
+        "null",
+        "string-for-number",
+        "bool-for-number",
+        "unknown-feature",
+        "features-not-object",
+        "unknown-top-level-field",
+        "both",
+        "neither",
+        "null-features",
+        "empty-batch",
+        "batch-not-list",
+        "too-many",
+        "batch-paths",
     ],
 )
 def test_invalid_iris_input_is_400_with_codes(make_user, issue_token, rest, iris_model, stored_counts, body, expected):
@@ -210,7 +230,9 @@ def test_overflowing_float_literal_is_invalid_type(make_user, issue_token, clien
     raw = '{"features": {"sepal_length": 1e400, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}}'
     before = stored_counts()
     # when
-    response = client.post(PREDICT_IRIS, raw, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {issue_token(make_user())}")
+    response = client.post(
+        PREDICT_IRIS, raw, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {issue_token(make_user())}"
+    )
     # then
     assert response.status_code == 400
     assert error_codes(response) == [("features.sepal_length", "INVALID_TYPE")]
@@ -219,11 +241,15 @@ def test_overflowing_float_literal_is_invalid_type(make_user, issue_token, clien
 
 @pytest.mark.parametrize(
     ("path", "features", "field"),
-    [(PREDICT_IRIS, {**IRIS_SETOSA, "sepal_length": 10**400}, "features.sepal_length"),
-     (PREDICT_BANK, {**BANK_CLIENT, "age": 10**400}, "features.age")],
+    [
+        (PREDICT_IRIS, {**IRIS_SETOSA, "sepal_length": 10**400}, "features.sepal_length"),
+        (PREDICT_BANK, {**BANK_CLIENT, "age": 10**400}, "features.age"),
+    ],
     ids=["iris", "bank-marketing"],
 )
-def test_integer_beyond_float_range_is_invalid_type(make_user, issue_token, rest, iris_model, bank_model, stored_counts, path, features, field):
+def test_integer_beyond_float_range_is_invalid_type(
+    make_user, issue_token, rest, iris_model, bank_model, stored_counts, path, features, field
+):
     # given
     before = stored_counts()
     # when
@@ -302,10 +328,14 @@ def test_batch_replay_returns_every_prediction_in_order(make_user, issue_token, 
     ],
     ids=["other-features", "same-instance-as-batch", "other-model"],
 )
-def test_same_idempotency_key_with_a_different_request_is_409(make_user, issue_token, rest, iris_model, bank_model, stored_counts, path, body):
+def test_same_idempotency_key_with_a_different_request_is_409(
+    make_user, issue_token, rest, iris_model, bank_model, stored_counts, path, body
+):
     # given
     token = issue_token(make_user())
-    assert rest("post", PREDICT_IRIS, {"features": IRIS_SETOSA}, token=token, HTTP_IDEMPOTENCY_KEY="k").status_code == 201
+    assert (
+        rest("post", PREDICT_IRIS, {"features": IRIS_SETOSA}, token=token, HTTP_IDEMPOTENCY_KEY="k").status_code == 201
+    )
     before = stored_counts()
     # when
     response = rest("post", path, body, token=token, HTTP_IDEMPOTENCY_KEY="k")
@@ -325,7 +355,9 @@ def test_idempotency_keys_are_per_user(make_user, issue_token, rest, iris_model)
 
 
 @pytest.mark.parametrize("key", ["", "k" * 201])
-def test_empty_or_too_long_idempotency_key_is_invalid_input(make_user, issue_token, rest, iris_model, stored_counts, key):
+def test_empty_or_too_long_idempotency_key_is_invalid_input(
+    make_user, issue_token, rest, iris_model, stored_counts, key
+):
     token = issue_token(make_user())
     before = stored_counts()
     response = rest("post", PREDICT_IRIS, {"features": IRIS_SETOSA}, token=token, HTTP_IDEMPOTENCY_KEY=key)
@@ -355,7 +387,9 @@ def test_monthly_quota_exceeded_is_429_with_retry_after(make_user, issue_token, 
     assert refused.status_code == 429 and [c for _, c in error_codes(refused)] == ["QUOTA_EXCEEDED"]
 
 
-def test_replay_of_an_accepted_call_is_not_refused_by_the_quota(make_user, issue_token, rest, iris_model, stored_counts):
+def test_replay_of_an_accepted_call_is_not_refused_by_the_quota(
+    make_user, issue_token, rest, iris_model, stored_counts
+):
     token = issue_token(make_user(tier=_limited_tier(monthly_quota=1)))
     first = rest("post", PREDICT_IRIS, {"features": IRIS_SETOSA}, token=token, HTTP_IDEMPOTENCY_KEY="k")
     before = stored_counts()
@@ -364,7 +398,9 @@ def test_replay_of_an_accepted_call_is_not_refused_by_the_quota(make_user, issue
     assert stored_counts() == before
 
 
-def test_rate_limit_exceeded_is_429_with_retry_after(make_user, issue_token, rest, iris_model, stored_counts, monkeypatch):
+def test_rate_limit_exceeded_is_429_with_retry_after(
+    make_user, issue_token, rest, iris_model, stored_counts, monkeypatch
+):
     # given: one call per minute, and the clock stopped mid-minute so both calls share a window
     token = issue_token(make_user(tier=_limited_tier(rate_limit_per_minute=1)))
     stopped = timezone.now().replace(second=30)
@@ -420,7 +456,10 @@ def test_bearer_token_needs_no_csrf_token_even_with_a_session(make_user, issue_t
     browser.force_login(alice)
     # when
     response = browser.post(
-        PREDICT_IRIS, json.dumps({"features": IRIS_SETOSA}), content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {token}"
+        PREDICT_IRIS,
+        json.dumps({"features": IRIS_SETOSA}),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
     )
     # then: the token alone decides who calls
     assert response.status_code == 201
@@ -437,7 +476,10 @@ def test_bearer_token_scopes_apply_even_with_a_session(make_user, issue_token, i
     before = stored_counts()
     # when
     response = browser.post(
-        PREDICT_IRIS, json.dumps({"features": IRIS_SETOSA}), content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {token}"
+        PREDICT_IRIS,
+        json.dumps({"features": IRIS_SETOSA}),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
     )
     # then
     assert response.status_code == 403

@@ -57,7 +57,9 @@ def test_users_list_only_their_own_predictions_newest_first(make_user, issue_tok
     assert first["input"] == IRIS_SETOSA and first["output"]["label"] == "setosa"
 
 
-def test_staff_list_every_users_predictions_with_the_staff_scope_only(make_user, staff_user, issue_token, rest, iris_model):
+def test_staff_list_every_users_predictions_with_the_staff_scope_only(
+    make_user, staff_user, issue_token, rest, iris_model
+):
     alice_ids = _predict(rest, issue_token(make_user("alice")), 2)
     bob_ids = _predict(rest, issue_token(make_user("bob")), 1)
     with_staff_scope = rest("get", PREDICTIONS, token=issue_token(staff_user, scope="read staff"))

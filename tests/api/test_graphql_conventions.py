@@ -2,7 +2,7 @@
 deprecated Decimals, exact totalCount only when asked, backward pagination, filter inputs, Payload names, and a
 missing scope that nulls only its own field."""
 
-from datetime import UTC, date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 from django.db import connection
@@ -51,12 +51,16 @@ def test_enum_fields_answer_the_stored_values_and_filter_by_enum(gql, issue_toke
     register("reg", iris_artifact())
     register("reg", iris_artifact(), stage="staging", force=True)
     token = issue_token(staff_user)
-    query = "query($f: ModelFilterInput) { models(filter: $f) { totalCount edges { node { stage task artifactFormat } } } }"
+    query = (
+        "query($f: ModelFilterInput) { models(filter: $f) { totalCount edges { node { stage task artifactFormat } } } }"
+    )
     # when
     _, staging = gql(query, {"f": {"name": "reg", "stage": "staging"}}, token=token)
     _, everything = gql(query, {"f": {"name": "reg"}}, token=token)
     # then
-    assert staging["data"]["models"]["edges"] == [{"node": {"stage": "staging", "task": "classification", "artifactFormat": "joblib"}}]
+    assert staging["data"]["models"]["edges"] == [
+        {"node": {"stage": "staging", "task": "classification", "artifactFormat": "joblib"}}
+    ]
     assert staging["data"]["models"]["totalCount"] == 1
     assert [e["node"]["stage"] for e in everything["data"]["models"]["edges"]] == ["staging", "production"]
 
@@ -67,7 +71,9 @@ def test_a_value_outside_the_enum_is_refused_by_validation(gql, issue_token, mak
 
 
 def test_a_loose_argument_and_the_same_filter_together_are_refused(gql, issue_token, make_user, iris_model):
-    _, body = gql('{ models(stage: "production", filter: {stage: production}) { totalCount } }', token=issue_token(make_user()))
+    _, body = gql(
+        '{ models(stage: "production", filter: {stage: production}) { totalCount } }', token=issue_token(make_user())
+    )
     assert _codes(body) == ["BAD_USER_INPUT"]
 
 
@@ -207,7 +213,9 @@ def test_prediction_filter_input_matches_the_deprecated_arguments(gql, issue_tok
     ids = _predict(gql, token, 3)
     # when
     _, by_filter = gql(PAGE, {"filter": {"model": str(iris_model.pk)}}, token=token)
-    _, by_argument = gql("query($m: ID) { predictions(model: $m) { totalCount } }", {"m": str(iris_model.pk)}, token=token)
+    _, by_argument = gql(
+        "query($m: ID) { predictions(model: $m) { totalCount } }", {"m": str(iris_model.pk)}, token=token
+    )
     _, unknown_model = gql(PAGE, {"filter": {"model": "999999"}}, token=token)
     # then
     assert sorted(e["node"]["id"] for e in by_filter["data"]["predictions"]["edges"]) == sorted(ids)

@@ -16,7 +16,9 @@ def test_schema_graphql_is_the_codes_schema():
     # given: the committed file
     committed = SCHEMA_FILE.read_text(encoding="utf-8")
     # then
-    assert committed == schema_sdl(), f"schema.graphql differs from the code's schema: run `{REGENERATE}` and commit it."
+    assert committed == schema_sdl(), (
+        f"schema.graphql differs from the code's schema: run `{REGENERATE}` and commit it."
+    )
 
 
 def test_export_schema_check_refuses_a_stale_file_and_rewrites_it(tmp_path: Path):
@@ -69,7 +71,9 @@ def test_breaking_change_check_reports_dangerous_changes_and_passes(tmp_path: Pa
 
 def test_breaking_change_check_against_the_committed_file_finds_nothing():
     output, error = _run_breaking_check()
-    assert error is None and output.strip().endswith("0 breaking, 0 dangerous change(s) against " + str(SCHEMA_FILE) + ".")
+    assert error is None and output.strip().endswith(
+        "0 breaking, 0 dangerous change(s) against " + str(SCHEMA_FILE) + "."
+    )
 
 
 def test_breaking_change_check_names_a_missing_git_ref():
@@ -85,7 +89,7 @@ def test_the_schema_passes_the_lint():
 def test_the_lint_catches_each_rule():
     # given: a schema breaking every rule once
     bad = build_schema(
-        '''
+        """
         "q" type Query { "t" things("f" first: Int, "a" after: String): ThingConnection! }
         type Thing { "s" status: String "o" old: String @deprecated }
         "c" type ThingConnection { "p" pageInfo: PageInfo! "e" edges: [ThingEdge]! }
@@ -97,7 +101,7 @@ def test_the_lint_catches_each_rule():
         "o" type Oops implements Error { "m" message: String! "c" code: String! }
         "c" type CreateThing { "e" errors: [Oops!]! }
         "m" type Mutation { "c" createThing("i" input: Filter): CreateThing }
-        '''
+        """
     )
     # when
     problems = schema_lint(bad)
@@ -138,7 +142,10 @@ def test_error_code_enums_are_generated_from_the_error_codes_modules():
     for name, enums in sources.items():
         published = schema.graphql_schema.type_map[name]
         assert set(published.values) == {member.value for enum in enums for member in enum}, name
-    assert schema.graphql_schema.type_map["PredictionErrorCode"].values["REQUIRED"].description == PredictionErrorCode.REQUIRED.description
+    assert (
+        schema.graphql_schema.type_map["PredictionErrorCode"].values["REQUIRED"].description
+        == PredictionErrorCode.REQUIRED.description
+    )
 
 
 def test_a_mutation_naming_no_error_type_gets_every_apps_codes():
@@ -173,6 +180,8 @@ def test_a_mutation_naming_no_error_type_gets_every_apps_codes():
     result = built.execute("mutation { refuse { errors { __typename field code } } }", context_value=Context())
     # then
     assert result.errors is None
-    assert result.data == {"refuse": {"errors": [{"__typename": "MutationError", "field": "stage", "code": "BREAKING_CHANGE"}]}}
+    assert result.data == {
+        "refuse": {"errors": [{"__typename": "MutationError", "field": "stage", "code": "BREAKING_CHANGE"}]}
+    }
     codes = built.graphql_schema.type_map["MutationErrorCode"].values
     assert {"QUOTA_EXCEEDED", "UPLOAD_IN_USE", "INVALID_USERNAME", "REQUIRED"} <= set(codes)

@@ -25,8 +25,16 @@ def test_schema_endpoint_documents_predict_with_both_examples(db, client):
     assert response.status_code == 200
     schema = json.loads(response.content)
     paths = schema["paths"]
-    for path in ("/api/v1/models", "/api/v1/models/{id}", PREDICT_PATH, "/api/v1/predictions",
-                 "/api/v1/predictions/{id}", "/api/v1/me", "/api/v1/invoices", "/api/v1/invoices/{id}"):
+    for path in (
+        "/api/v1/models",
+        "/api/v1/models/{id}",
+        PREDICT_PATH,
+        "/api/v1/predictions",
+        "/api/v1/predictions/{id}",
+        "/api/v1/me",
+        "/api/v1/invoices",
+        "/api/v1/invoices/{id}",
+    ):
         assert path in paths, path
     predict = paths[PREDICT_PATH]["post"]
     assert {"201", "200"} <= set(predict["responses"])

@@ -51,7 +51,9 @@ def _usage_of(prediction_id) -> UsageRecord:
     ],
     ids=["iris", "bank-single", "bank-batch"],
 )
-def test_same_input_gives_same_output_and_charge(make_user, issue_token, gql, rest, iris_model, bank_model, model, body):
+def test_same_input_gives_same_output_and_charge(
+    make_user, issue_token, gql, rest, iris_model, bank_model, model, body
+):
     # given: two users on the same tier
     graphql_token, rest_token = issue_token(make_user("via-graphql")), issue_token(make_user("via-rest"))
     # when
@@ -66,12 +68,26 @@ def test_same_input_gives_same_output_and_charge(make_user, issue_token, gql, re
     # and the same charge structure
     g_cost, r_cost = by_graphql["cost"], by_rest["cost"]
     assert (g_cost["predictions"], g_cost["billablePredictions"], g_cost["storedBytes"], g_cost["currency"]) == (
-        r_cost["predictions"], r_cost["billable_predictions"], r_cost["stored_bytes"], r_cost["currency"]
+        r_cost["predictions"],
+        r_cost["billable_predictions"],
+        r_cost["stored_bytes"],
+        r_cost["currency"],
     )
     g_usage, r_usage = _usage_of(by_graphql["predictions"][0]["id"]), _usage_of(by_rest["predictions"][0]["id"])
     assert g_usage.pk != r_usage.pk
-    for field in ("predictions", "billable_predictions", "stored_bytes", "currency", "price_per_prediction",
-                  "price_per_cpu_second", "price_per_mb", "prediction_amount", "storage_amount", "model_id", "tier_id"):
+    for field in (
+        "predictions",
+        "billable_predictions",
+        "stored_bytes",
+        "currency",
+        "price_per_prediction",
+        "price_per_cpu_second",
+        "price_per_mb",
+        "prediction_amount",
+        "storage_amount",
+        "model_id",
+        "tier_id",
+    ):
         assert getattr(g_usage, field) == getattr(r_usage, field), field
     for usage in (g_usage, r_usage):
         assert usage.amount == usage.prediction_amount + usage.compute_amount + usage.storage_amount
@@ -79,7 +95,9 @@ def test_same_input_gives_same_output_and_charge(make_user, issue_token, gql, re
     assert g_usage.prediction_amount > 0 and g_usage.storage_amount > 0
 
 
-def test_idempotency_key_used_through_graphql_replays_through_rest(make_user, issue_token, gql, rest, iris_model, stored_counts):
+def test_idempotency_key_used_through_graphql_replays_through_rest(
+    make_user, issue_token, gql, rest, iris_model, stored_counts
+):
     # given
     token = issue_token(make_user())
     by_graphql = _graphql(gql, token, "iris", {"features": IRIS_SETOSA}, key="shared-1")
@@ -112,10 +130,23 @@ BAD_INPUTS = [
 @pytest.mark.parametrize(
     ("model", "body", "key"),
     BAD_INPUTS,
-    ids=["required", "type-and-unknown", "short-array", "choice-and-type", "batch-paths", "both", "neither",
-         "empty-batch", "too-many", "long-key", "unknown-model"],
+    ids=[
+        "required",
+        "type-and-unknown",
+        "short-array",
+        "choice-and-type",
+        "batch-paths",
+        "both",
+        "neither",
+        "empty-batch",
+        "too-many",
+        "long-key",
+        "unknown-model",
+    ],
 )
-def test_same_bad_input_gives_same_error_codes_and_fields(make_user, issue_token, gql, rest, iris_model, bank_model, stored_counts, model, body, key):
+def test_same_bad_input_gives_same_error_codes_and_fields(
+    make_user, issue_token, gql, rest, iris_model, bank_model, stored_counts, model, body, key
+):
     # given
     token = issue_token(make_user())
     before = stored_counts()
@@ -142,7 +173,9 @@ def test_quota_refusal_has_the_same_code_through_both(make_user, issue_token, gq
     assert stored_counts() == before
 
 
-def test_batch_with_explicit_null_features_has_no_single_prediction_through_both(make_user, issue_token, gql, rest, iris_model):
+def test_batch_with_explicit_null_features_has_no_single_prediction_through_both(
+    make_user, issue_token, gql, rest, iris_model
+):
     # given: a batch request that also spells out features as null
     token = issue_token(make_user())
     body = {"features": None, "instances": [IRIS_SETOSA, IRIS_SETOSA]}

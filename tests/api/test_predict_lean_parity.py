@@ -31,7 +31,9 @@ def _raw_masked(content: bytes) -> str:
     """The body as sent, volatile values masked by their shape: the bytes must match too (spacing, escapes)."""
     text = content.decode()
     for key in VOLATILE:
-        text = re.sub(rf'("{key}":\s*)("[^"]*"|[-+0-9.eE]+)', lambda m: m.group(1) + _volatile(json.loads(m.group(2))), text)
+        text = re.sub(
+            rf'("{key}":\s*)("[^"]*"|[-+0-9.eE]+)', lambda m: m.group(1) + _volatile(json.loads(m.group(2))), text
+        )
     return text
 
 
@@ -75,13 +77,15 @@ def both(client, lanes):
             except ValueError:
                 body = None
             raw = _raw_masked(response.content)
-            answers.append({
-                "status": response.status_code,
-                "headers": {name: response.get(name) for name in HEADERS},
-                "body": body,
-                "raw": raw,
-                "stored": stored,
-            })
+            answers.append(
+                {
+                    "status": response.status_code,
+                    "headers": {name: response.get(name) for name in HEADERS},
+                    "body": body,
+                    "raw": raw,
+                    "stored": stored,
+                }
+            )
         return answers[0], answers[1], (lanes[-1] if lanes else "none")
 
     return run
@@ -97,7 +101,10 @@ LEAN_CASES = {
     "iris single": (IRIS, {"features": IRIS_SETOSA}),
     "iris as array": (IRIS, {"features": [5.1, 3.5, 1.4, 0.2]}),
     "iris version 1": (IRIS + "?version=1", {"features": IRIS_SETOSA}),
-    "bank batch with a warning": ("/api/v1/models/bank-marketing/predict", {"instances": [BANK_CLIENT, {**BANK_CLIENT, "job": "astronaut"}]}),
+    "bank batch with a warning": (
+        "/api/v1/models/bank-marketing/predict",
+        {"instances": [BANK_CLIENT, {**BANK_CLIENT, "job": "astronaut"}]},
+    ),
     "unknown version": (IRIS + "?version=99", {"features": IRIS_SETOSA}),
     "missing feature": (IRIS, {"features": {k: v for k, v in IRIS_SETOSA.items() if k != "petal_width"}}),
     "wrong type": (IRIS, {"features": {**IRIS_SETOSA, "sepal_length": "long"}}),
@@ -121,7 +128,11 @@ DRF_CASES = {
     "unknown field": (IRIS, json.dumps({"features": IRIS_SETOSA, "colour": 1}), {}),
     "body not an object": (IRIS, json.dumps([IRIS_SETOSA]), {}),
     "malformed JSON": (IRIS, '{"features": ', {}),
-    "NaN": (IRIS, '{"features": {"sepal_length": NaN, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}}', {}),
+    "NaN": (
+        IRIS,
+        '{"features": {"sepal_length": NaN, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}}',
+        {},
+    ),
     "format override": (IRIS + "?format=json", json.dumps({"features": IRIS_SETOSA}), {}),
     "accept html": (IRIS, json.dumps({"features": IRIS_SETOSA}), {"HTTP_ACCEPT": "text/html"}),
     "text body": (IRIS, "features", {"content_type": "text/plain"}),
@@ -152,8 +163,13 @@ def test_missing_scope_is_left_to_drf_alike(make_user, issue_token, iris_model, 
 
 def _tier(name, **limits):
     return PricingTier.objects.create(
-        name=name, monthly_fee=0, included_predictions=0, price_per_prediction="0.001",
-        price_per_cpu_second="0", price_per_mb="0", **{"monthly_quota": None, "rate_limit_per_minute": None, **limits},
+        name=name,
+        monthly_fee=0,
+        included_predictions=0,
+        price_per_prediction="0.001",
+        price_per_cpu_second="0",
+        price_per_mb="0",
+        **{"monthly_quota": None, "rate_limit_per_minute": None, **limits},
     )
 
 
@@ -161,7 +177,9 @@ def test_quota_and_rate_limit_answer_alike(make_user, issue_token, iris_model, c
     quota = issue_token(make_user("quota", tier=_tier("tiny", monthly_quota=0)))
     slow = issue_token(make_user("slow", tier=_tier("slow", rate_limit_per_minute=1)))
     body = json.dumps({"features": IRIS_SETOSA})
-    assert client.post(IRIS, body, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {slow}").status_code == 201
+    assert (
+        client.post(IRIS, body, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {slow}").status_code == 201
+    )
     for caller, status in ((quota, 429), (slow, 429)):
         drf, lean_answer, lane = both(IRIS, body, token=caller)
         assert lean_answer == drf and drf["status"] == status and lane == "lean"
@@ -172,7 +190,12 @@ def test_quota_and_rate_limit_answer_alike(make_user, issue_token, iris_model, c
 def test_idempotency_replay_and_conflict_answer_alike(token, client, both):
     body = json.dumps({"features": IRIS_SETOSA})
     key = {"HTTP_IDEMPOTENCY_KEY": "order-9"}
-    assert client.post(IRIS, body, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {token}", **key).status_code == 201
+    assert (
+        client.post(
+            IRIS, body, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {token}", **key
+        ).status_code
+        == 201
+    )
     replay = both(IRIS, body, token=token, **key)
     conflict = both(IRIS, json.dumps({"features": [6, 3, 4, 1]}), token=token, **key)
     for drf, lean_answer, lane in (replay, conflict):

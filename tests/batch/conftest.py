@@ -59,7 +59,9 @@ def iris_csv(rows: int, seed: int = 0) -> bytes:
 
 
 def iris_jsonl(rows: int, seed: int = 0) -> bytes:
-    return "".join(json.dumps(dict(zip(IRIS_COLUMNS, r, strict=True))) + "\n" for r in iris_matrix(rows, seed).tolist()).encode()
+    return "".join(
+        json.dumps(dict(zip(IRIS_COLUMNS, r, strict=True))) + "\n" for r in iris_matrix(rows, seed).tolist()
+    ).encode()
 
 
 @pytest.fixture
@@ -162,9 +164,22 @@ class Workers:
         log = (self.log_dir / f"worker-{len(self.processes)}.log").open("wb")
         process = subprocess.Popen(
             [
-                sys.executable, "-m", "celery", "-A", "mlapi", "worker",
-                "--pool=solo", "--without-gossip", "--without-mingle", "--without-heartbeat",
-                "-Q", WORKER_QUEUE, "-l", "warning", "-n", f"{WORKER_QUEUE}-{len(self.processes)}@%h",
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "mlapi",
+                "worker",
+                "--pool=solo",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "-Q",
+                WORKER_QUEUE,
+                "-l",
+                "warning",
+                "-n",
+                f"{WORKER_QUEUE}-{len(self.processes)}@%h",
             ],
             cwd=PROJECT_DIR,
             env=self.env,
@@ -262,5 +277,6 @@ def wait_for(predicate, *, timeout: float, interval: float = 0.1, what: str = "c
         if value:
             return value
         time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}" + (f"\n--- worker logs ---\n{logs()}" if logs else ""))
-
+    raise AssertionError(
+        f"timed out after {timeout}s waiting for {what}" + (f"\n--- worker logs ---\n{logs()}" if logs else "")
+    )

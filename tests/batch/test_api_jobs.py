@@ -46,7 +46,9 @@ def test_csv_job_succeeds_and_every_row_is_scored_stored_and_billed_once(
     assert all(u.amount > 0 for u in usage)
 
 
-def test_csv_results_download_as_csv_has_every_row_in_order(make_user, issue_token, submit, api, iris_model, small_chunks):
+def test_csv_results_download_as_csv_has_every_row_in_order(
+    make_user, issue_token, submit, api, iris_model, small_chunks
+):
     token = issue_token(make_user())
     job_id = submit(token, iris_csv(12)).json()["id"]
 
@@ -149,7 +151,11 @@ def test_bad_jsonl_rows_are_row_errors_with_line_numbers(make_user, issue_token,
 
     job = api.get(f"{JOBS}/{job_id}", token).json()
     assert (job["status"], job["rows_total"], job["rows_done"], job["rows_failed"]) == ("succeeded", 7, 2, 5)
-    errors = {r["line"]: [e["code"] for e in r["errors"]] for r in results_jsonl(api.get(f"{JOBS}/{job_id}/results?format=jsonl", token)) if "errors" in r}
+    errors = {
+        r["line"]: [e["code"] for e in r["errors"]]
+        for r in results_jsonl(api.get(f"{JOBS}/{job_id}/results?format=jsonl", token))
+        if "errors" in r
+    }
     assert errors == {
         2: ["MALFORMED_ROW"],
         3: ["INVALID_TYPE"],
@@ -168,7 +174,9 @@ def test_failed_rows_appear_in_the_csv_download_with_their_errors(make_user, iss
 
     assert [(r["row"], r["line"]) for r in rows] == [("1", "2"), ("2", "3")]
     assert rows[0]["label"] in IRIS_LABELS and rows[1]["label"] == ""
-    assert json.loads(rows[1]["errors"]) == [{"field": "sepal_width", "code": "INVALID_TYPE", "message": "Expected a number."}]
+    assert json.loads(rows[1]["errors"]) == [
+        {"field": "sepal_width", "code": "INVALID_TYPE", "message": "Expected a number."}
+    ]
 
 
 def test_a_job_over_the_quota_is_refused_at_submit_and_nothing_is_stored(make_user, issue_token, submit, iris_model):
@@ -279,7 +287,9 @@ def test_another_user_cannot_see_cancel_resume_or_download_a_job(make_user, issu
     assert api.get(f"{JOBS}/{job_id}", owner_token).json()["status"] == "succeeded"
 
 
-def test_an_upload_can_be_used_by_id_and_only_by_its_owner(make_user, issue_token, api, iris_model, django_capture_on_commit_callbacks):
+def test_an_upload_can_be_used_by_id_and_only_by_its_owner(
+    make_user, issue_token, api, iris_model, django_capture_on_commit_callbacks
+):
     token = issue_token(make_user())
     uploaded = api.post("/api/v1/batch-uploads", token, {"file": _file(iris_jsonl(4), "rows.jsonl")})
     assert uploaded.status_code == 201, uploaded.content

@@ -58,7 +58,9 @@ def expire(django_capture_on_commit_callbacks):
 # --- The allowance ------------------------------------------------------------------------------------
 
 
-def test_uploads_past_the_storage_allowance_are_refused_and_deleting_one_makes_room(make_user, issue_token, api, delete):
+def test_uploads_past_the_storage_allowance_are_refused_and_deleting_one_makes_room(
+    make_user, issue_token, api, delete
+):
     # given: an allowance of three files
     tier = PricingTier.objects.create(name="three-files", storage_allowance_bytes=3 * len(FILE))
     token = issue_token(make_user(tier=tier))

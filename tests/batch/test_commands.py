@@ -19,7 +19,17 @@ def test_score_file_writes_jsonl_results_and_meters_the_named_user(make_user, ir
     stdout = io.StringIO()
 
     call_command(
-        "score_file", str(source), "--model", "iris", "--version", "1", "--out", str(out), "--user", "analyst", stdout=stdout
+        "score_file",
+        str(source),
+        "--model",
+        "iris",
+        "--version",
+        "1",
+        "--out",
+        str(out),
+        "--user",
+        "analyst",
+        stdout=stdout,
     )
 
     summary = json.loads(stdout.getvalue())
@@ -31,7 +41,9 @@ def test_score_file_writes_jsonl_results_and_meters_the_named_user(make_user, ir
     assert (usage.count(), usage.aggregate(total=Sum("predictions"))["total"]) == (3, 10)
 
 
-def test_score_file_writes_csv_with_row_errors_and_bills_the_first_superuser_by_default(iris_model, tmp_path, django_user_model):
+def test_score_file_writes_csv_with_row_errors_and_bills_the_first_superuser_by_default(
+    iris_model, tmp_path, django_user_model
+):
     admin = django_user_model.objects.create_superuser("root", "root@example.com", "x")
     source, out = tmp_path / "rows.jsonl", tmp_path / "scored.csv"
     source.write_bytes(iris_jsonl(3) + b"{broken\n")

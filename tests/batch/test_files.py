@@ -15,7 +15,9 @@ NAMES = [f["name"] for f in FEATURES]
 
 
 def _read_all(data: bytes, file_format: str, chunk_rows: int = 2):
-    scan = file_scan(stream=io.BytesIO(data), file_format=file_format, feature_names=NAMES, chunk_rows=chunk_rows, max_rows=100)
+    scan = file_scan(
+        stream=io.BytesIO(data), file_format=file_format, feature_names=NAMES, chunk_rows=chunk_rows, max_rows=100
+    )
     rows = []
     for span in scan.chunks:
         rows += chunk_rows_read(
@@ -102,7 +104,13 @@ def test_the_scan_stops_at_the_row_limit():
 
 @pytest.mark.parametrize(
     ("filename", "declared", "expected"),
-    [("a.csv", None, "csv"), ("a.JSONL", None, "jsonl"), ("a.ndjson", None, "jsonl"), ("data", "csv", "csv"), ("a.csv", "jsonl", "jsonl")],
+    [
+        ("a.csv", None, "csv"),
+        ("a.JSONL", None, "jsonl"),
+        ("a.ndjson", None, "jsonl"),
+        ("data", "csv", "csv"),
+        ("a.csv", "jsonl", "jsonl"),
+    ],
 )
 def test_format_from_declaration_or_suffix(filename, declared, expected):
     assert file_format_detect(filename=filename, declared=declared) == expected
@@ -143,7 +151,7 @@ def test_csv_records_are_cut_where_the_csv_module_cuts_them(seed):
     import random
 
     rng = random.Random(seed)
-    body = "".join(rng.choice(['a', 'b', ',', '"', '""', '\n', '\r\n', ' ']) for _ in range(300))
+    body = "".join(rng.choice(["a", "b", ",", '"', '""', "\n", "\r\n", " "]) for _ in range(300))
     data = ("s\n" + body).encode()
     try:
         expected = [r for r in csv.reader(io.StringIO(data.decode(), newline=""))][1:]

@@ -22,8 +22,12 @@ query List($first: Int, $after: String) {
   }
 }
 """
-CANCEL = "mutation Cancel($id: ID!) { cancelBatchJob(id: $id) { batchJob { id status } errors { field code message } } }"
-RESUME = "mutation Resume($id: ID!) { resumeBatchJob(id: $id) { batchJob { id status } errors { field code message } } }"
+CANCEL = (
+    "mutation Cancel($id: ID!) { cancelBatchJob(id: $id) { batchJob { id status } errors { field code message } } }"
+)
+RESUME = (
+    "mutation Resume($id: ID!) { resumeBatchJob(id: $id) { batchJob { id status } errors { field code message } } }"
+)
 
 
 @pytest.fixture
@@ -76,7 +80,11 @@ def test_create_batch_job_from_a_rest_upload(make_user, issue_token, api, gql_ru
     ("input_", "code", "field"),
     [
         ({"modelName": "iris"}, "INVALID_INPUT", "file"),
-        ({"modelName": "iris", "content": "x", "uploadId": "00000000-0000-0000-0000-000000000000"}, "INVALID_INPUT", "file"),
+        (
+            {"modelName": "iris", "content": "x", "uploadId": "00000000-0000-0000-0000-000000000000"},
+            "INVALID_INPUT",
+            "file",
+        ),
         ({"modelName": "iris", "content": "sepal_length\n1\n"}, "INVALID_INPUT", "format"),
         ({"modelName": "iris", "uploadId": "00000000-0000-0000-0000-000000000000"}, "NOT_FOUND", "uploadId"),
         ({"modelName": "nope", "content": "{}\n", "format": "jsonl"}, "NOT_FOUND", "modelName"),
@@ -99,7 +107,9 @@ def test_create_batch_job_errors_are_data(make_user, issue_token, gql_run, iris_
 def test_create_batch_job_over_quota_is_refused(make_user, issue_token, gql_run, iris_model):
     token = issue_token(make_user(tier=PricingTier.objects.create(name="capped", monthly_quota=3)))
 
-    _, body = gql_run(CREATE, {"input": {"modelName": "iris", "content": iris_csv(4).decode(), "format": "csv"}}, token=token)
+    _, body = gql_run(
+        CREATE, {"input": {"modelName": "iris", "content": iris_csv(4).decode(), "format": "csv"}}, token=token
+    )
 
     assert [e["code"] for e in body["data"]["createBatchJob"]["errors"]] == ["QUOTA_EXCEEDED"]
     assert BatchJob.objects.count() == 0
@@ -109,7 +119,9 @@ def test_batch_jobs_connection_pages_newest_first(make_user, issue_token, gql_ru
     token = issue_token(make_user())
     ids = []
     for _ in range(3):
-        _, body = gql_run(CREATE, {"input": {"modelName": "iris", "content": iris_csv(2).decode(), "format": "csv"}}, token=token)
+        _, body = gql_run(
+            CREATE, {"input": {"modelName": "iris", "content": iris_csv(2).decode(), "format": "csv"}}, token=token
+        )
         ids.append(body["data"]["createBatchJob"]["batchJob"]["id"])
 
     _, first = gql(LIST, {"first": 2}, token=token)
@@ -125,7 +137,9 @@ def test_batch_jobs_connection_pages_newest_first(make_user, issue_token, gql_ru
 def test_cancel_and_resume_batch_job(make_user, issue_token, gql, iris_model, django_capture_on_commit_callbacks):
     token = issue_token(make_user())
     with django_capture_on_commit_callbacks() as dispatches:  # submitted, not yet run
-        _, body = gql(CREATE, {"input": {"modelName": "iris", "content": iris_csv(3).decode(), "format": "csv"}}, token=token)
+        _, body = gql(
+            CREATE, {"input": {"modelName": "iris", "content": iris_csv(3).decode(), "format": "csv"}}, token=token
+        )
     job_id = body["data"]["createBatchJob"]["batchJob"]["id"]
 
     _, cancelled = gql(CANCEL, {"id": job_id}, token=token)
@@ -141,7 +155,9 @@ def test_cancel_and_resume_batch_job(make_user, issue_token, gql, iris_model, dj
 
 def test_another_user_gets_null_and_not_found(make_user, issue_token, gql_run, gql, iris_model):
     owner = issue_token(make_user())
-    _, body = gql_run(CREATE, {"input": {"modelName": "iris", "content": iris_csv(2).decode(), "format": "csv"}}, token=owner)
+    _, body = gql_run(
+        CREATE, {"input": {"modelName": "iris", "content": iris_csv(2).decode(), "format": "csv"}}, token=owner
+    )
     job_id = body["data"]["createBatchJob"]["batchJob"]["id"]
     other = issue_token(make_user(is_staff=True))
 
@@ -167,7 +183,9 @@ def test_garbage_id_is_null_not_a_crash(make_user, issue_token, gql):
 def test_scopes_are_top_level_errors(make_user, issue_token, gql, iris_model):
     user = make_user()
     _, no_auth = gql(LIST, {})
-    _, read_only = gql(CREATE, {"input": {"modelName": "iris", "content": "x", "format": "csv"}}, token=issue_token(user, scope="read"))
+    _, read_only = gql(
+        CREATE, {"input": {"modelName": "iris", "content": "x", "format": "csv"}}, token=issue_token(user, scope="read")
+    )
 
     assert no_auth["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
     assert read_only["errors"][0]["extensions"]["code"] == "FORBIDDEN"
@@ -206,17 +224,28 @@ def test_file_format_is_an_enum_and_status_answers_the_stored_value(make_user, i
     # given
     token = issue_token(make_user())
     # when: the format given as the enum value
-    _, body = gql_run(ENUM_CREATE, {"input": {"modelName": "iris", "content": iris_jsonl(3).decode(), "fileFormat": "jsonl"}}, token=token)
+    _, body = gql_run(
+        ENUM_CREATE,
+        {"input": {"modelName": "iris", "content": iris_jsonl(3).decode(), "fileFormat": "jsonl"}},
+        token=token,
+    )
     # then
     payload = body["data"]["createBatchJob"]
     assert payload["__typename"] == "CreateBatchJobPayload" and payload["errors"] == []
-    _, listed = gql("{ batchJobs(filter: {status: succeeded}) { totalCount edges { node { id fileFormat } } } }", token=token)
-    assert listed["data"]["batchJobs"] == {"totalCount": 1, "edges": [{"node": {"id": payload["batchJob"]["id"], "fileFormat": "jsonl"}}]}
+    _, listed = gql(
+        "{ batchJobs(filter: {status: succeeded}) { totalCount edges { node { id fileFormat } } } }", token=token
+    )
+    assert listed["data"]["batchJobs"] == {
+        "totalCount": 1,
+        "edges": [{"node": {"id": payload["batchJob"]["id"], "fileFormat": "jsonl"}}],
+    }
 
 
 def test_file_format_and_the_deprecated_format_together_are_a_batch_error(make_user, issue_token, gql_run, iris_model):
     token = issue_token(make_user())
-    variables = {"input": {"modelName": "iris", "content": iris_jsonl(3).decode(), "fileFormat": "jsonl", "format": "jsonl"}}
+    variables = {
+        "input": {"modelName": "iris", "content": iris_jsonl(3).decode(), "fileFormat": "jsonl", "format": "jsonl"}
+    }
     _, body = gql_run(ENUM_CREATE, variables, token=token)
     payload = body["data"]["createBatchJob"]
     assert payload["batchJob"] is None

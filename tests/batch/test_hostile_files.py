@@ -84,7 +84,9 @@ def _post_raw(client, path, token, body: bytes):
     )
 
 
-def test_a_well_formed_garbage_body_is_a_parse_error_for_a_user_within_limits(make_user, issue_token, client, iris_model):
+def test_a_well_formed_garbage_body_is_a_parse_error_for_a_user_within_limits(
+    make_user, issue_token, client, iris_model
+):
     # the control for the tests below: reading this body answers 400
     token = issue_token(make_user())
 

@@ -19,5 +19,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 if os.environ.get("BATCH_TEST_QUEUE"):
     CELERY_TASK_ROUTES = {"batch.tasks.*": {"queue": os.environ["BATCH_TEST_QUEUE"]}}
     CELERY_BEAT_SCHEDULE = {  # noqa: F405
-        name: entry for name, entry in CELERY_BEAT_SCHEDULE.items() if entry["task"].startswith("batch.")  # noqa: F405
+        name: entry
+        for name, entry in CELERY_BEAT_SCHEDULE.items()
+        if entry["task"].startswith("batch.")  # noqa: F405
     }

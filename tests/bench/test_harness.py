@@ -52,8 +52,16 @@ Requests/sec:   1000.00
 
 def level(target, connections, rps, p99_ms=10.0, errors=0):
     return LevelResult(
-        target=target, connections=connections, threads=threads_for(connections), duration_s=20.0,
-        requests=int(rps * 20), rps=rps, p50_ms=p99_ms / 4, p90_ms=p99_ms / 2, p99_ms=p99_ms, errors=errors,
+        target=target,
+        connections=connections,
+        threads=threads_for(connections),
+        duration_s=20.0,
+        requests=int(rps * 20),
+        rps=rps,
+        p50_ms=p99_ms / 4,
+        p90_ms=p99_ms / 2,
+        p99_ms=p99_ms,
+        errors=errors,
         error_detail={"non_2xx": errors},
     )
 
@@ -109,7 +117,9 @@ def test_wrk_text_summary_is_the_fallback_without_the_lua_line():
 
 def test_output_without_any_summary_is_a_parse_error():
     with pytest.raises(report.ParseError):
-        report.parse_wrk_output("unable to connect to 127.0.0.1:1 Connection refused\n", target=FASTAPI, connections=1, threads=1)
+        report.parse_wrk_output(
+            "unable to connect to 127.0.0.1:1 Connection refused\n", target=FASTAPI, connections=1, threads=1
+        )
 
 
 @pytest.mark.parametrize(
@@ -152,7 +162,9 @@ def test_errors_in_the_measured_run_fail_a_target_the_numbers_would_pass():
 
 @pytest.mark.parametrize("observed, reference", [(None, 100.0), (100.0, None)])
 def test_a_side_not_measured_is_not_applicable(observed, reference):
-    check = report.target_check("t", observed=observed, reference=reference, factor=1.0, comparison=">=", missing="MLServer: down")
+    check = report.target_check(
+        "t", observed=observed, reference=reference, factor=1.0, comparison=">=", missing="MLServer: down"
+    )
 
     assert check.status == "N/A"
     assert check.detail == "MLServer: down"
@@ -169,7 +181,10 @@ def test_targets_compare_each_project_endpoint_at_concurrency_16():
     batch = {
         "rows": 1000,
         "in_process": {"predict_rows_per_s": 5e6, "predict_proba_rows_per_s": 4e6},
-        "endpoints": {PROJECT_GRAPHQL: {"rows_per_s": 2.5e6, "ms_per_call": 0.4, "errors": 0}, PROJECT_REST: {"rows_per_s": 1e6}},
+        "endpoints": {
+            PROJECT_GRAPHQL: {"rows_per_s": 2.5e6, "ms_per_call": 0.4, "errors": 0},
+            PROJECT_REST: {"rows_per_s": 1e6},
+        },
     }
     levels = full_levels() + [level(PROJECT_GRAPHQL, 1, 9999.0)]  # other levels do not count
 
@@ -199,7 +214,11 @@ def test_targets_name_why_a_server_was_not_measured():
 
 
 def test_load_table_lists_servers_in_a_fixed_order_then_by_connections():
-    levels = [level(MLSERVER, 16, 450.0), level(PROJECT_GRAPHQL, 16, 1234.5), level(PROJECT_GRAPHQL, 1, 87.25, errors=2)]
+    levels = [
+        level(MLSERVER, 16, 450.0),
+        level(PROJECT_GRAPHQL, 16, 1234.5),
+        level(PROJECT_GRAPHQL, 1, 87.25, errors=2),
+    ]
 
     lines = report.load_table(levels).splitlines()
 
@@ -224,9 +243,18 @@ def document(**overrides):
         started_at=datetime(2026, 11, 23, 18, 30, 5, tzinfo=UTC),
         finished_at=datetime(2026, 11, 23, 18, 31, 50, tzinfo=UTC),
         mode="quick",
-        machine={"cores": 2, "python": "3.11.7", "database": "PostgreSQL 15", "date": "2026-11-23T18:31:50+00:00", "load_average_at_start": 0.1},
+        machine={
+            "cores": 2,
+            "python": "3.11.7",
+            "database": "PostgreSQL 15",
+            "date": "2026-11-23T18:31:50+00:00",
+            "load_average_at_start": 0.1,
+        },
         config={"levels": [1, 16], "duration_s": 3.0, "warmup_s": 1.0, "workers": 2},
-        servers={PROJECT_GRAPHQL: {"status": "ok", "note": ""}, PROJECT_REST: {"status": "skipped", "note": "REST endpoint not available (404)"}},
+        servers={
+            PROJECT_GRAPHQL: {"status": "ok", "note": ""},
+            PROJECT_REST: {"status": "skipped", "note": "REST endpoint not available (404)"},
+        },
         levels=levels,
         batch=batch,
         targets=report.evaluate_targets(levels, batch),
@@ -274,7 +302,13 @@ def test_markdown_report_warns_when_the_machine_was_busy():
 
 
 def test_markdown_report_says_when_gunicorn_recycled_workers():
-    config = {"levels": [1, 16], "duration_s": 3.0, "warmup_s": 1.0, "workers": 2, "diagnostics": {"gunicorn_worker_boots": 6}}
+    config = {
+        "levels": [1, 16],
+        "duration_s": 3.0,
+        "warmup_s": 1.0,
+        "workers": 2,
+        "diagnostics": {"gunicorn_worker_boots": 6},
+    }
 
     assert "booted 6 workers for 2 slots" in report.render_markdown(document(config=config))
     assert "booted" not in report.render_markdown(document())
@@ -308,7 +342,9 @@ def test_stopping_a_server_stops_its_whole_process_group(tmp_path):
     # given: a leader that ignores SIGTERM and a child of its own, like a master and its worker
     pid_file = tmp_path / "child.pid"
     script = f"trap '' TERM; sleep 60 & echo $! > {pid_file}; wait"
-    process = ManagedProcess("group", ["bash", "-c", script], env={"PATH": os.environ["PATH"]}, cwd=tmp_path, log_path=tmp_path / "log")
+    process = ManagedProcess(
+        "group", ["bash", "-c", script], env={"PATH": os.environ["PATH"]}, cwd=tmp_path, log_path=tmp_path / "log"
+    )
     process.start()
     for _ in range(100):
         if pid_file.exists() and pid_file.read_text().strip():

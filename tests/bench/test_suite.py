@@ -34,16 +34,36 @@ def test_meter_counts_the_server_group_and_the_bench_databases_backends_only(tmp
     _process(tmp_path, 40, pgrp=40, ticks=(10, 0, 0, 0))
     _process(tmp_path, 41, pgrp=40, ticks=(100, 0, 0, 0))
     _process(tmp_path, 99, pgrp=99, ticks=(500, 0, 0, 0))
-    _process(tmp_path, 200, pgrp=200, ticks=(20, 0, 0, 0), title="postgres: 15/main: postgres mlapi_bench 127.0.0.1(5000) idle")
+    _process(
+        tmp_path,
+        200,
+        pgrp=200,
+        ticks=(20, 0, 0, 0),
+        title="postgres: 15/main: postgres mlapi_bench 127.0.0.1(5000) idle",
+    )
     _process(tmp_path, 201, pgrp=201, ticks=(20, 0, 0, 0), title="postgres: postgres mlapi_other 127.0.0.1(5001) idle")
     meter = cpu.CpuMeter(pgid=40, database="mlapi_bench", proc=tmp_path)
     meter.start()
     # when: the worker, the other group and both backends spend CPU; a new bench backend appears
     _process(tmp_path, 41, pgrp=40, ticks=(100 + TICKS, 0, 0, 0))
     _process(tmp_path, 99, pgrp=99, ticks=(500 + 10 * TICKS, 0, 0, 0))
-    _process(tmp_path, 200, pgrp=200, ticks=(20 + TICKS // 2, 0, 0, 0), title="postgres: postgres mlapi_bench 127.0.0.1(5000) idle")
-    _process(tmp_path, 201, pgrp=201, ticks=(20 + 10 * TICKS, 0, 0, 0), title="postgres: postgres mlapi_other 127.0.0.1(5001) idle")
-    _process(tmp_path, 202, pgrp=202, ticks=(TICKS, 0, 0, 0), title="postgres: postgres mlapi_bench 127.0.0.1(5002) idle")
+    _process(
+        tmp_path,
+        200,
+        pgrp=200,
+        ticks=(20 + TICKS // 2, 0, 0, 0),
+        title="postgres: postgres mlapi_bench 127.0.0.1(5000) idle",
+    )
+    _process(
+        tmp_path,
+        201,
+        pgrp=201,
+        ticks=(20 + 10 * TICKS, 0, 0, 0),
+        title="postgres: postgres mlapi_other 127.0.0.1(5001) idle",
+    )
+    _process(
+        tmp_path, 202, pgrp=202, ticks=(TICKS, 0, 0, 0), title="postgres: postgres mlapi_bench 127.0.0.1(5002) idle"
+    )
     server, database = meter.stop()
     # then
     assert server == pytest.approx(1.0)
@@ -97,10 +117,21 @@ def test_ratios_are_of_medians_measured_in_the_same_run_and_targets_follow():
 def test_report_shows_every_measured_variant_and_the_machine_load():
     table = suite.summarize({suite.GRAPHQL: {16: _samples([500])}, suite.MLSERVER: {16: _samples([1000])}})
     document = {
-        "run_id": "suite-x", "mode": "quick", "load_average_at_end": 3.5,
-        "machine": {"date": "2026-12-01", "cores": 2, "cpu_model": "cpu", "database": "PostgreSQL", "git_commit": "abc", "load_average_at_start": 1.0},
+        "run_id": "suite-x",
+        "mode": "quick",
+        "load_average_at_end": 3.5,
+        "machine": {
+            "date": "2026-12-01",
+            "cores": 2,
+            "cpu_model": "cpu",
+            "database": "PostgreSQL",
+            "git_commit": "abc",
+            "load_average_at_start": 1.0,
+        },
         "config": {"rounds": 1, "duration_s": 2.0, "levels": [16], "workers": 2},
-        "results": table, "unavailable": {suite.FASTAPI: "not installed"}, "targets": suite.targets_check(table),
+        "results": table,
+        "unavailable": {suite.FASTAPI: "not installed"},
+        "targets": suite.targets_check(table),
     }
     markdown = suite.render(document)
     assert "| mlapi GraphQL createPrediction | 16 | 500 | 0.50× |" in markdown

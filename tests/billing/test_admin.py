@@ -37,7 +37,9 @@ def test_changelist_lists_invoices(admin_client, drafts):
     assert response.context["cl"].result_count == 2
 
 
-def test_finalize_action_numbers_and_sends_the_selected_drafts(admin_client, drafts, django_capture_on_commit_callbacks):
+def test_finalize_action_numbers_and_sends_the_selected_drafts(
+    admin_client, drafts, django_capture_on_commit_callbacks
+):
     # when
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         response = _run_action(admin_client, "finalize", drafts)
@@ -139,8 +141,15 @@ def test_superuser_creates_a_pricing_tier(admin_client):
 def test_a_negative_price_is_refused(admin_client):
     response = admin_client.post(
         "/admin/billing/pricingtier/add/",
-        {"name": "broken", "currency": "USD", "monthly_fee": "-1.00", "included_predictions": "0",
-         "price_per_prediction": "0", "price_per_cpu_second": "0", "price_per_mb": "0"},
+        {
+            "name": "broken",
+            "currency": "USD",
+            "monthly_fee": "-1.00",
+            "included_predictions": "0",
+            "price_per_prediction": "0",
+            "price_per_cpu_second": "0",
+            "price_per_mb": "0",
+        },
     )
     assert response.status_code == 200  # the form again, with errors
     assert "monthly_fee" in response.context["adminform"].form.errors
@@ -185,7 +194,12 @@ def test_the_tier_history_is_listed_read_only(admin_client, make_user, pro):
     # then
     assert response.status_code == 200
     assert response.context["cl"].result_count == 2
-    assert admin_client.get(f"/admin/billing/subscription/{Subscription.objects.filter(user=user).first().pk}/delete/").status_code == 403
+    assert (
+        admin_client.get(
+            f"/admin/billing/subscription/{Subscription.objects.filter(user=user).first().pk}/delete/"
+        ).status_code
+        == 403
+    )
 
 
 def test_the_user_changelist_shows_and_filters_by_the_current_tier(admin_client, make_user, pro):
@@ -198,7 +212,9 @@ def test_the_user_changelist_shows_and_filters_by_the_current_tier(admin_client,
 
 
 @pytest.mark.django_db(transaction=True)
-def test_finalize_action_with_the_broker_down_finalizes_and_warns_instead_of_failing(admin_client, make_user, monkeypatch):
+def test_finalize_action_with_the_broker_down_finalizes_and_warns_instead_of_failing(
+    admin_client, make_user, monkeypatch
+):
     # given: two drafts, and a task queue that refuses connections (transactional: the send request runs
     # after a real commit; the tier is the test's own, a flush has removed the seeded ones)
     from kombu.exceptions import OperationalError

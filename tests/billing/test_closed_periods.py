@@ -49,7 +49,9 @@ def _metric(name, **labels):
     return REGISTRY.get_sample_value(name, labels) or 0
 
 
-def test_a_late_call_stamped_in_a_closed_month_is_billed_in_the_next_open_one(make_user, issue_token, gql, iris_model, record_usage, monkeypatch):
+def test_a_late_call_stamped_in_a_closed_month_is_billed_in_the_next_open_one(
+    make_user, issue_token, gql, iris_model, record_usage, monkeypatch
+):
     # given: January's invoice is finalized
     user = make_user()
     record_usage(user, at=datetime(2026, 1, 10, tzinfo=UTC), predictions=2)
@@ -104,14 +106,21 @@ def test_reconcile_passes_on_closed_months_that_add_up(make_user, record_usage):
     # given: two users' closed Januaries, one with a late record moved to February
     users = [make_user(f"customer{i}") for i in range(2)]
     for i, user in enumerate(users):
-        record_usage(user, at=datetime(2026, 1, 5 + i, tzinfo=UTC), predictions=3 + i, cpu_seconds=0.5, stored_bytes=1000)
+        record_usage(
+            user, at=datetime(2026, 1, 5 + i, tzinfo=UTC), predictions=3 + i, cpu_seconds=0.5, stored_bytes=1000
+        )
         _close(user, JANUARY)
     record_usage(users[0], at=datetime(2026, 1, 31, 23, 59, tzinfo=UTC), predictions=4)
     # when
     code, report = _reconcile()
     # then
     assert code == 0
-    assert (report["ok"], report["periods_checked"], report["invoices_checked"], report["differences"]) == (True, 1, 2, 0)
+    assert (report["ok"], report["periods_checked"], report["invoices_checked"], report["differences"]) == (
+        True,
+        1,
+        2,
+        0,
+    )
     (january,) = report["periods"]
     assert (january["period"], january["usage_records"], january["usage_predictions"]) == ("2026-01", 2, 7)
     invoiced = sum(

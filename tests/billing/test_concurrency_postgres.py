@@ -119,9 +119,13 @@ def _fail_at_bulk_create(monkeypatch):
     monkeypatch.setattr(Prediction.objects, "bulk_create", fail)
 
 
-@pytest.mark.parametrize("inject", [_fail_after_usage_record, _fail_at_bulk_create], ids=["after-usage-record", "at-bulk-create"])
+@pytest.mark.parametrize(
+    "inject", [_fail_after_usage_record, _fail_at_bulk_create], ids=["after-usage-record", "at-bulk-create"]
+)
 @pytest.mark.parametrize("first_call_of_the_month", [True, False], ids=["fresh-counter", "existing-counter"])
-def test_a_failure_after_inference_persists_nothing(make_user, iris_model, monkeypatch, inject, first_call_of_the_month):
+def test_a_failure_after_inference_persists_nothing(
+    make_user, iris_model, monkeypatch, inject, first_call_of_the_month
+):
     # given
     user = make_user("unlucky")
     if not first_call_of_the_month:
@@ -131,14 +135,21 @@ def test_a_failure_after_inference_persists_nothing(make_user, iris_model, monke
     inject(monkeypatch)
     # when
     with pytest.raises(RuntimeError):
-        prediction_create(user=user, model_ref=ModelRef(name="iris"), instances=[IRIS_SETOSA] * 3, idempotency_key="k-1")
+        prediction_create(
+            user=user, model_ref=ModelRef(name="iris"), instances=[IRIS_SETOSA] * 3, idempotency_key="k-1"
+        )
     # then
-    assert (Prediction.objects.filter(user=user).count(), UsageRecord.objects.filter(user=user).count()) == counts_before
+    assert (
+        Prediction.objects.filter(user=user).count(),
+        UsageRecord.objects.filter(user=user).count(),
+    ) == counts_before
     assert list(MonthlyUsage.objects.filter(user=user).values_list("predictions", flat=True)) == counter_before
     assert not UsageRecord.objects.filter(user=user, idempotency_key="k-1").exists()
     # and the same key works afterwards, once the fault is gone
     monkeypatch.undo()
-    outcome = prediction_create(user=user, model_ref=ModelRef(name="iris"), instances=[IRIS_SETOSA] * 3, idempotency_key="k-1")
+    outcome = prediction_create(
+        user=user, model_ref=ModelRef(name="iris"), instances=[IRIS_SETOSA] * 3, idempotency_key="k-1"
+    )
     assert outcome.replayed is False and len(outcome.predictions) == 3
 
 
@@ -199,7 +210,9 @@ def test_a_call_charged_while_its_month_is_finalized_is_on_the_invoice(make_user
     def late_call():
         try:
             with transaction.atomic():
-                record_usage(User.objects.get(pk=user.pk), at=datetime(2026, 1, 31, 23, 59, 59, tzinfo=UTC), predictions=5)
+                record_usage(
+                    User.objects.get(pk=user.pk), at=datetime(2026, 1, 31, 23, 59, 59, tzinfo=UTC), predictions=5
+                )
                 charged.set()
                 time.sleep(1.0)  # the prediction rows being written
         finally:
@@ -222,6 +235,8 @@ def test_a_call_charged_while_its_month_is_finalized_is_on_the_invoice(make_user
     # then: finalization waited for the call's commit and billed it in January
     invoice = finalized["invoice"]
     assert finalized["waited"] >= 0.5
-    assert next(line for line in invoice.lines.all() if line.kind == "compute").quantity == Decimal("0.02")  # both calls' 0.01 s
+    assert next(line for line in invoice.lines.all() if line.kind == "compute").quantity == Decimal(
+        "0.02"
+    )  # both calls' 0.01 s
     assert UsageRecord.objects.get(user=user, predictions=5).period == date(2026, 1, 1)
     assert billing_reconcile(period=date(2026, 1, 1)).ok

@@ -188,7 +188,9 @@ CASES = [
         "5.07",
         id="month-boundary-last-microsecond-is-january",
     ),
-    pytest.param([("pro", None)], [], JANUARY, [("subscription", 1, "49.00", "49.00")], "49.00", id="zero-usage-pro-fee-only"),
+    pytest.param(
+        [("pro", None)], [], JANUARY, [("subscription", 1, "49.00", "49.00")], "49.00", id="zero-usage-pro-fee-only"
+    ),
     pytest.param(
         [("halfcent", None)],
         [(jan(3), 100, 0.25, 1_250_000), (jan(4), 25, 0.25, 1_250_000)],
@@ -238,9 +240,7 @@ def tiers(db):
 
 
 def _lines(invoice):
-    return sorted(
-        (line.kind, line.quantity, line.unit_price, line.amount) for line in invoice.lines.all()
-    )
+    return sorted((line.kind, line.quantity, line.unit_price, line.amount) for line in invoice.lines.all())
 
 
 def _expected(lines):
@@ -248,7 +248,9 @@ def _expected(lines):
 
 
 @pytest.mark.parametrize(("history", "records", "period", "expected_lines", "expected_total"), CASES)
-def test_invoice_lines_and_total(make_user, record_usage, tiers, history, records, period, expected_lines, expected_total):
+def test_invoice_lines_and_total(
+    make_user, record_usage, tiers, history, records, period, expected_lines, expected_total
+):
     # given: the tier history, written through the service the admin uses
     (first_tier, _), *changes = history
     user = make_user(tier=tiers[first_tier])
@@ -262,7 +264,9 @@ def test_invoice_lines_and_total(make_user, record_usage, tiers, history, record
     invoice, outcome = invoice_generate(user=user, period=period)
     # then: each record was priced by the tier in force at its moment
     in_force = [(tiers[first_tier], datetime.min.replace(tzinfo=UTC))] + [(tiers[t], m) for t, m in changes]
-    assert [r.tier for r in written] == [max((m, t.pk, t) for t, m in in_force if m <= r.created_at)[2] for r in written]
+    assert [r.tier for r in written] == [
+        max((m, t.pk, t) for t, m in in_force if m <= r.created_at)[2] for r in written
+    ]
     assert outcome == "created"
     invoice = Invoice.objects.get(pk=invoice.pk)
     assert _lines(invoice) == _expected(expected_lines)
@@ -279,17 +283,28 @@ def test_invoice_lines_and_total(make_user, record_usage, tiers, history, record
 def test_records_on_either_side_of_midnight_utc_belong_to_their_own_month(make_user, record_usage, tiers):
     # given
     user = make_user(tier=tiers["basic"])
-    last_moment = record_usage(user, at=datetime(2026, 1, 31, 23, 59, 59, 999999, tzinfo=UTC), predictions=12, cpu_seconds=0.0, stored_bytes=0)
-    first_moment = record_usage(user, at=datetime(2026, 2, 1, 0, 0, 0, tzinfo=UTC), predictions=12, cpu_seconds=0.0, stored_bytes=0)
+    last_moment = record_usage(
+        user, at=datetime(2026, 1, 31, 23, 59, 59, 999999, tzinfo=UTC), predictions=12, cpu_seconds=0.0, stored_bytes=0
+    )
+    first_moment = record_usage(
+        user, at=datetime(2026, 2, 1, 0, 0, 0, tzinfo=UTC), predictions=12, cpu_seconds=0.0, stored_bytes=0
+    )
     # when
     january, _ = invoice_generate(user=user, period=JANUARY)
     february, _ = invoice_generate(user=user, period=FEBRUARY)
     # then
     assert (last_moment.period, first_moment.period) == (JANUARY, FEBRUARY)
-    assert [period_of(r.created_at) for r in UsageRecord.objects.filter(user=user).order_by("created_at")] == [JANUARY, FEBRUARY]
+    assert [period_of(r.created_at) for r in UsageRecord.objects.filter(user=user).order_by("created_at")] == [
+        JANUARY,
+        FEBRUARY,
+    ]
     # each month has its own allowance of 10: 2 predictions beyond it in each
-    assert [(line.kind, line.quantity) for line in january.lines.all() if line.kind == "predictions"] == [("predictions", 2)]
-    assert [(line.kind, line.quantity) for line in february.lines.all() if line.kind == "predictions"] == [("predictions", 2)]
+    assert [(line.kind, line.quantity) for line in january.lines.all() if line.kind == "predictions"] == [
+        ("predictions", 2)
+    ]
+    assert [(line.kind, line.quantity) for line in february.lines.all() if line.kind == "predictions"] == [
+        ("predictions", 2)
+    ]
     assert january.total == february.total == Decimal("5.02")
 
 

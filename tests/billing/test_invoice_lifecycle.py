@@ -103,7 +103,9 @@ def test_a_finalized_invoice_never_changes(make_user, pro, record_usage):
     invoice = invoice_finalize(invoice=Invoice.objects.get(user=user, period=OCTOBER))
     before = snapshot(invoice)
     # when: usage still arrives for that month (a late record) and the command runs again
-    record_usage(user, at=datetime(2026, 10, 31, 23, tzinfo=UTC), predictions=500, cpu_seconds=20.0, stored_bytes=9_000_000)
+    record_usage(
+        user, at=datetime(2026, 10, 31, 23, tzinfo=UTC), predictions=500, cpu_seconds=20.0, stored_bytes=9_000_000
+    )
     _, created, updated, _ = generate("--period", "2026-10")
     # then
     assert (created, updated) == (0, 0)

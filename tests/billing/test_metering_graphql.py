@@ -53,7 +53,9 @@ def _usage(gql, token, period=None):
     return body["data"]["me"]
 
 
-def test_cost_is_the_stored_usage_record_and_within_the_allowance_only_compute_and_storage(pro_user, issue_token, gql, iris_model):
+def test_cost_is_the_stored_usage_record_and_within_the_allowance_only_compute_and_storage(
+    pro_user, issue_token, gql, iris_model
+):
     # given
     token = issue_token(pro_user)
     # when
@@ -133,12 +135,16 @@ def test_a_tier_price_change_does_not_change_stored_records(pro_user, issue_toke
     )
     # then: the record, the usage total and the invoice keep the prices in force at the call
     record.refresh_from_db()
-    assert {f: getattr(record, f) for f in before} == before == {
-        "price_per_prediction": Decimal("0.0004"),
-        "price_per_cpu_second": PRO_CPU,
-        "price_per_mb": PRO_MB,
-        "amount": Decimal(cost["amount"]),
-    }
+    assert (
+        {f: getattr(record, f) for f in before}
+        == before
+        == {
+            "price_per_prediction": Decimal("0.0004"),
+            "price_per_cpu_second": PRO_CPU,
+            "price_per_mb": PRO_MB,
+            "amount": Decimal(cost["amount"]),
+        }
+    )
     assert Decimal(_usage(gql, token)["usage"]["amount"]) == Decimal(cost["amount"])
     invoice, _ = invoice_generate(user=pro_user, period=period_of(timezone.now()))
     assert {line.unit_price for line in invoice.lines.all() if line.kind in ("compute", "storage")} == {PRO_CPU, PRO_MB}

@@ -121,7 +121,11 @@ def test_finalizing_sends_the_invoice_to_paypal_after_commit(api, draft, django_
     invoice = finalize(draft, django_capture_on_commit_callbacks)
     # then
     assert invoice.status == Invoice.Status.OPEN
-    assert (invoice.payment_provider, invoice.provider_invoice_id, invoice.payer_url) == ("paypal", INVOICE_ID, PAYER_URL)
+    assert (invoice.payment_provider, invoice.provider_invoice_id, invoice.payer_url) == (
+        "paypal",
+        INVOICE_ID,
+        PAYER_URL,
+    )
     assert (invoice.send_attempts, invoice.last_send_error) == (1, "")
     assert invoice.sent_at is not None
     create = calls_to(api, INVOICES_URL)[0]
@@ -153,7 +157,9 @@ def test_nothing_is_sent_before_the_finalizing_transaction_commits(api, draft, d
     ],
     ids=["http-500", "time-out"],
 )
-def test_a_failed_send_is_recorded_and_retried_by_send_invoices(api, draft, django_capture_on_commit_callbacks, failure, code):
+def test_a_failed_send_is_recorded_and_retried_by_send_invoices(
+    api, draft, django_capture_on_commit_callbacks, failure, code
+):
     # given: PayPal fails the first create, accepts the second
     api.post(INVOICES_URL, **failure)
     add_create_and_send(api)
@@ -221,7 +227,9 @@ def test_a_forged_webhook_is_refused_and_changes_nothing(api, draft, client, dja
     assert PaymentEvent.objects.count() == 0
 
 
-def test_a_webhook_without_signature_headers_is_refused_without_asking_paypal(api, draft, client, django_capture_on_commit_callbacks):
+def test_a_webhook_without_signature_headers_is_refused_without_asking_paypal(
+    api, draft, client, django_capture_on_commit_callbacks
+):
     invoice = _sent_invoice(api, draft, django_capture_on_commit_callbacks)
     before = state(invoice)
     response = client.post(WEBHOOK_URL, json.dumps(webhook_event()), content_type="application/json")
@@ -231,7 +239,9 @@ def test_a_webhook_without_signature_headers_is_refused_without_asking_paypal(ap
     assert PaymentEvent.objects.count() == 0
 
 
-def test_a_webhook_for_an_unknown_invoice_is_recorded_and_changes_nothing(api, draft, client, django_capture_on_commit_callbacks):
+def test_a_webhook_for_an_unknown_invoice_is_recorded_and_changes_nothing(
+    api, draft, client, django_capture_on_commit_callbacks
+):
     # given
     invoice = _sent_invoice(api, draft, django_capture_on_commit_callbacks)
     before = state(invoice)
@@ -245,7 +255,9 @@ def test_a_webhook_for_an_unknown_invoice_is_recorded_and_changes_nothing(api, d
     assert (event.event_id, event.invoice_id) == ("WH-OTHER", None)
 
 
-def test_a_paid_webhook_for_a_voided_invoice_is_recorded_and_does_not_crash(api, draft, client, django_capture_on_commit_callbacks):
+def test_a_paid_webhook_for_a_voided_invoice_is_recorded_and_does_not_crash(
+    api, draft, client, django_capture_on_commit_callbacks
+):
     """PayPal retries a webhook until it gets a 2xx: an event we cannot apply must still be answered and recorded,
     leaving the voided invoice void, instead of failing with a 500 on every retry."""
     # given
@@ -256,7 +268,9 @@ def test_a_paid_webhook_for_a_voided_invoice_is_recorded_and_does_not_crash(api,
     client.raise_request_exception = False
     body = json.dumps(webhook_event()).encode()
     # when
-    response = client.post(WEBHOOK_URL, body, content_type="application/json", headers=signed_headers(body, webhook_id="WH-1"))
+    response = client.post(
+        WEBHOOK_URL, body, content_type="application/json", headers=signed_headers(body, webhook_id="WH-1")
+    )
     # then
     assert response.status_code == 200
     assert state(invoice) == before

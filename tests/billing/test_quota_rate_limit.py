@@ -79,10 +79,14 @@ def _billed_predictions(user) -> int:
 
 
 def _rest_predict(client, token, body):
-    return client.post(PREDICT_URL, json.dumps(body), content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {token}")
+    return client.post(
+        PREDICT_URL, json.dumps(body), content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {token}"
+    )
 
 
-def test_sixth_call_on_a_quota_of_five_is_refused_and_not_billed(make_user, five_tier, issue_token, gql, iris_model, stored_counts):
+def test_sixth_call_on_a_quota_of_five_is_refused_and_not_billed(
+    make_user, five_tier, issue_token, gql, iris_model, stored_counts
+):
     # given
     user = make_user(tier=five_tier)
     token = issue_token(user)
@@ -103,7 +107,9 @@ def test_sixth_call_on_a_quota_of_five_is_refused_and_not_billed(make_user, five
     assert _remaining(gql, token) == 0
 
 
-def test_a_batch_that_would_cross_the_quota_is_refused_whole(make_user, five_tier, issue_token, gql, iris_model, stored_counts):
+def test_a_batch_that_would_cross_the_quota_is_refused_whole(
+    make_user, five_tier, issue_token, gql, iris_model, stored_counts
+):
     # given: 3 of 5 used
     user = make_user(tier=five_tier)
     token = issue_token(user)
@@ -175,7 +181,9 @@ def test_rate_limit_window_is_per_minute(make_user, three_a_minute_tier, issue_t
     assert _billed_predictions(user) == 4
 
 
-def test_rest_answers_429_with_retry_after_when_the_quota_is_used_up(make_user, five_tier, client, issue_token, iris_model, stored_counts):
+def test_rest_answers_429_with_retry_after_when_the_quota_is_used_up(
+    make_user, five_tier, client, issue_token, iris_model, stored_counts
+):
     # given
     user = make_user(tier=five_tier)
     token = issue_token(user)

@@ -1,6 +1,6 @@
 """The daily usage rollup: incremental (watermark on usage id, one run behind), exact against a direct aggregate."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -39,19 +39,29 @@ def _direct() -> dict:
         key = (
             record.user_id,
             record.period,
-            record.created_at.astimezone(timezone.utc).date(),
+            record.created_at.astimezone(UTC).date(),
             record.model_id,
             record.source,
             record.currency,
         )
         calls, predictions, stored, amount = totals.get(key, (0, 0, 0, Decimal(0)))
-        totals[key] = (calls + 1, predictions + record.predictions, stored + record.stored_bytes, amount + record.amount)
+        totals[key] = (
+            calls + 1,
+            predictions + record.predictions,
+            stored + record.stored_bytes,
+            amount + record.amount,
+        )
     return totals
 
 
 def _rolled() -> dict:
     return {
-        (r.user_id, r.period, r.day, r.model_id, r.source, r.currency): (r.calls, r.predictions, r.stored_bytes, r.amount)
+        (r.user_id, r.period, r.day, r.model_id, r.source, r.currency): (
+            r.calls,
+            r.predictions,
+            r.stored_bytes,
+            r.amount,
+        )
         for r in UsageDaily.objects.all()
     }
 
@@ -59,7 +69,7 @@ def _rolled() -> dict:
 def test_a_run_rolls_up_what_the_previous_run_saw_and_no_further(make_user, charge):
     # given: two records before the first run
     alice = make_user("alice")
-    day = datetime(2026, 11, 3, 10, tzinfo=timezone.utc)
+    day = datetime(2026, 11, 3, 10, tzinfo=UTC)
     first = charge(alice, at=day, predictions=2)
     second = charge(alice, at=day + timedelta(hours=1), predictions=3)
 
@@ -85,7 +95,7 @@ def test_a_run_rolls_up_what_the_previous_run_saw_and_no_further(make_user, char
 def test_incremental_runs_equal_the_direct_aggregate_exactly(make_user, charge, bank_model):
     # given: usage over days, users, models and sources, rolled up in small slices between arrivals
     alice, bob = make_user("alice"), make_user("bob")
-    start = datetime(2026, 10, 30, 22, tzinfo=timezone.utc)  # crosses a month and several days
+    start = datetime(2026, 10, 30, 22, tzinfo=UTC)  # crosses a month and several days
     for i in range(40):
         user = alice if i % 3 else bob
         charge(
@@ -110,7 +120,7 @@ def test_incremental_runs_equal_the_direct_aggregate_exactly(make_user, charge, 
 
 def test_running_again_with_nothing_new_changes_nothing(make_user, charge):
     alice = make_user("alice")
-    charge(alice, at=datetime(2026, 11, 3, tzinfo=timezone.utc), predictions=4)
+    charge(alice, at=datetime(2026, 11, 3, tzinfo=UTC), predictions=4)
     usage_daily_rollup()
     usage_daily_rollup()
     before = _rolled()
@@ -125,7 +135,7 @@ def test_the_beat_task_runs_the_rollup(make_user, charge):
     from billing.tasks import rollup_usage_daily
 
     alice = make_user("alice")
-    record = charge(alice, at=datetime(2026, 11, 3, tzinfo=timezone.utc), predictions=4)
+    record = charge(alice, at=datetime(2026, 11, 3, tzinfo=UTC), predictions=4)
 
     first, second = rollup_usage_daily.delay().get(), rollup_usage_daily.delay().get()
 

@@ -34,7 +34,11 @@ def free(db):
 
 
 def _history(user):
-    return list(Subscription.objects.filter(user=user).order_by("started_at").values_list("tier__name", "started_at", "ended_at"))
+    return list(
+        Subscription.objects.filter(user=user)
+        .order_by("started_at")
+        .values_list("tier__name", "started_at", "ended_at")
+    )
 
 
 def test_a_change_ends_the_open_subscription_and_starts_the_next_at_the_same_instant(make_user, pro):
@@ -82,7 +86,9 @@ def test_history_is_never_rewritten_or_scheduled(make_user, pro, when):
     # given: on metered since 2020, on pro since March 2026
     user = make_user()
     subscription_change(user=user, tier=pro, at=datetime(2026, 3, 1, tzinfo=UTC))
-    at = datetime(2026, 2, 1, tzinfo=UTC) if when == "before-the-open-one" else django_timezone.now() + timedelta(days=1)
+    at = (
+        datetime(2026, 2, 1, tzinfo=UTC) if when == "before-the-open-one" else django_timezone.now() + timedelta(days=1)
+    )
     # when
     with pytest.raises(ConflictError) as raised:
         subscription_change(user=user, tier=PricingTier.objects.get(name="free"), at=at)
@@ -114,7 +120,9 @@ def test_a_change_at_the_instant_the_open_one_started_replaces_its_tier(make_use
     assert len(_history(user)) == 2
 
 
-def test_a_tier_change_prices_the_very_next_call_even_with_the_token_memo_on(make_user, issue_token, gql, iris_model, pro, settings):
+def test_a_tier_change_prices_the_very_next_call_even_with_the_token_memo_on(
+    make_user, issue_token, gql, iris_model, pro, settings
+):
     # given: the token (and, before the tier history, the user's tier with it) remembered for a minute
     settings.ACCESS_TOKEN_CACHE_SECONDS = 60
     user = make_user()

@@ -26,7 +26,10 @@ THIRD_PARTY_CALLBACK = "https://thirdparty.example/callback"
 @pytest.fixture
 def standard_tiers(transactional_db):
     """The tiers the data migration made (a transactional test's flush removes them after the first test)."""
-    return {name: PricingTier.objects.get_or_create(name=name, defaults=values)[0] for name, values in STANDARD_TIERS.items()}
+    return {
+        name: PricingTier.objects.get_or_create(name=name, defaults=values)[0]
+        for name, values in STANDARD_TIERS.items()
+    }
 
 
 @pytest.fixture
@@ -65,7 +68,9 @@ def _client_credentials_token(live_server, client_id, secret, scope="read predic
     )
 
 
-def test_sign_up_verify_log_in_create_a_key_and_predict_over_http(page, live_server, screenshot, iris_model, standard_tiers):
+def test_sign_up_verify_log_in_create_a_key_and_predict_over_http(
+    page, live_server, screenshot, iris_model, standard_tiers
+):
     # given: the sign-up page
     page.goto("/accounts/signup/")
     screenshot(page, "signup")
@@ -120,7 +125,9 @@ def test_sign_up_verify_log_in_create_a_key_and_predict_over_http(page, live_ser
     # when: a script exchanges it for a token and predicts over HTTP
     issued = _client_credentials_token(live_server, client_id, secret)
     assert issued.status_code == 200, issued.text
-    answer = _gql(live_server, issued.json()["access_token"], PREDICT, {"input": {"modelName": "iris", "features": IRIS_SETOSA}})
+    answer = _gql(
+        live_server, issued.json()["access_token"], PREDICT, {"input": {"modelName": "iris", "features": IRIS_SETOSA}}
+    )
 
     # then: a real, billed prediction; the key's last use is on the page
     body = answer.json()["data"]["createPrediction"]
@@ -131,7 +138,9 @@ def test_sign_up_verify_log_in_create_a_key_and_predict_over_http(page, live_ser
     screenshot(page, "keys")
 
 
-def test_a_customer_lets_a_third_party_app_act_for_them_with_authorization_code_and_pkce(page, live_server, screenshot, customer):
+def test_a_customer_lets_a_third_party_app_act_for_them_with_authorization_code_and_pkce(
+    page, live_server, screenshot, customer
+):
     # given: a third-party app registered for authorization code (public client, PKCE)
     app = Application.objects.create(
         name="Acme Dashboards",
@@ -314,7 +323,9 @@ def test_the_plan_page_shows_the_tiers_and_upgrades_at_once(page, live_server, s
     # then: recorded in the tier history from now
     page.wait_for_url("**/plan/")
     assert page.get_by_test_id("current-plan").inner_text() == "pro"
-    history = list(Subscription.objects.filter(user=customer).order_by("started_at").values_list("tier__name", "ended_at"))
+    history = list(
+        Subscription.objects.filter(user=customer).order_by("started_at").values_list("tier__name", "ended_at")
+    )
     assert [name for name, _ in history] == ["free", "pro"] and history[0][1] is not None and history[1][1] is None
     screenshot(page, "plan_after_upgrade")
 

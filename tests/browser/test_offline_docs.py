@@ -3,7 +3,9 @@
 from tests.browser.portal_helpers import block_the_internet, log_in
 
 
-def test_graphiql_opens_with_the_example_query_and_runs_it_offline(transactional_db, live_server, page, screenshot, make_user, iris_model):
+def test_graphiql_opens_with_the_example_query_and_runs_it_offline(
+    transactional_db, live_server, page, screenshot, make_user, iris_model
+):
     # given: no internet; a logged-in customer (the session is used while the header is left as the hint)
     refused = block_the_internet(page.context, live_server)
     log_in(page, live_server, make_user("alice"))
@@ -15,7 +17,7 @@ def test_graphiql_opens_with_the_example_query_and_runs_it_offline(transactional
     # then: the example query for the demo models and the bearer-token hint in the headers editor
     editors = page.locator(".graphiql-editor .CodeMirror")
     query = page.evaluate("() => document.querySelector('.graphiql-query-editor .CodeMirror').CodeMirror.getValue()")
-    assert "query DemoModels" in query and "modelName: \"iris\"" in query
+    assert "query DemoModels" in query and 'modelName: "iris"' in query
     assert '{"Authorization": "Bearer <token>"}' in query and "/o/token/" in query
     tools = page.evaluate(
         "() => [...document.querySelectorAll('.graphiql-editor-tool .CodeMirror')].map(e => e.CodeMirror.getValue())"
@@ -26,8 +28,12 @@ def test_graphiql_opens_with_the_example_query_and_runs_it_offline(transactional
 
     # when: run DemoModels (two operations in the document: GraphiQL asks which one)
     page.locator(".graphiql-execute-button").click()
-    page.get_by_role("menuitem", name="DemoModels").click() if page.get_by_role("menuitem", name="DemoModels").count() else None
-    page.get_by_role("button", name="DemoModels").click() if page.get_by_role("button", name="DemoModels").count() else None
+    page.get_by_role("menuitem", name="DemoModels").click() if page.get_by_role(
+        "menuitem", name="DemoModels"
+    ).count() else None
+    page.get_by_role("button", name="DemoModels").click() if page.get_by_role(
+        "button", name="DemoModels"
+    ).count() else None
     page.wait_for_function(
         "() => (document.querySelector('.result-window .CodeMirror') || {}).CodeMirror?.getValue().includes('iris')"
     )
@@ -39,7 +45,9 @@ def test_graphiql_opens_with_the_example_query_and_runs_it_offline(transactional
     screenshot(page, "graphiql")
 
 
-def test_swagger_ui_renders_and_runs_a_request_offline(transactional_db, live_server, page, screenshot, make_user, iris_model):
+def test_swagger_ui_renders_and_runs_a_request_offline(
+    transactional_db, live_server, page, screenshot, make_user, iris_model
+):
     refused = block_the_internet(page.context, live_server)
     log_in(page, live_server, make_user("alice"))
 

@@ -2,7 +2,7 @@
 dashboard, the chart follow (live tail, then the rollup), tries a model, opens an invoice and downloads its PDF."""
 
 import io
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from pypdf import PdfReader
@@ -23,7 +23,9 @@ def _chart_loaded(page, days, split):
     page.wait_for_selector(f"#usage-chart[data-loaded$='days={days}&split={split}']")
 
 
-def test_predict_then_watch_the_dashboard_and_the_chart(transactional_db, live_server, page, screenshot, make_user, iris_model):
+def test_predict_then_watch_the_dashboard_and_the_chart(
+    transactional_db, live_server, page, screenshot, make_user, iris_model
+):
     # given: alice, logged in, with a key; one prediction over HTTP with its token
     alice = make_user("alice")
     log_in(page, live_server, alice)
@@ -68,7 +70,9 @@ def test_predict_then_watch_the_dashboard_and_the_chart(transactional_db, live_s
     screenshot(page, "dashboard")
 
 
-def test_try_a_model_in_the_browser_then_see_the_error_codes(transactional_db, live_server, page, screenshot, make_user, iris_model, bank_model):
+def test_try_a_model_in_the_browser_then_see_the_error_codes(
+    transactional_db, live_server, page, screenshot, make_user, iris_model, bank_model
+):
     alice = make_user("alice")
     log_in(page, live_server, alice)
     token_for(live_server, alice)  # a key, so the examples carry its client id
@@ -92,14 +96,20 @@ def test_try_a_model_in_the_browser_then_see_the_error_codes(transactional_db, l
     screenshot(page, "models-try-it-errors")
 
 
-def test_open_the_invoice_and_download_its_pdf(transactional_db, live_server, page, screenshot, make_user, record_usage):
+def test_open_the_invoice_and_download_its_pdf(
+    transactional_db, live_server, page, screenshot, make_user, record_usage
+):
     # given: alice's finalized October invoice, sent through PayPal
-    pro, _ = PricingTier.objects.get_or_create(name="pro", defaults=STANDARD_TIERS["pro"])  # transactional_db flushed the data migration's
+    pro, _ = PricingTier.objects.get_or_create(
+        name="pro", defaults=STANDARD_TIERS["pro"]
+    )  # transactional_db flushed the data migration's
     alice = make_user("alice", tier=pro)
-    record_usage(alice, at=datetime(2026, 10, 7, tzinfo=timezone.utc), predictions=10, cpu_seconds=3.0, stored_bytes=0)
+    record_usage(alice, at=datetime(2026, 10, 7, tzinfo=UTC), predictions=10, cpu_seconds=3.0, stored_bytes=0)
     invoice, _ = invoice_generate(user=alice, period=date(2026, 10, 1))
     invoice = invoice_finalize(invoice=invoice)
-    Invoice.objects.filter(pk=invoice.pk).update(payment_provider="paypal", payer_url="https://www.sandbox.paypal.com/invoice/p/#X")
+    Invoice.objects.filter(pk=invoice.pk).update(
+        payment_provider="paypal", payer_url="https://www.sandbox.paypal.com/invoice/p/#X"
+    )
     log_in(page, live_server, alice)
 
     # when
@@ -109,7 +119,10 @@ def test_open_the_invoice_and_download_its_pdf(transactional_db, live_server, pa
 
     # then
     assert page.get_by_test_id("invoice-total").inner_text() == "49.15 USD"
-    assert page.get_by_role("link", name="Pay with PayPal").get_attribute("href") == "https://www.sandbox.paypal.com/invoice/p/#X"
+    assert (
+        page.get_by_role("link", name="Pay with PayPal").get_attribute("href")
+        == "https://www.sandbox.paypal.com/invoice/p/#X"
+    )
     screenshot(page, "invoice")
 
     # when
@@ -123,7 +136,9 @@ def test_open_the_invoice_and_download_its_pdf(transactional_db, live_server, pa
     assert invoice.number in text and "49.15" in text
 
 
-def test_the_admin_index_dashboard_renders(transactional_db, live_server, page, screenshot, make_user, django_user_model, iris_model):
+def test_the_admin_index_dashboard_renders(
+    transactional_db, live_server, page, screenshot, make_user, django_user_model, iris_model
+):
     from django.db import transaction
     from django.utils import timezone as dj_timezone
 
@@ -131,8 +146,18 @@ def test_the_admin_index_dashboard_renders(transactional_db, live_server, page, 
 
     alice = make_user("alice")
     with transaction.atomic():
-        usage_charge(user=alice, tier=pricing_tier_for_user(user=alice), model=iris_model, predictions=7, cpu_seconds=0.5,
-                     stored_bytes=900, idempotency_key=None, request_hash="0" * 64, source="online", now=dj_timezone.now())
+        usage_charge(
+            user=alice,
+            tier=pricing_tier_for_user(user=alice),
+            model=iris_model,
+            predictions=7,
+            cpu_seconds=0.5,
+            stored_bytes=900,
+            idempotency_key=None,
+            request_hash="0" * 64,
+            source="online",
+            now=dj_timezone.now(),
+        )
     operator = django_user_model.objects.create_superuser("operator", "operator@example.com", "pw")
     log_in(page, live_server, operator)
 

@@ -54,7 +54,9 @@ def _json_scalar(value):
 
 
 def frame_instances(frame: pd.DataFrame) -> list[dict]:
-    return [{c: _json_scalar(v) for c, v in zip(frame.columns, row, strict=True)} for row in frame.itertuples(index=False)]
+    return [
+        {c: _json_scalar(v) for c, v in zip(frame.columns, row, strict=True)} for row in frame.itertuples(index=False)
+    ]
 
 
 def array_instances(array: np.ndarray) -> list[list]:
@@ -105,7 +107,9 @@ def fixed_threshold_classifier():
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import FixedThresholdClassifier
 
-    return _thresholded_classifier(lambda: FixedThresholdClassifier(LogisticRegression(), threshold=0.85, pos_label="yes"))
+    return _thresholded_classifier(
+        lambda: FixedThresholdClassifier(LogisticRegression(), threshold=0.85, pos_label="yes")
+    )
 
 
 def tuned_threshold_classifier():
@@ -191,7 +195,9 @@ def hist_gradient_boosting_categories_by_index():
 
     rng = _rng(0)
     train = np.c_[rng.normal(size=300), rng.integers(0, 4, 300)]
-    estimator = HistGradientBoostingRegressor(max_iter=10, categorical_features=[1]).fit(train, train[:, 1] * 2 + train[:, 0])
+    estimator = HistGradientBoostingRegressor(max_iter=10, categorical_features=[1]).fit(
+        train, train[:, 1] * 2 + train[:, 0]
+    )
     test = np.c_[_rng(1).normal(size=ROWS), [0, 1, 2, 3, 1, 2]]
     return Zoo(estimator, test, array_instances(test))
 
@@ -204,7 +210,10 @@ def _one_hot_pipeline(encoder):
 
     return Pipeline(
         [
-            ("features", ColumnTransformer([("num", StandardScaler(), ["size", "weight"]), ("cat", encoder, ["colour"])])),
+            (
+                "features",
+                ColumnTransformer([("num", StandardScaler(), ["size", "weight"]), ("cat", encoder, ["colour"])]),
+            ),
             ("classifier", LogisticRegression()),
         ]
     )
@@ -337,11 +346,16 @@ def text_column_in_frame():
     labels = ["positive", "positive", "negative", "negative", "positive", "negative"] * 5
     estimator = Pipeline(
         [
-            ("features", ColumnTransformer([("words", CountVectorizer(), "review"), ("stars", "passthrough", ["stars"])])),
+            (
+                "features",
+                ColumnTransformer([("words", CountVectorizer(), "review"), ("stars", "passthrough", ["stars"])]),
+            ),
             ("clf", LogisticRegression()),
         ]
     ).fit(train, labels)
-    test = pd.DataFrame({"review": ["I love it", "I hate it", "great", "bad", "new words", "love"], "stars": [5.0, 1, 4, 2, 3, 5]})
+    test = pd.DataFrame(
+        {"review": ["I love it", "I hate it", "great", "bad", "new words", "love"], "stars": [5.0, 1, 4, 2, 3, 5]}
+    )
     return Zoo(estimator, test, frame_instances(test))
 
 

@@ -143,7 +143,11 @@ def test_production_counts_the_rate_limit_in_the_shared_redis():
 def test_secrets_can_be_read_from_mounted_files(tmp_path):
     # given: a Secret volume, one file per key (trailing newline as `kubectl create secret --from-file` keeps it)
     secret_key, database_url = _secret_key(), "postgres://mlapi:s3cret@db.internal:5432/mlapi"
-    for name, value in {"SECRET_KEY": secret_key, "DATABASE_URL": database_url, "REDIS_URL": "redis://r:6379/0"}.items():
+    for name, value in {
+        "SECRET_KEY": secret_key,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": "redis://r:6379/0",
+    }.items():
         (tmp_path / name).write_text(value + "\n")
     # when: only the *_FILE variables are set
     result = _run(

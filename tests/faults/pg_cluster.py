@@ -54,7 +54,12 @@ requires_pg_binaries = pytest.mark.skipif(
 class ThrowawayCluster:
     def __init__(self, *, port: int, settings: dict[str, str] | None = None):
         self.port = port
-        self.settings = {"listen_addresses": "127.0.0.1", "fsync": "off", "synchronous_commit": "off", **(settings or {})}
+        self.settings = {
+            "listen_addresses": "127.0.0.1",
+            "fsync": "off",
+            "synchronous_commit": "off",
+            **(settings or {}),
+        }
         self.root = Path(tempfile.mkdtemp(prefix=f"mlapi-pg-{port}-"))
         self.data = self.root / "data"
         self.log = self.root / "server.log"

@@ -34,11 +34,11 @@ from tests.batch.conftest import (
     PROJECT_DIR,
     WORKER_QUEUE,
     Workers,
+    api,  # noqa: F401 - a fixture
     celery_sending_to,
     iris_csv,
     wait_for,
 )
-from tests.batch.conftest import api  # noqa: F401 - a fixture
 from tests.faults.pg_cluster import ThrowawayCluster, free_port, requires_pg_binaries
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True), requires_pg_binaries]
@@ -171,7 +171,8 @@ class CeleryProcesses(Workers):
 
     def logs(self) -> str:
         return "\n".join(
-            f"--- {path.name}\n" + path.read_text(errors="replace")[-6000:] for path in sorted(self.log_dir.glob("worker-*.log"))
+            f"--- {path.name}\n" + path.read_text(errors="replace")[-6000:]
+            for path in sorted(self.log_dir.glob("worker-*.log"))
         )
 
     def workers_alive(self) -> list[subprocess.Popen]:

@@ -38,9 +38,7 @@ def _forget_pooled_connections() -> None:
     app.amqp._producer_pool = None
 
 
-def test_finalizing_with_the_broker_down_leaves_invoices_open_and_pending_and_warns_the_admin(
-    make_user, broker_down
-):
+def test_finalizing_with_the_broker_down_leaves_invoices_open_and_pending_and_warns_the_admin(make_user, broker_down):
     # given: two drafts for a past month (on the test's own tier: a flush has removed the seeded ones), a superuser
     drafts = [invoice_generate(user=make_user(f"customer{i}"), period=OCTOBER)[0] for i in range(2)]
     staff = make_user("admin", is_staff=True)

@@ -180,16 +180,16 @@ def healthy(cluster, server, token):
     wait_until_served(server, token)
 
 
-def test_stopped_database_is_503_with_retry_after_and_the_first_request_after_restart_is_served(
-    cluster, server, token
-):
+def test_stopped_database_is_503_with_retry_after_and_the_first_request_after_restart_is_served(cluster, server, token):
     # given: served, each worker holding a persistent connection (CONN_MAX_AGE=60)
     for _ in range(4):
         assert rest(server, token).status_code == 200
         assert graphql(server, token).status_code == 200
     # when: the server is stopped
     cluster.stop(mode="fast")
-    answers = [timed(lambda: rest(server, token)) for _ in range(5)] + [timed(lambda: graphql(server, token)) for _ in range(5)]
+    answers = [timed(lambda: rest(server, token)) for _ in range(5)] + [
+        timed(lambda: graphql(server, token)) for _ in range(5)
+    ]
     health, health_seconds = timed(lambda: requests.get(f"{server.url}/healthz", timeout=5))
     # then: 503 + Retry-After + SERVICE_UNAVAILABLE on both APIs, at once; /healthz is fine
     for response, _ in answers:
@@ -296,7 +296,9 @@ def test_exhausted_max_connections_is_503_and_the_next_request_reconnects(cluste
         else:
             pytest.fail("max_connections was never reached")
         # when
-        answers = [timed(lambda: rest(server, token)) for _ in range(10)] + [timed(lambda: graphql(server, token)) for _ in range(10)]
+        answers = [timed(lambda: rest(server, token)) for _ in range(10)] + [
+            timed(lambda: graphql(server, token)) for _ in range(10)
+        ]
     finally:
         for hog in hogs:
             hog.close()

@@ -42,7 +42,9 @@ IRIS_VIRGINICA = {"sepal_length": 7.7, "sepal_width": 3.0, "petal_length": 6.1, 
 class BackendTerminator(threading.Thread):
     """From its own connection, terminates every other backend of the test database every `interval` s."""
 
-    def __init__(self, *, settings_dict: dict, spared_pids: list[int], interval: float, max_rounds: int, deadline: float):
+    def __init__(
+        self, *, settings_dict: dict, spared_pids: list[int], interval: float, max_rounds: int, deadline: float
+    ):
         super().__init__(name="backend-terminator", daemon=True)
         self.settings_dict = settings_dict
         self.spared_pids = spared_pids
@@ -92,7 +94,13 @@ def connection_to(settings_dict: dict):
 
 def _variables(index: int, key: str) -> dict:
     if index % 3 == 0:  # every third call is a batch: a half-stored batch would show in the counts
-        return {"input": {"modelName": "iris", "instances": [IRIS_VIRGINICA, IRIS_SETOSA, IRIS_VERSICOLOR], "idempotencyKey": key}}
+        return {
+            "input": {
+                "modelName": "iris",
+                "instances": [IRIS_VIRGINICA, IRIS_SETOSA, IRIS_VERSICOLOR],
+                "idempotencyKey": key,
+            }
+        }
     return {"input": {"modelName": "iris", "features": IRIS_SETOSA, "idempotencyKey": key}}
 
 
@@ -129,7 +137,9 @@ def test_database_backends_terminated_mid_flight_lose_and_double_count_nothing(
             key = f"restart-{run}-{index}"
             variables = _variables(index, key)
             call_until_acknowledged(
-                lambda variables=variables: graphql_call(session, base_url=server.url, token=token, variables=variables),
+                lambda variables=variables: graphql_call(
+                    session, base_url=server.url, token=token, variables=variables
+                ),
                 key=key,
                 stats=stats,
                 max_attempts=MAX_ATTEMPTS_PER_CALL,

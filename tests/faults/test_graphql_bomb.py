@@ -64,14 +64,18 @@ def one_worker(server_database, tmp_path):
         server.stop()
 
 
-def _refused_while_healthy(server: GunicornServer, query: str, token: str | None = None) -> tuple[requests.Response, float]:
+def _refused_while_healthy(
+    server: GunicornServer, query: str, token: str | None = None
+) -> tuple[requests.Response, float]:
     """POSTs `query` and, meanwhile, GETs /healthz from the same single worker; returns the answer and the CPU
     seconds the worker spent. Fails if /healthz does not answer, or if the worker was replaced."""
     [worker] = server.worker_pids()
     before = _cpu_seconds(worker)
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     with ThreadPoolExecutor(max_workers=1) as pool:
-        pending = pool.submit(requests.post, f"{server.url}/graphql/", json={"query": query}, headers=headers, timeout=90)
+        pending = pool.submit(
+            requests.post, f"{server.url}/graphql/", json={"query": query}, headers=headers, timeout=90
+        )
         health = requests.get(f"{server.url}/healthz", timeout=10)
         response = pending.result()
     spent = _cpu_seconds(worker) - before

@@ -73,7 +73,9 @@ def _away_from_minute_boundary() -> None:
         time.sleep(60 - time.time() % 60 + 0.1)
 
 
-def test_rate_limit_refuses_the_second_call_while_the_cache_answers(make_user, limited_tier, issue_token, client, iris_model):
+def test_rate_limit_refuses_the_second_call_while_the_cache_answers(
+    make_user, limited_tier, issue_token, client, iris_model
+):
     # given: the tier's limit is real (the control for the outage tests below)
     token = issue_token(make_user(tier=limited_tier))
     _away_from_minute_boundary()

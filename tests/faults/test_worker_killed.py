@@ -72,7 +72,9 @@ def test_worker_sigkilled_mid_batch_leaves_no_half_written_or_double_billed_call
                 return
             key, body = f"sigkill-{run}-{call}", {"instances": _batch(call)}
             call_until_acknowledged(
-                lambda body=body, key=key: rest_call(session, base_url=server.url, token=token, model_name="iris", body=body, key=key),
+                lambda body=body, key=key: rest_call(
+                    session, base_url=server.url, token=token, model_name="iris", body=body, key=key
+                ),
                 key=key,
                 stats=stats,
                 max_attempts=MAX_ATTEMPTS_PER_CALL,

@@ -47,7 +47,11 @@ def test_readyz_is_503_until_the_warm_up_has_loaded_every_production_model(clien
     after = client.get("/readyz")
     # then
     assert before.status_code == 503
-    assert before.json() == {"status": "unavailable", "models_loading": ["bank-marketing:1", "iris:1"], "models_unavailable": []}
+    assert before.json() == {
+        "status": "unavailable",
+        "models_loading": ["bank-marketing:1", "iris:1"],
+        "models_unavailable": [],
+    }
     assert after.status_code == 200
     assert after.json() == {"status": "ok", "models_loaded": 2}
     assert loaded_model_is_cached(model=iris_model) and loaded_model_is_cached(model=bank_model)
@@ -74,8 +78,14 @@ def test_anonymous_readyz_never_loads_an_artifact(client, staff_user, tmp_path, 
     pickle.dump(_RunsCodeWhenLoaded(str(marker)), buffer)
     data = buffer.getvalue()
     model = RegisteredModel(
-        name="hostile", version=1, artifact_format="joblib", sha256=hashlib.sha256(data).hexdigest(),
-        size_bytes=len(data), stage=RegisteredModel.Stage.PRODUCTION, registered_by=staff_user, input_schema=[],
+        name="hostile",
+        version=1,
+        artifact_format="joblib",
+        sha256=hashlib.sha256(data).hexdigest(),
+        size_bytes=len(data),
+        stage=RegisteredModel.Stage.PRODUCTION,
+        registered_by=staff_user,
+        input_schema=[],
     )
     model.artifact.save("hostile.joblib", ContentFile(data))  # stored as registration would, never loaded
     cached_before = dict(model_cache._loaded)

@@ -42,8 +42,11 @@ def _request_records(caplog):
 
 def _predict(client, token, body=None, **extra):
     return client.post(
-        PREDICT_IRIS, json.dumps(body or {"features": IRIS_SETOSA}), content_type="application/json",
-        HTTP_AUTHORIZATION=f"Bearer {token}", **extra,
+        PREDICT_IRIS,
+        json.dumps(body or {"features": IRIS_SETOSA}),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+        **extra,
     )
 
 
@@ -116,7 +119,7 @@ def test_a_sane_incoming_request_id_is_echoed_and_logged(db, client, caplog):
 
 @pytest.mark.parametrize(
     "incoming",
-    ["x" * 300, "x" * 65, "two words", "", "id;rm -rf", "id\ttab", "caf\u00e9", "{\"json\":1}"],
+    ["x" * 300, "x" * 65, "two words", "", "id;rm -rf", "id\ttab", "caf\u00e9", '{"json":1}'],
     ids=["300-chars", "65-chars", "space", "empty", "semicolon", "tab", "non-ascii", "json"],
 )
 def test_an_insane_incoming_request_id_is_replaced(db, client, caplog, incoming):
@@ -152,7 +155,9 @@ def test_unexpected_error_is_logged_with_the_request_id_and_answered_without_a_t
     assert logged["request_id"] == "trace-500" and logged["level"] == "ERROR"
 
 
-def test_the_bearer_token_never_appears_in_logs(make_user, staff_user, issue_token, client, gql, iris_model, caplog, json_lines):
+def test_the_bearer_token_never_appears_in_logs(
+    make_user, staff_user, issue_token, client, gql, iris_model, caplog, json_lines
+):
     # given: tokens in use, and from then on everything logged, at every level, from every logger
     user = make_user()
     token = issue_token(user)

@@ -13,7 +13,9 @@ OUTSIDE = "203.0.113.9"
 
 
 def _predict(client, token, body):
-    return client.post(PREDICT_IRIS, json.dumps(body), content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {token}")
+    return client.post(
+        PREDICT_IRIS, json.dumps(body), content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {token}"
+    )
 
 
 def test_metrics_from_localhost_is_prometheus_text(db, client):
@@ -34,11 +36,19 @@ def test_prediction_increments_prediction_and_inference_counters(make_user, issu
     after = scrape()
     # then
     labels = {"model": "iris", "version": "1"}
-    assert sample(after, "mlapi_predictions_total", **labels, source="online") - sample(
-        before, "mlapi_predictions_total", **labels, source="online"
-    ) == 4
-    assert sample(after, "mlapi_inference_seconds_count", **labels) - sample(before, "mlapi_inference_seconds_count", **labels) == 2
-    assert sample(after, "mlapi_inference_seconds_sum", **labels) > sample(before, "mlapi_inference_seconds_sum", **labels)
+    assert (
+        sample(after, "mlapi_predictions_total", **labels, source="online")
+        - sample(before, "mlapi_predictions_total", **labels, source="online")
+        == 4
+    )
+    assert (
+        sample(after, "mlapi_inference_seconds_count", **labels)
+        - sample(before, "mlapi_inference_seconds_count", **labels)
+        == 2
+    )
+    assert sample(after, "mlapi_inference_seconds_sum", **labels) > sample(
+        before, "mlapi_inference_seconds_sum", **labels
+    )
 
 
 def test_refused_prediction_is_not_counted_as_a_prediction(make_user, issue_token, client, iris_model, scrape):
@@ -65,7 +75,9 @@ def test_quota_refusal_increments_limit_rejections(make_user, issue_token, clien
     assert sample(after, name, code="RATE_LIMITED") == sample(before, name, code="RATE_LIMITED")
 
 
-def test_rate_limit_refusal_increments_limit_rejections(make_user, issue_token, client, iris_model, scrape, monkeypatch):
+def test_rate_limit_refusal_increments_limit_rejections(
+    make_user, issue_token, client, iris_model, scrape, monkeypatch
+):
     # given: one call per minute, the clock stopped mid-minute
     from django.utils import timezone
 
@@ -92,13 +104,18 @@ def test_idempotent_replay_is_not_counted_again(make_user, issue_token, client, 
     assert sample(after, "mlapi_predictions_total", **labels, source="online") == sample(
         before, "mlapi_predictions_total", **labels, source="online"
     )
-    assert sample(after, "mlapi_inference_seconds_count", **labels) == sample(before, "mlapi_inference_seconds_count", **labels)
+    assert sample(after, "mlapi_inference_seconds_count", **labels) == sample(
+        before, "mlapi_inference_seconds_count", **labels
+    )
 
 
 def _predict_with_key(client, token, key):
     return client.post(
-        PREDICT_IRIS, json.dumps({"features": IRIS_SETOSA}), content_type="application/json",
-        HTTP_AUTHORIZATION=f"Bearer {token}", HTTP_IDEMPOTENCY_KEY=key,
+        PREDICT_IRIS,
+        json.dumps({"features": IRIS_SETOSA}),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+        HTTP_IDEMPOTENCY_KEY=key,
     )
 
 
@@ -109,7 +126,10 @@ def test_requests_are_counted_by_route_and_status(make_user, issue_token, client
     client.get("/api/v1/models", HTTP_AUTHORIZATION=f"Bearer {token}")
     client.get("/api/v1/models", HTTP_AUTHORIZATION=f"Bearer {token}")
     after = scrape()
-    assert sample(after, "mlapi_http_requests_total", **labels) - sample(before, "mlapi_http_requests_total", **labels) == 2
+    assert (
+        sample(after, "mlapi_http_requests_total", **labels) - sample(before, "mlapi_http_requests_total", **labels)
+        == 2
+    )
 
 
 def test_metrics_from_outside_without_staff_is_forbidden(make_user, issue_token, client):
@@ -122,7 +142,9 @@ def test_metrics_from_outside_without_staff_is_forbidden(make_user, issue_token,
 
 
 def test_metrics_from_outside_with_a_staff_token_is_allowed(staff_user, issue_token, client):
-    response = client.get("/metrics", REMOTE_ADDR=OUTSIDE, HTTP_AUTHORIZATION=f"Bearer {issue_token(staff_user, scope='read')}")
+    response = client.get(
+        "/metrics", REMOTE_ADDR=OUTSIDE, HTTP_AUTHORIZATION=f"Bearer {issue_token(staff_user, scope='read')}"
+    )
     assert response.status_code == 200
     assert b"mlapi_predictions_total" in response.content
 

@@ -44,7 +44,9 @@ def _boot_production(**overrides) -> subprocess.CompletedProcess:
         **overrides,
     }
     script = "import django, logging; django.setup(); print(logging.getLevelName(logging.getLogger().level))"
-    return subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 @pytest.mark.slow
@@ -72,9 +74,13 @@ def test_postgres_gets_connect_and_statement_timeouts_from_the_environment():
         "PYTHONPATH": str(ROOT),
     }
     env.pop("DATABASE_STATEMENT_TIMEOUT_SECONDS", None)
-    script = "import json; from django.conf import settings; print(json.dumps(settings.DATABASES['default']['OPTIONS']))"
+    script = (
+        "import json; from django.conf import settings; print(json.dumps(settings.DATABASES['default']['OPTIONS']))"
+    )
     # when
-    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
     # then: the default statement time-out (10 s) joins the URL's own options
     assert done.returncode == 0, done.stderr[-2000:]
     options = json.loads(done.stdout)

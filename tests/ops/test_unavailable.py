@@ -72,7 +72,9 @@ def test_graphql_answers_503_when_the_database_is_down_before_execution(make_use
     assert [e["extensions"]["code"] for e in body["errors"]] == ["SERVICE_UNAVAILABLE"]
 
 
-def test_graphql_answers_503_when_the_only_field_fails_on_an_outage(make_user, issue_token, client, monkeypatch, iris_model):
+def test_graphql_answers_503_when_the_only_field_fails_on_an_outage(
+    make_user, issue_token, client, monkeypatch, iris_model
+):
     # given: the caller resolves, the model lookup hits a statement time-out
     token = issue_token(make_user())
     monkeypatch.setattr("predictions.graphql.schema.model_get_for_user", _database_down)
@@ -102,7 +104,9 @@ def test_graphql_keeps_200_and_the_data_it_has_when_one_field_fails_on_an_outage
     assert [e["extensions"]["code"] for e in body["errors"]] == ["SERVICE_UNAVAILABLE"]
 
 
-def test_an_unexpected_graphql_error_is_still_an_internal_error(make_user, issue_token, client, monkeypatch, iris_model):
+def test_an_unexpected_graphql_error_is_still_an_internal_error(
+    make_user, issue_token, client, monkeypatch, iris_model
+):
     # given: a bug, not an outage
     token = issue_token(make_user())
     monkeypatch.setattr("predictions.graphql.schema.model_get_for_user", lambda **kwargs: 1 / 0)

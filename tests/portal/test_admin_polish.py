@@ -1,7 +1,7 @@
 """The operators' admin: a dashboard on the index, readable numbers, object names, links between records."""
 
 import re
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -44,7 +44,7 @@ def test_the_admin_index_shows_the_operations_dashboard(superuser_client, make_u
     assert ops.active_customers == 2
     assert ops.usage_charged == {"USD": a.amount + b.amount}
     assert ops.top_models == [("bank-marketing v1", 5), ("iris v1", 3)]
-    assert ops.predictions_per_day[-1] == (now.astimezone(timezone.utc).date(), 8)
+    assert ops.predictions_per_day[-1] == (now.astimezone(UTC).date(), 8)
     assert [i.pk for i in ops.failed_sends] == [invoice.pk]
     page = response.content.decode()
     assert 'id="operations-dashboard"' in page and invoice.number in page and "bank-marketing v1: 5" in page
@@ -89,7 +89,9 @@ def test_the_pricing_tier_form_shows_zero_prices_plainly_and_saves_them(superuse
 
 def test_a_users_page_links_to_their_keys_usage_predictions_and_invoices(superuser_client, make_user):
     alice = make_user("alice")
-    Application.objects.create(user=alice, name="alice key", client_type="confidential", authorization_grant_type="client-credentials")
+    Application.objects.create(
+        user=alice, name="alice key", client_type="confidential", authorization_grant_type="client-credentials"
+    )
 
     page = superuser_client.get(f"/admin/accounts/user/{alice.pk}/change/").content.decode()
 
@@ -103,14 +105,16 @@ def test_a_users_page_links_to_their_keys_usage_predictions_and_invoices(superus
 
 def test_an_invoice_links_to_its_printable_page_and_pdf(superuser_client, make_user, record_usage):
     alice = make_user("alice", tier=PricingTier.objects.get(name="pro"))
-    record_usage(alice, at=datetime(2026, 10, 7, tzinfo=timezone.utc), predictions=2)
+    record_usage(alice, at=datetime(2026, 10, 7, tzinfo=UTC), predictions=2)
     invoice = invoice_finalize(invoice=invoice_generate(user=alice, period=date(2026, 10, 1))[0])
 
     listing = superuser_client.get("/admin/billing/invoice/").content.decode()
     detail = superuser_client.get(f"/admin/billing/invoice/{invoice.pk}/change/").content.decode()
 
     for page in (listing, detail):
-        assert f'href="/billing/invoices/{invoice.pk}/"' in page and f'href="/billing/invoices/{invoice.pk}/pdf/"' in page
+        assert (
+            f'href="/billing/invoices/{invoice.pk}/"' in page and f'href="/billing/invoices/{invoice.pk}/pdf/"' in page
+        )
     assert superuser_client.get(f"/billing/invoices/{invoice.pk}/").status_code == 200  # staff see any invoice
 
 

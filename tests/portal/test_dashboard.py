@@ -1,6 +1,6 @@
 """The usage dashboard and its chart data: the caller's own usage, from the rollup plus the live tail."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -71,7 +71,7 @@ def test_quota_meter_and_rate_limit_come_from_the_tier_in_force(client, make_use
 def test_projected_bill_is_the_months_pace_carried_to_its_end_plus_the_fee(make_user, charge, metered_tier):
     # given: 0.0020 + compute + storage charged by the 11th at noon of a 30-day month (10.5 of 30 days elapsed)
     alice = make_user("alice")
-    now = datetime(2026, 11, 11, 12, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 11, 12, tzinfo=UTC)
     record = charge(alice, at=now - timedelta(days=1), predictions=2)
 
     # when
@@ -119,7 +119,7 @@ def test_chart_json_is_split_by_model_or_source_per_day(client, make_user, charg
     by_source = client.get("/dashboard/usage.json?days=90&split=source").json()
 
     # then
-    assert len(by_model["days"]) == 30 and by_model["days"][-1] == now.astimezone(timezone.utc).date().isoformat()
+    assert len(by_model["days"]) == 30 and by_model["days"][-1] == now.astimezone(UTC).date().isoformat()
     series = {s["label"]: s["predictions"] for s in by_model["series"]}
     assert set(series) == {"iris v1", "bank-marketing v1"}
     assert series["iris v1"][-2:] == [3, 1] and series["bank-marketing v1"][-2:] == [0, 4]

@@ -1,7 +1,7 @@
 """Invoices in the portal: the list, the printable page and its PDF for the owner only, Pay for PayPal invoices."""
 
 import io
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from pypdf import PdfReader
@@ -15,14 +15,16 @@ OCTOBER = date(2026, 10, 1)
 @pytest.fixture
 def alice_invoice(make_user, record_usage):
     alice = make_user("alice", tier=PricingTier.objects.get(name="pro"))
-    record_usage(alice, at=datetime(2026, 10, 7, tzinfo=timezone.utc), predictions=10, cpu_seconds=3.0, stored_bytes=0)
+    record_usage(alice, at=datetime(2026, 10, 7, tzinfo=UTC), predictions=10, cpu_seconds=3.0, stored_bytes=0)
     invoice, _ = invoice_generate(user=alice, period=OCTOBER)
     return invoice_finalize(invoice=invoice)
 
 
 def _as_paypal(invoice: Invoice) -> Invoice:
     Invoice.objects.filter(pk=invoice.pk).update(
-        payment_provider="paypal", provider_invoice_id="INV2-TEST", payer_url="https://www.sandbox.paypal.com/invoice/p/#INV2-TEST"
+        payment_provider="paypal",
+        provider_invoice_id="INV2-TEST",
+        payer_url="https://www.sandbox.paypal.com/invoice/p/#INV2-TEST",
     )
     invoice.refresh_from_db()
     return invoice
@@ -53,9 +55,17 @@ def test_the_invoice_page_shows_issuer_customer_dates_period_lines_and_totals(cl
     assert response.status_code == 200
     page = response.content.decode()
     issued = alice_invoice.finalized_at.date()
-    for text in ("Example Models Ltd", "1 Model Street", "London", "alice", alice_invoice.number,
-                 f"{issued:%Y-%m-%d}", f"{issued + timedelta(days=30):%Y-%m-%d}", "2026-10-01 to 2026-10-31",
-                 "49.15 USD"):
+    for text in (
+        "Example Models Ltd",
+        "1 Model Street",
+        "London",
+        "alice",
+        alice_invoice.number,
+        f"{issued:%Y-%m-%d}",
+        f"{issued + timedelta(days=30):%Y-%m-%d}",
+        "2026-10-01 to 2026-10-31",
+        "49.15 USD",
+    ):
         assert text in page, text
     assert len(response.context["invoice"].lines.all()) == 2
     assert "E-" not in page.split("<tbody>")[1].split("</tbody>")[0]  # Decimals plainly, never 0E-8

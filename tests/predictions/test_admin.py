@@ -48,7 +48,10 @@ def _upload_form(name="iris", filename="iris.joblib", data=None, stage="producti
 def _form_errors(response) -> dict[str, list[str]]:
     """Each field's error codes: the admin shows a service error as "message (CODE)"."""
     form = response.context["adminform"].form
-    return {field: [message.rsplit("(", 1)[-1].rstrip(")") for message in messages] for field, messages in form.errors.items()}
+    return {
+        field: [message.rsplit("(", 1)[-1].rstrip(")") for message in messages]
+        for field, messages in form.errors.items()
+    }
 
 
 def test_superuser_opens_the_add_form(superuser_client):
@@ -67,7 +70,10 @@ def test_upload_registers_the_model_and_it_serves(superuser_client, superuser, m
     assert model.registered_by == superuser
     assert model.sha256 == hashlib.sha256(iris_artifact()).hexdigest()
     assert [f["name"] for f in model.input_schema["features"]] == [
-        "sepal_length", "sepal_width", "petal_length", "petal_width"
+        "sepal_length",
+        "sepal_width",
+        "petal_length",
+        "petal_width",
     ]
     _, body = gql(CREATE, {"input": {"modelName": "iris", "features": IRIS_SETOSA}}, token=issue_token(make_user()))
     assert body["data"]["createPrediction"]["prediction"]["output"]["label"] == "setosa"
@@ -153,7 +159,12 @@ def test_change_form_updates_stage_and_description_only(superuser_client, regist
     # then
     assert response.status_code == 302
     model.refresh_from_db()
-    assert (model.stage, model.description, model.name, model.sha256) == ("production", "promoted by hand", "iris", sha256)
+    assert (model.stage, model.description, model.name, model.sha256) == (
+        "production",
+        "promoted by hand",
+        "iris",
+        sha256,
+    )
 
 
 def test_prediction_changelist_loads_and_has_no_add(superuser_client, make_user, issue_token, gql, iris_model):
@@ -283,7 +294,8 @@ def _stages() -> dict[int, str]:
 
 def _promote(client, *models, **extra):
     return client.post(
-        CHANGELIST_URL, {"action": "promote_to_production", "_selected_action": [m.pk for m in models], "index": 0, **extra}
+        CHANGELIST_URL,
+        {"action": "promote_to_production", "_selected_action": [m.pk for m in models], "index": 0, **extra},
     )
 
 
@@ -334,7 +346,9 @@ def test_the_change_form_refuses_a_breaking_stage_change_until_allowed(superuser
     assert (model.stage, model.description) == ("production", "try it")
 
 
-def test_an_upload_into_production_with_a_breaking_schema_is_refused_until_allowed(superuser_client, reg_versions, media_root):
+def test_an_upload_into_production_with_a_breaking_schema_is_refused_until_allowed(
+    superuser_client, reg_versions, media_root
+):
     # given
     form = {
         **_upload_form(name="reg", filename="reg.joblib", data=regressor_artifact()),

@@ -111,7 +111,9 @@ def test_register_model_as_the_first_superuser(tmp_path, make_user, issue_token,
 
 def test_register_model_as_a_named_staff_user(tmp_path, staff_user):
     path = _artifact(tmp_path)
-    result = json.loads(_run("register_model", str(path), "--name", "iris", "--as-user", "staff", "--metrics", '{"accuracy": 0.9}'))
+    result = json.loads(
+        _run("register_model", str(path), "--name", "iris", "--as-user", "staff", "--metrics", '{"accuracy": 0.9}')
+    )
     model = RegisteredModel.objects.get(pk=result["id"])
     assert model.registered_by == staff_user
     assert model.metrics == {"accuracy": 0.9}
@@ -121,7 +123,9 @@ def test_register_model_with_a_schema_file(tmp_path, staff_user):
     path = _artifact(tmp_path, "reg.joblib", regressor_artifact())
     schema = tmp_path / "schema.json"
     schema.write_text(json.dumps([{"name": "a", "type": "number"}, {"name": "b", "type": "number"}]))
-    result = json.loads(_run("register_model", str(path), "--name", "reg", "--as-user", "staff", "--input-schema", str(schema)))
+    result = json.loads(
+        _run("register_model", str(path), "--name", "reg", "--as-user", "staff", "--input-schema", str(schema))
+    )
     assert [f["name"] for f in RegisteredModel.objects.get(pk=result["id"]).input_schema["features"]] == ["a", "b"]
 
 
@@ -300,7 +304,13 @@ def test_set_model_stage_refuses_a_breaking_promotion_then_allows_it(cli, reg_ve
     code, out, _ = cli("set_model_stage", "reg", "2", "production", "--as-user", "staff", "--allow-breaking")
     # then
     assert code == 0
-    assert json.loads(out) == {"id": reg_versions[1].pk, "name": "reg", "version": 2, "previous_stage": "staging", "stage": "production"}
+    assert json.loads(out) == {
+        "id": reg_versions[1].pk,
+        "name": "reg",
+        "version": 2,
+        "previous_stage": "staging",
+        "stage": "production",
+    }
     assert _stages() == {1: "production", 2: "production", 3: "staging"}
 
 

@@ -127,7 +127,15 @@ def test_breaking_changes(old, new, expected):
             [("job", "ALLOWED_ADDED", False)],
         ),
     ],
-    ids=["new-nullable", "widened", "made-nullable", "free-values", "refuse-to-pass", "integer-to-number", "closed-but-passed"],
+    ids=[
+        "new-nullable",
+        "widened",
+        "made-nullable",
+        "free-values",
+        "refuse-to-pass",
+        "integer-to-number",
+        "closed-but-passed",
+    ],
 )
 def test_compatible_changes(old, new, expected):
     assert _kinds(old, new) == expected
@@ -168,5 +176,9 @@ def test_one_feature_can_break_in_several_ways_at_once():
 
 def test_every_difference_names_its_feature_and_says_what_changed():
     differences = schema_differences(old=_schema(_num("a"), _num("b")), new=_schema(_num("c")))
-    assert [(d.feature, d.kind.value) for d in differences] == [("a", "REMOVED"), ("b", "REMOVED"), ("c", "ADDED_REQUIRED")]
+    assert [(d.feature, d.kind.value) for d in differences] == [
+        ("a", "REMOVED"),
+        ("b", "REMOVED"),
+        ("c", "ADDED_REQUIRED"),
+    ]
     assert all(d.message and d.feature in d.message for d in differences)

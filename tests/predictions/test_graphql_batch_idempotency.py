@@ -46,7 +46,11 @@ def test_batch_returns_predictions_in_input_order_with_one_usage_record(make_use
     assert payload["prediction"] is None
     assert [p["input"] for p in payload["predictions"]] == instances
     assert [p["output"]["label"] for p in payload["predictions"]] == [
-        "virginica", "setosa", "versicolor", "setosa", "virginica"
+        "virginica",
+        "setosa",
+        "versicolor",
+        "setosa",
+        "virginica",
     ]
     assert len({p["id"] for p in payload["predictions"]}) == 5
     usage = UsageRecord.objects.get(user=user)
@@ -98,7 +102,9 @@ def test_same_key_and_payload_replays_the_original_call(make_user, issue_token, 
     # given
     user = make_user()
     token = issue_token(user)
-    variables = {"input": {"modelName": "iris", "instances": [IRIS_SETOSA, IRIS_VIRGINICA], "idempotencyKey": "order-1"}}
+    variables = {
+        "input": {"modelName": "iris", "instances": [IRIS_SETOSA, IRIS_VIRGINICA], "idempotencyKey": "order-1"}
+    }
     _, first = gql(CREATE, variables, token=token)
     after_first = stored_counts()
     # when
@@ -115,11 +121,15 @@ def test_same_key_and_payload_replays_the_original_call(make_user, issue_token, 
     assert me["data"]["me"]["usage"]["predictions"] == 2
 
 
-def test_the_same_features_in_another_key_order_are_the_same_payload(make_user, issue_token, gql, iris_model, stored_counts):
+def test_the_same_features_in_another_key_order_are_the_same_payload(
+    make_user, issue_token, gql, iris_model, stored_counts
+):
     # given
     token = issue_token(make_user())
     reordered = dict(reversed(list(IRIS_SETOSA.items())))
-    _, first = gql(CREATE, {"input": {"modelName": "iris", "features": IRIS_SETOSA, "idempotencyKey": "k"}}, token=token)
+    _, first = gql(
+        CREATE, {"input": {"modelName": "iris", "features": IRIS_SETOSA, "idempotencyKey": "k"}}, token=token
+    )
     before = stored_counts()
     # when
     _, second = gql(CREATE, {"input": {"modelName": "iris", "features": reordered, "idempotencyKey": "k"}}, token=token)
@@ -140,7 +150,9 @@ def test_replay_of_a_single_prediction_returns_it(make_user, issue_token, gql, i
     assert _payload(second)["prediction"]["output"] == _payload(first)["prediction"]["output"]
 
 
-def test_same_key_with_a_different_payload_is_a_conflict(make_user, issue_token, gql, iris_model, bank_model, stored_counts):
+def test_same_key_with_a_different_payload_is_a_conflict(
+    make_user, issue_token, gql, iris_model, bank_model, stored_counts
+):
     # given
     token = issue_token(make_user())
     gql(CREATE, {"input": {"modelName": "iris", "features": IRIS_SETOSA, "idempotencyKey": "k1"}}, token=token)
@@ -193,7 +205,9 @@ def test_a_refused_call_does_not_burn_its_key(make_user, issue_token, gql, iris_
     bad = {k: v for k, v in IRIS_SETOSA.items() if k != "petal_width"}
     _, refused = gql(CREATE, {"input": {"modelName": "iris", "features": bad, "idempotencyKey": "retry"}}, token=token)
     # when: the corrected call reuses the key
-    _, accepted = gql(CREATE, {"input": {"modelName": "iris", "features": IRIS_SETOSA, "idempotencyKey": "retry"}}, token=token)
+    _, accepted = gql(
+        CREATE, {"input": {"modelName": "iris", "features": IRIS_SETOSA, "idempotencyKey": "retry"}}, token=token
+    )
     # then
     assert [code for _, code in _codes(refused)] == ["REQUIRED"]
     assert _codes(accepted) == []

@@ -138,7 +138,9 @@ def test_models_garbage_cursor_is_a_user_error_not_a_crash(make_user, issue_toke
     # given
     token = issue_token(make_user())
     # when: not base64, base64 of non-JSON, and a JSON list of the wrong length
-    results = [gql(MODELS, {"after": after}, token=token) for after in ("%%%not-a-cursor", "bm90IGpzb24=", "WzEsIDIsIDNd")]
+    results = [
+        gql(MODELS, {"after": after}, token=token) for after in ("%%%not-a-cursor", "bm90IGpzb24=", "WzEsIDIsIDNd")
+    ]
     # then
     for status, body in results:
         assert status == 200

@@ -51,7 +51,9 @@ def test_missing_feature_is_required(make_user, issue_token, gql, iris_model, st
 def test_null_feature_is_required(make_user, issue_token, gql, iris_model, stored_counts):
     token = issue_token(make_user())
     before = stored_counts()
-    status, body = gql(CREATE, {"input": {"modelName": "iris", "features": {**IRIS_SETOSA, "sepal_width": None}}}, token=token)
+    status, body = gql(
+        CREATE, {"input": {"modelName": "iris", "features": {**IRIS_SETOSA, "sepal_width": None}}}, token=token
+    )
     assert _errors(body) == [("features.sepal_width", "REQUIRED")]
     assert stored_counts() == before
 
@@ -84,7 +86,9 @@ def test_non_finite_numbers_are_invalid(make_user, issue_token, gql, iris_model,
     token = issue_token(make_user())
     before = stored_counts()
     # when
-    status, body = gql(CREATE, {"input": {"modelName": "iris", "features": {**IRIS_SETOSA, "sepal_length": float("inf")}}}, token=token)
+    status, body = gql(
+        CREATE, {"input": {"modelName": "iris", "features": {**IRIS_SETOSA, "sepal_length": float("inf")}}}, token=token
+    )
     # then
     assert _errors(body) == [("features.sepal_length", "INVALID_TYPE")]
     assert stored_counts() == before
@@ -92,7 +96,9 @@ def test_non_finite_numbers_are_invalid(make_user, issue_token, gql, iris_model,
 
 def test_fractional_value_for_an_integer_feature_is_invalid(make_user, issue_token, gql, register, stored_counts):
     # given: a hand-written schema declaring integers
-    register("reg", regressor_artifact(), input_schema=[{"name": "x0", "type": "integer"}, {"name": "x1", "type": "integer"}])
+    register(
+        "reg", regressor_artifact(), input_schema=[{"name": "x0", "type": "integer"}, {"name": "x1", "type": "integer"}]
+    )
     token = issue_token(make_user())
     before = stored_counts()
     # when
@@ -109,7 +115,9 @@ def test_features_that_are_not_an_object_are_invalid(make_user, issue_token, gql
     token = issue_token(make_user())
     before = stored_counts()
     # when: a string and a list where the object goes
-    results = [gql(CREATE, {"input": {"modelName": "iris", "features": value}}, token=token) for value in ("x", [5.1, 3.5])]
+    results = [
+        gql(CREATE, {"input": {"modelName": "iris", "features": value}}, token=token) for value in ("x", [5.1, 3.5])
+    ]
     # then
     for status, body in results:
         assert status == 200
@@ -117,12 +125,16 @@ def test_features_that_are_not_an_object_are_invalid(make_user, issue_token, gql
     assert stored_counts() == before
 
 
-def test_model_version_of_the_wrong_type_is_refused_before_execution(make_user, issue_token, gql, iris_model, stored_counts):
+def test_model_version_of_the_wrong_type_is_refused_before_execution(
+    make_user, issue_token, gql, iris_model, stored_counts
+):
     # given
     token = issue_token(make_user())
     before = stored_counts()
     # when
-    status, body = gql(CREATE, {"input": {"modelName": "iris", "modelVersion": "abc", "features": IRIS_SETOSA}}, token=token)
+    status, body = gql(
+        CREATE, {"input": {"modelName": "iris", "modelVersion": "abc", "features": IRIS_SETOSA}}, token=token
+    )
     # then
     assert status == 400
     assert len(body["errors"]) == 1
@@ -130,12 +142,16 @@ def test_model_version_of_the_wrong_type_is_refused_before_execution(make_user, 
     assert stored_counts() == before
 
 
-def test_both_or_neither_of_features_and_instances_is_invalid_input(make_user, issue_token, gql, iris_model, stored_counts):
+def test_both_or_neither_of_features_and_instances_is_invalid_input(
+    make_user, issue_token, gql, iris_model, stored_counts
+):
     # given
     token = issue_token(make_user())
     before = stored_counts()
     # when
-    _, both = gql(CREATE, {"input": {"modelName": "iris", "features": IRIS_SETOSA, "instances": [IRIS_SETOSA]}}, token=token)
+    _, both = gql(
+        CREATE, {"input": {"modelName": "iris", "features": IRIS_SETOSA, "instances": [IRIS_SETOSA]}}, token=token
+    )
     _, neither = gql(CREATE, {"input": {"modelName": "iris"}}, token=token)
     _, empty = gql(CREATE, {"input": {"modelName": "iris", "instances": []}}, token=token)
     # then
@@ -154,7 +170,9 @@ def test_idempotency_key_of_a_bad_length_is_invalid_input(make_user, issue_token
         gql(CREATE, {"input": {"modelName": "iris", "features": IRIS_SETOSA, "idempotencyKey": key}}, token=token)
         for key in ("", "k" * 201)
     ]
-    _, longest = gql(CREATE, {"input": {"modelName": "iris", "features": IRIS_SETOSA, "idempotencyKey": "k" * 200}}, token=token)
+    _, longest = gql(
+        CREATE, {"input": {"modelName": "iris", "features": IRIS_SETOSA, "idempotencyKey": "k" * 200}}, token=token
+    )
     # then
     for _, body in results:
         assert _errors(body) == [("idempotencyKey", "INVALID_INPUT")]
@@ -267,13 +285,17 @@ def test_mutation_over_get_is_refused(client, make_user, issue_token, iris_model
     before = stored_counts()
     query = 'mutation { createPrediction(input: {modelName: "iris", features: {sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2}}) { errors { code } } }'
     # when
-    response = client.get("/graphql/", {"query": query}, HTTP_AUTHORIZATION=f"Bearer {token}", HTTP_ACCEPT="application/json")
+    response = client.get(
+        "/graphql/", {"query": query}, HTTP_AUTHORIZATION=f"Bearer {token}", HTTP_ACCEPT="application/json"
+    )
     # then
     assert response.status_code == 405
     assert stored_counts() == before
 
 
-def test_request_body_above_the_upload_limit_is_413(client, make_user, issue_token, iris_model, stored_counts, settings):
+def test_request_body_above_the_upload_limit_is_413(
+    client, make_user, issue_token, iris_model, stored_counts, settings
+):
     # given
     token = issue_token(make_user())
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024

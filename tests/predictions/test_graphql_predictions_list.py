@@ -83,8 +83,12 @@ def test_a_single_batch_of_25_pages_without_gaps_or_repeats(make_user, issue_tok
     ids = _predict(gql, token, "iris", [IRIS_SETOSA] * 25)
     # when
     _, page1 = gql(PREDICTIONS, {"first": 10}, token=token)
-    _, page2 = gql(PREDICTIONS, {"first": 10, "after": page1["data"]["predictions"]["pageInfo"]["endCursor"]}, token=token)
-    _, page3 = gql(PREDICTIONS, {"first": 10, "after": page2["data"]["predictions"]["pageInfo"]["endCursor"]}, token=token)
+    _, page2 = gql(
+        PREDICTIONS, {"first": 10, "after": page1["data"]["predictions"]["pageInfo"]["endCursor"]}, token=token
+    )
+    _, page3 = gql(
+        PREDICTIONS, {"first": 10, "after": page2["data"]["predictions"]["pageInfo"]["endCursor"]}, token=token
+    )
     # then
     seen = _ids(page1) + _ids(page2) + _ids(page3)
     assert [len(_ids(p)) for p in (page1, page2, page3)] == [10, 10, 5]
@@ -92,7 +96,9 @@ def test_a_single_batch_of_25_pages_without_gaps_or_repeats(make_user, issue_tok
     assert page3["data"]["predictions"]["pageInfo"]["hasNextPage"] is False
 
 
-def test_users_see_only_their_own_predictions_and_staff_with_the_staff_scope_see_all(make_user, staff_user, issue_token, gql, iris_model):
+def test_users_see_only_their_own_predictions_and_staff_with_the_staff_scope_see_all(
+    make_user, staff_user, issue_token, gql, iris_model
+):
     # given
     alice_token, bob_token = issue_token(make_user("alice")), issue_token(make_user("bob"))
     alice_ids = _predict(gql, alice_token, "iris", [IRIS_SETOSA] * 2)
@@ -153,7 +159,9 @@ def test_predictions_filtered_by_creation_time(make_user, issue_token, gql, iris
     # given: an older call (moved back a day) and a recent one
     token = issue_token(make_user())
     old_ids = _predict(gql, token, "iris", [IRIS_SETOSA])
-    Prediction.objects.filter(pk__in=old_ids).update(created_at=Prediction.objects.get(pk=old_ids[0]).created_at - timedelta(days=1))
+    Prediction.objects.filter(pk__in=old_ids).update(
+        created_at=Prediction.objects.get(pk=old_ids[0]).created_at - timedelta(days=1)
+    )
     new_ids = _predict(gql, token, "iris", [IRIS_SETOSA] * 2)
     cut = (Prediction.objects.get(pk=new_ids[0]).created_at - timedelta(hours=1)).isoformat()
     # when
@@ -205,7 +213,9 @@ def test_predictions_without_a_token_is_unauthenticated(gql, iris_model):
     assert _error_codes(body) == ["UNAUTHENTICATED"]
 
 
-def test_listing_predictions_costs_the_same_queries_for_1_or_20_rows(make_user, issue_token, gql, iris_model, bank_model):
+def test_listing_predictions_costs_the_same_queries_for_1_or_20_rows(
+    make_user, issue_token, gql, iris_model, bank_model
+):
     # given: rows on two models, so a per-row model lookup would show
     token = issue_token(make_user())
     _predict(gql, token, "iris", [IRIS_SETOSA])

@@ -21,7 +21,9 @@ def _predict(gql, token):
     return status, body
 
 
-def test_one_prediction_costs_six_queries_without_the_memos(make_user, issue_token, gql, iris_model, django_assert_num_queries):
+def test_one_prediction_costs_six_queries_without_the_memos(
+    make_user, issue_token, gql, iris_model, django_assert_num_queries
+):
     # given: a warm process (model loaded)
     token = issue_token(make_user())
     _predict(gql, token)
@@ -32,7 +34,9 @@ def test_one_prediction_costs_six_queries_without_the_memos(make_user, issue_tok
     assert status == 200 and body["data"]["createPrediction"]["errors"] == []
 
 
-def test_with_the_memos_a_repeated_prediction_only_writes(make_user, issue_token, gql, iris_model, settings, django_assert_num_queries):
+def test_with_the_memos_a_repeated_prediction_only_writes(
+    make_user, issue_token, gql, iris_model, settings, django_assert_num_queries
+):
     # given
     settings.ACCESS_TOKEN_CACHE_SECONDS = 60
     settings.MODEL_LOOKUP_CACHE_SECONDS = 60

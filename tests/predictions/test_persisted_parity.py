@@ -24,7 +24,9 @@ from tests.conftest import BANK_CLIENT, IRIS_SETOSA
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 CREATE = next(body for body in trusted_documents().values() if body.startswith("mutation CreatePrediction("))
-BENCH = next(body for body in trusted_documents().values() if body.startswith("mutation($f") and "errors { code }" in body)
+BENCH = next(
+    body for body in trusted_documents().values() if body.startswith("mutation($f") and "errors { code }" in body
+)
 # Values that differ between any two calls whatever the path: new ids, clocks, measured CPU (and its price).
 VOLATILE = {"id", "createdAt", "latencyMs", "cpuSeconds", "amount"}
 HEADERS = ("Content-Type", "Retry-After", "WWW-Authenticate", "Allow")
@@ -33,7 +35,9 @@ IRIS_VARIABLES = {"f": IRIS_SETOSA}
 
 def readme_documents() -> list[dict]:
     """Every GraphQL request body of the README (`gql '<json>'`); a persisted one (its hash only) as its text."""
-    bodies = [json.loads(body) for body in re.findall(r"^gql '(.*?)'\s*$", README.read_text(), re.DOTALL | re.MULTILINE)]
+    bodies = [
+        json.loads(body) for body in re.findall(r"^gql '(.*?)'\s*$", README.read_text(), re.DOTALL | re.MULTILINE)
+    ]
     for body in bodies:
         if "query" not in body:
             body["query"] = trusted_documents()[body.pop("extensions")["persistedQuery"]["sha256Hash"]]
@@ -51,7 +55,9 @@ def _raw_masked(content: bytes) -> str:
     """The body as sent, volatile values masked by their shape: the bytes must match too (spacing, escapes)."""
     text = content.decode()
     for key in VOLATILE:
-        text = re.sub(rf'("{key}":\s*)("[^"]*"|[-+0-9.eE]+)', lambda m: m.group(1) + _volatile(json.loads(m.group(2))), text)
+        text = re.sub(
+            rf'("{key}":\s*)("[^"]*"|[-+0-9.eE]+)', lambda m: m.group(1) + _volatile(json.loads(m.group(2))), text
+        )
     return text
 
 
@@ -158,9 +164,15 @@ CASES = {
     "iris single": {"modelName": "iris", "features": IRIS_SETOSA},
     "iris by version": {"modelName": "iris", "modelVersion": 1, "features": IRIS_SETOSA},
     "iris as array": {"modelName": "iris", "features": [5.1, 3.5, 1.4, 0.2]},
-    "bank batch with a warning": {"modelName": "bank-marketing", "instances": [BANK_CLIENT, {**BANK_CLIENT, "job": "astronaut"}]},
+    "bank batch with a warning": {
+        "modelName": "bank-marketing",
+        "instances": [BANK_CLIENT, {**BANK_CLIENT, "job": "astronaut"}],
+    },
     "missing feature": {"modelName": "iris", "features": {k: v for k, v in IRIS_SETOSA.items() if k != "petal_width"}},
-    "wrong type and unknown field": {"modelName": "iris", "features": {**IRIS_SETOSA, "sepal_length": "long", "colour": 1}},
+    "wrong type and unknown field": {
+        "modelName": "iris",
+        "features": {**IRIS_SETOSA, "sepal_length": "long", "colour": 1},
+    },
     "unknown model": {"modelName": "no-such-model", "features": IRIS_SETOSA},
     "unknown version": {"modelName": "iris", "modelVersion": 99, "features": IRIS_SETOSA},
     "no model": {"features": IRIS_SETOSA},
@@ -203,8 +215,14 @@ def test_variables_that_are_not_an_object_answer_alike(caller, both):
 def test_quota_exceeded_answers_alike(make_user, issue_token, iris_model, both):
     # given: a tier whose monthly quota is used up
     tier = PricingTier.objects.create(
-        name="tiny", monthly_fee=0, included_predictions=0, price_per_prediction="0.001",
-        price_per_cpu_second="0", price_per_mb="0", monthly_quota=0, rate_limit_per_minute=None,
+        name="tiny",
+        monthly_fee=0,
+        included_predictions=0,
+        price_per_prediction="0.001",
+        price_per_cpu_second="0",
+        price_per_mb="0",
+        monthly_quota=0,
+        rate_limit_per_minute=None,
     )
     token = issue_token(make_user("quota", tier=tier))
     # when
@@ -217,8 +235,14 @@ def test_quota_exceeded_answers_alike(make_user, issue_token, iris_model, both):
 def test_rate_limited_answers_alike(make_user, issue_token, iris_model, post, both):
     # given: a limit of one call a minute, already spent
     tier = PricingTier.objects.create(
-        name="slow", monthly_fee=0, included_predictions=0, price_per_prediction="0.001",
-        price_per_cpu_second="0", price_per_mb="0", monthly_quota=None, rate_limit_per_minute=1,
+        name="slow",
+        monthly_fee=0,
+        included_predictions=0,
+        price_per_prediction="0.001",
+        price_per_cpu_second="0",
+        price_per_mb="0",
+        monthly_quota=None,
+        rate_limit_per_minute=1,
     )
     token = issue_token(make_user("slow", tier=tier))
     assert post({"query": BENCH, "variables": IRIS_VARIABLES}, token=token).status_code == 200
@@ -267,7 +291,7 @@ def _payload_type() -> str:
 def test_aliases_fragments_and_typename_registered_by_apq_answer_alike(caller, post, both):
     # given: a document the allow-list does not hold, registered the APQ way
     query = (
-        "mutation Aliased($f: GenericScalar!) { made: createPrediction(input: {modelName: \"iris\", features: $f}) "
+        'mutation Aliased($f: GenericScalar!) { made: createPrediction(input: {modelName: "iris", features: $f}) '
         "{ __typename ...Parts prediction { label: output model { name } } } }"
         f" fragment Parts on {_payload_type()} {{ cost {{ predictions storedBytes currency }} errors {{ code }} replayed }}"
     )
@@ -286,10 +310,12 @@ def test_aliases_fragments_and_typename_registered_by_apq_answer_alike(caller, p
 @override_settings(GRAPHQL_PERSISTED_DOCUMENTS="apq")
 def test_directives_are_left_to_graphene(caller, both):
     query = (
-        "mutation($f: GenericScalar!, $more: Boolean!) { createPrediction(input: {modelName: \"iris\", features: $f}) "
+        'mutation($f: GenericScalar!, $more: Boolean!) { createPrediction(input: {modelName: "iris", features: $f}) '
         "{ prediction { output } cost @include(if: $more) { predictions } errors { code } } }"
     )
-    graphene, express_answer, lane = both({"query": query, "variables": {**IRIS_VARIABLES, "more": False}}, token=caller)
+    graphene, express_answer, lane = both(
+        {"query": query, "variables": {**IRIS_VARIABLES, "more": False}}, token=caller
+    )
     assert express_answer == graphene
     assert lane == "graphene" and "cost" not in graphene["body"]
 
@@ -300,9 +326,17 @@ def _code(response) -> str:
 
 def test_unknown_hash_is_not_found_and_a_wrong_hash_is_refused(caller, post):
     unknown = {"extensions": {"persistedQuery": {"version": 1, "sha256Hash": "0" * 64}}}
-    mismatch = {"query": BENCH, "variables": IRIS_VARIABLES, "extensions": {"persistedQuery": {"version": 1, "sha256Hash": "1" * 64}}}
+    mismatch = {
+        "query": BENCH,
+        "variables": IRIS_VARIABLES,
+        "extensions": {"persistedQuery": {"version": 1, "sha256Hash": "1" * 64}},
+    }
     invalid = {"query": BENCH, "extensions": {"persistedQuery": {"version": 2, "sha256Hash": document_sha256(BENCH)}}}
-    for body, code in ((unknown, "PERSISTED_QUERY_NOT_FOUND"), (mismatch, "PERSISTED_QUERY_HASH_MISMATCH"), (invalid, "PERSISTED_QUERY_INVALID")):
+    for body, code in (
+        (unknown, "PERSISTED_QUERY_NOT_FOUND"),
+        (mismatch, "PERSISTED_QUERY_HASH_MISMATCH"),
+        (invalid, "PERSISTED_QUERY_INVALID"),
+    ):
         response = post(body, token=caller)
         assert (response.status_code, _code(response)) == (400, code)
     assert Prediction.objects.count() == 0
@@ -321,7 +355,9 @@ def test_trusted_mode_does_not_register_documents(caller, post):
 
 @override_settings(GRAPHQL_PERSISTED_DOCUMENTS="off")
 def test_persisted_documents_can_be_switched_off(caller, post):
-    response = post({"extensions": {"persistedQuery": {"version": 1, "sha256Hash": document_sha256(BENCH)}}}, token=caller)
+    response = post(
+        {"extensions": {"persistedQuery": {"version": 1, "sha256Hash": document_sha256(BENCH)}}}, token=caller
+    )
     assert (response.status_code, _code(response)) == (400, "PERSISTED_QUERY_NOT_SUPPORTED")
 
 

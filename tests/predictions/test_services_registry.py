@@ -36,7 +36,9 @@ def _codes(error: ApplicationError) -> list[tuple[str | None, str]]:
 
 
 def _register(user, name, data: bytes, filename=None, **kwargs):
-    return model_register(registered_by=user, name=name, artifact=io.BytesIO(data), filename=filename or f"{name}.joblib", **kwargs)
+    return model_register(
+        registered_by=user, name=name, artifact=io.BytesIO(data), filename=filename or f"{name}.joblib", **kwargs
+    )
 
 
 def test_non_staff_may_not_register(make_user):
@@ -120,7 +122,9 @@ def test_skops_file_registers_with_its_trusted_types_and_serves(staff_user, make
     # then
     assert model.artifact_format == "skops"
     assert model.trusted_types == sorted(sio.get_untrusted_types(data=data))
-    _, body = gql(CREATE, {"input": {"modelName": "iris-skops", "features": IRIS_SETOSA}}, token=issue_token(make_user()))
+    _, body = gql(
+        CREATE, {"input": {"modelName": "iris-skops", "features": IRIS_SETOSA}}, token=issue_token(make_user())
+    )
     assert body["data"]["createPrediction"]["errors"] == []
     assert body["data"]["createPrediction"]["prediction"]["output"]["label"] == "setosa"
 
@@ -300,7 +304,9 @@ def test_a_registration_stores_exactly_one_file(staff_user, media_root):
     assert _stored_files(media_root) == [model.artifact.name]
 
 
-@pytest.mark.parametrize("name", ["bad name!", "", "x" * 101, "ünïcode/slash"], ids=["punctuation", "empty", "too-long", "slash"])
+@pytest.mark.parametrize(
+    "name", ["bad name!", "", "x" * 101, "ünïcode/slash"], ids=["punctuation", "empty", "too-long", "slash"]
+)
 def test_a_bad_name_is_invalid_name(staff_user, media_root, name):
     with pytest.raises(ApplicationError) as raised:
         _register(staff_user, name, iris_artifact(), filename="iris.joblib")

@@ -4,7 +4,6 @@ import joblib
 import pytest
 
 from predictions.models import RegisteredModel
-
 from predictions.services import ModelRef, prediction_create
 
 SUBMIT = """

@@ -40,5 +40,10 @@ def test_the_admin_shows_a_refused_promotion(superuser_client, staff_user, iris_
 
 
 def test_quality_pages_render(superuser_client, iris_model):
-    for url in ("/admin/quality/feedback/", "/admin/quality/qualityday/", "/admin/quality/rollout/", "/admin/quality/driftresult/"):
+    for url in (
+        "/admin/quality/feedback/",
+        "/admin/quality/qualityday/",
+        "/admin/quality/rollout/",
+        "/admin/quality/driftresult/",
+    ):
         assert superuser_client.get(url).status_code == 200, url

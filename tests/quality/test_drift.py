@@ -37,7 +37,9 @@ def _flags(model):
     return {(r.feature, r.statistic): r.drifted for r in DriftResult.objects.filter(model=model, window="24h")}
 
 
-def test_a_two_sigma_mean_shift_is_flagged_and_a_resample_is_not(make_user, staff_user, predict, iris_model, issue_token, gql):
+def test_a_two_sigma_mean_shift_is_flagged_and_a_resample_is_not(
+    make_user, staff_user, predict, iris_model, issue_token, gql
+):
     # given: the training data as the reference sample
     drift_reference_from_csv(model=iris_model, file=_csv(_iris_frame(0, 1500)), changed_by=staff_user)
     user = make_user()
@@ -60,7 +62,9 @@ def test_a_two_sigma_mean_shift_is_flagged_and_a_resample_is_not(make_user, staf
     # and: GraphQL shows it to staff, not to customers
     _, body = gql(DRIFT, {"window": "LAST_24_HOURS"}, token=issue_token(staff_user, scope="read staff"))
     rows = body["data"]["model"]["drift"]
-    assert {"feature": "sepal_width", "statistic": "ks"} in [{k: r[k] for k in ("feature", "statistic")} for r in rows if r["drifted"]]
+    assert {"feature": "sepal_width", "statistic": "ks"} in [
+        {k: r[k] for k in ("feature", "statistic")} for r in rows if r["drifted"]
+    ]
     _, body = gql(DRIFT, {}, token=issue_token(user))
     assert body["data"]["model"]["drift"] == []
 
@@ -87,7 +91,9 @@ def test_the_drift_gauge_is_on_metrics(make_user, staff_user, predict, iris_mode
     drift_compute_all()
     client.force_login(staff_user)
     text = client.get("/metrics").content.decode()
-    assert 'mlapi_model_drifted{feature="petal_length",model="iris",statistic="psi",version="1",window="24h"} 1.0' in text
+    assert (
+        'mlapi_model_drifted{feature="petal_length",model="iris",statistic="psi",version="1",window="24h"} 1.0' in text
+    )
 
 
 def test_the_reference_file_is_checked(staff_user, make_user, iris_model, settings, tmp_path):

@@ -31,17 +31,35 @@ def _models():
 
     frame, three, binary, value = _data()
     return {
-        "logistic_multiclass_scaled": (make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)).fit(frame, three), "decision_function"),
+        "logistic_multiclass_scaled": (
+            make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)).fit(frame, three),
+            "decision_function",
+        ),
         "logistic_binary": (LogisticRegression().fit(frame, binary), "decision_function"),
         "linear_regression": (LinearRegression().fit(frame, value), "predict"),
         "ridge_scaled": (make_pipeline(StandardScaler(), Ridge()).fit(frame, value), "predict"),
-        "random_forest_classifier": (RandomForestClassifier(n_estimators=15, random_state=0).fit(frame, three), "predict_proba"),
-        "random_forest_regressor": (RandomForestRegressor(n_estimators=15, random_state=0).fit(frame, value), "predict"),
+        "random_forest_classifier": (
+            RandomForestClassifier(n_estimators=15, random_state=0).fit(frame, three),
+            "predict_proba",
+        ),
+        "random_forest_regressor": (
+            RandomForestRegressor(n_estimators=15, random_state=0).fit(frame, value),
+            "predict",
+        ),
         "extra_trees_regressor": (ExtraTreesRegressor(n_estimators=10, random_state=0).fit(frame, value), "predict"),
         "decision_tree": (DecisionTreeClassifier(max_depth=4, random_state=0).fit(frame, binary), "predict_proba"),
-        "gradient_boosting_regressor": (GradientBoostingRegressor(n_estimators=20, random_state=0).fit(frame, value), "predict"),
-        "gradient_boosting_binary": (GradientBoostingClassifier(n_estimators=20, random_state=0).fit(frame, binary), "decision_function"),
-        "gradient_boosting_multiclass": (GradientBoostingClassifier(n_estimators=10, random_state=0).fit(frame, three), "decision_function"),
+        "gradient_boosting_regressor": (
+            GradientBoostingRegressor(n_estimators=20, random_state=0).fit(frame, value),
+            "predict",
+        ),
+        "gradient_boosting_binary": (
+            GradientBoostingClassifier(n_estimators=20, random_state=0).fit(frame, binary),
+            "decision_function",
+        ),
+        "gradient_boosting_multiclass": (
+            GradientBoostingClassifier(n_estimators=10, random_state=0).fit(frame, three),
+            "decision_function",
+        ),
     }
 
 
@@ -59,7 +77,7 @@ def test_contributions_and_base_add_up_to_the_raw_output(name):
         totals = [base + sum(c) for base, c in zip(explanation.base, explanation.contributions, strict=True)]
         if len(totals) == 1 and expected.shape[0] == 2:  # binary predict_proba: a tree gives both columns
             expected = expected[-1:]
-        assert np.allclose(totals, expected[-len(totals):] if len(totals) < len(expected) else expected, atol=1e-9)
+        assert np.allclose(totals, expected[-len(totals) :] if len(totals) < len(expected) else expected, atol=1e-9)
         assert len(explanation.features) == len(explanation.contributions[0])
 
 
@@ -82,7 +100,11 @@ def test_other_kinds_are_refused():
 
     frame, three, _, _ = _data()
     with pytest.raises(UnsupportedExplanation):
-        explain(estimator=KNeighborsClassifier().fit(frame, three), features=frame.iloc[:2], feature_names=list(frame.columns))
+        explain(
+            estimator=KNeighborsClassifier().fit(frame, three),
+            features=frame.iloc[:2],
+            feature_names=list(frame.columns),
+        )
 
 
 EXPLAIN = """
@@ -118,7 +140,8 @@ def test_explaining_a_stored_prediction_adds_up_and_is_billed_by_cpu_time(make_u
     estimator = loaded_model_get(model=iris_model).estimator
     raw = estimator.decision_function(pd.DataFrame([IRIS_SETOSA]))[0]
     totals = [
-        base + sum(c["values"][i] for c in explanation["contributions"]) for i, base in enumerate(explanation["baseValues"])
+        base + sum(c["values"][i] for c in explanation["contributions"])
+        for i, base in enumerate(explanation["baseValues"])
     ]
     assert np.allclose(totals, raw, atol=1e-9)
     assert explanation["targets"] == list(estimator.classes_)

@@ -135,7 +135,12 @@ def test_rest_single_and_batch_feedback(make_user, issue_token, rest, predict, i
     batch = rest(
         "post",
         "/api/v1/feedback",
-        {"items": [{"predictionId": str(a.pk), "actual": "versicolor"}, {"predictionId": str(b.pk), "actual": "versicolor"}]},
+        {
+            "items": [
+                {"predictionId": str(a.pk), "actual": "versicolor"},
+                {"predictionId": str(b.pk), "actual": "versicolor"},
+            ]
+        },
         token=token,
     )
     foreign = rest("post", f"/api/v1/predictions/{theirs.pk}/feedback", {"actual": "setosa"}, token=token)

@@ -35,8 +35,11 @@ def scored(make_user, predict, register, settings):
     b = predict(bob, "iris", [IRIS_SETOSA])
     feedback_submit(
         user=alice,
-        items=[FeedbackItem(prediction_id=a[0].pk, actual="setosa"), FeedbackItem(prediction_id=a[1].pk, actual="versicolor"),
-               FeedbackItem(prediction_id=a[2].pk, actual="virginica")],
+        items=[
+            FeedbackItem(prediction_id=a[0].pk, actual="setosa"),
+            FeedbackItem(prediction_id=a[1].pk, actual="versicolor"),
+            FeedbackItem(prediction_id=a[2].pk, actual="virginica"),
+        ],
     )
     feedback_submit(user=bob, items=[FeedbackItem(prediction_id=b[0].pk, actual="virginica")])
     quality_rollup_catch_up()
@@ -78,7 +81,18 @@ def test_rest_twin_answers_the_same_figures(scored, issue_token, gql, rest):
     assert response.status_code == 200
     data = response.json()
     graph = body["data"]["model"]["quality"]
-    for name in ("count", "accuracy", "precisionMacro", "recallMacro", "f1Macro", "logLoss", "brierScore", "perClass", "confusionMatrix", "offlineMetrics"):
+    for name in (
+        "count",
+        "accuracy",
+        "precisionMacro",
+        "recallMacro",
+        "f1Macro",
+        "logLoss",
+        "brierScore",
+        "perClass",
+        "confusionMatrix",
+        "offlineMetrics",
+    ):
         assert data[name] == graph[name], name
     bad = rest("get", f"/api/v1/models/{model.pk}/quality?window=1y", token=token)
     assert bad.status_code == 400 and bad.json()["errors"][0]["code"] == "INVALID_WINDOW"

@@ -41,9 +41,16 @@ def test_shadow_traffic_feedback_side_by_side_then_promote(
     assert body["data"]["setRollout"]["rollout"]["shadowVersion"] == 2
     # and: traffic (a data scientist's own calls) and its feedback
     with django_capture_on_commit_callbacks(execute=True):
-        _, body = gql(CREATE, {"input": {"modelName": "iris", "instances": [IRIS_SETOSA, VERSICOLOR, VIRGINICA]}}, token=staff_token)
+        _, body = gql(
+            CREATE,
+            {"input": {"modelName": "iris", "instances": [IRIS_SETOSA, VERSICOLOR, VIRGINICA]}},
+            token=staff_token,
+        )
     predictions = body["data"]["createPrediction"]["predictions"]
-    items = [{"predictionId": p["id"], "actual": a} for p, a in zip(predictions, ["setosa", "versicolor", "virginica"], strict=True)]
+    items = [
+        {"predictionId": p["id"], "actual": a}
+        for p, a in zip(predictions, ["setosa", "versicolor", "virginica"], strict=True)
+    ]
     _, body = gql(SUBMIT, {"input": {"items": items}}, token=staff_token)
     assert body["data"]["submitFeedback"]["errors"] == []
     quality_rollup_catch_up()  # what the beat task runs

@@ -11,7 +11,7 @@ from quality.models import Rollout, ShadowPrediction
 from quality.services.rollouts import rollout_promote, rollout_route, rollout_set
 from tests.conformance.test_model_zoo import assert_same, expected_outputs
 from tests.conformance.zoo import zoo_model
-from tests.conftest import IRIS_SETOSA, iris_artifact
+from tests.conftest import IRIS_SETOSA
 
 CREATE = """
 mutation($input: CreatePredictionInput!) {
@@ -36,12 +36,16 @@ def test_a_ten_percent_canary_answers_ten_percent_of_5000_calls(make_user, staff
     rollout_set(name="iris", changed_by=staff_user, canary_version=2, canary_percent=10)
     users = [make_user() for _ in range(3)]
     # when: 5,000 unpinned calls without a key, 5,000 with distinct keys
-    random_share = sum(
-        rollout_route(model=iris_model, user=users[i % 3], idempotency_key=None) == iris_v2 for i in range(5000)
-    ) / 5000
-    keyed_share = sum(
-        rollout_route(model=iris_model, user=users[i % 3], idempotency_key=f"k-{i}") == iris_v2 for i in range(5000)
-    ) / 5000
+    random_share = (
+        sum(rollout_route(model=iris_model, user=users[i % 3], idempotency_key=None) == iris_v2 for i in range(5000))
+        / 5000
+    )
+    keyed_share = (
+        sum(
+            rollout_route(model=iris_model, user=users[i % 3], idempotency_key=f"k-{i}") == iris_v2 for i in range(5000)
+        )
+        / 5000
+    )
     # then
     assert 0.08 <= random_share <= 0.12
     assert 0.08 <= keyed_share <= 0.12
@@ -54,12 +58,16 @@ def test_the_split_is_sticky_per_key_and_per_caller_when_asked(make_user, staff_
     # then: a key always lands on the same version
     for i in range(200):
         first = rollout_route(model=iris_model, user=users[0], idempotency_key=f"order-{i}")
-        assert all(rollout_route(model=iris_model, user=users[0], idempotency_key=f"order-{i}") == first for _ in range(3))
+        assert all(
+            rollout_route(model=iris_model, user=users[0], idempotency_key=f"order-{i}") == first for _ in range(3)
+        )
     # and: per caller, whatever the key
     rollout_set(name="iris", changed_by=staff_user, canary_version=2, canary_percent=50, sticky="caller")
     versions = []
     for user in users:
-        chosen = {rollout_route(model=iris_model, user=user, idempotency_key=key).version for key in (None, "a", "b", "c")}
+        chosen = {
+            rollout_route(model=iris_model, user=user, idempotency_key=key).version for key in (None, "a", "b", "c")
+        }
         assert len(chosen) == 1
         versions.append(chosen.pop())
     assert set(versions) == {1, 2}  # both versions got callers
@@ -136,7 +144,9 @@ def test_the_shadow_scores_every_prediction_unbilled_and_unreturned(
     assert ShadowPrediction.objects.count() == 2  # the predictions before the shadow was set got none
 
 
-def test_promotion_moves_the_candidate_to_production_in_one_action(make_user, staff_user, issue_token, gql, iris_model, iris_v2):
+def test_promotion_moves_the_candidate_to_production_in_one_action(
+    make_user, staff_user, issue_token, gql, iris_model, iris_v2
+):
     # given
     rollout_set(name="iris", changed_by=staff_user, shadow_version=2)
     # when
@@ -192,7 +202,9 @@ def test_promote_model_command(staff_user, iris_model, iris_v2):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_shadow_in_a_background_thread_scores_after_commit(make_user, staff_user, iris_model, iris_v2, settings, predict):
+def test_a_shadow_in_a_background_thread_scores_after_commit(
+    make_user, staff_user, iris_model, iris_v2, settings, predict
+):
     import time
 
     # given

@@ -112,8 +112,12 @@ def test_classifier_quality_equals_sklearn_on_the_same_rows_per_customer_and_for
     for window in ("24h", "7d", "30d"):
         mine = model_quality(model=iris_model, user=alice, every_customer=False, window=window, now=now)
         every = model_quality(model=iris_model, user=alice, every_customer=True, window=window, now=now)
-        _assert_classification(mine.figures, _expected_classification(_current_rows(model=iris_model, since=mine.since, user=alice)))
-        _assert_classification(every.figures, _expected_classification(_current_rows(model=iris_model, since=every.since)))
+        _assert_classification(
+            mine.figures, _expected_classification(_current_rows(model=iris_model, since=mine.since, user=alice))
+        )
+        _assert_classification(
+            every.figures, _expected_classification(_current_rows(model=iris_model, since=every.since))
+        )
     # and per day
     report = model_quality(model=iris_model, user=bob, every_customer=False, window="7d", now=now)
     for day in report.days:
@@ -137,7 +141,9 @@ def test_regressor_quality_equals_sklearn(make_user, predict, register, settings
     rows = predict(user, "line", [{"x0": rng.uniform(-5, 5), "x1": rng.uniform(-5, 5)} for _ in range(200)])
     now = timezone.now()
     _spread_over_days(rows, now, days=3)
-    feedback_submit(user=user, items=[FeedbackItem(prediction_id=p.pk, actual=p.output["value"] + rng.gauss(0, 2)) for p in rows])
+    feedback_submit(
+        user=user, items=[FeedbackItem(prediction_id=p.pk, actual=p.output["value"] + rng.gauss(0, 2)) for p in rows]
+    )
     feedback_submit(user=user, items=[FeedbackItem(prediction_id=p.pk, actual=rng.uniform(-20, 20)) for p in rows[:50]])
     # when
     quality_rollup_catch_up()
@@ -153,7 +159,9 @@ def test_regressor_quality_equals_sklearn(make_user, predict, register, settings
         assert report.figures["r2"] == pytest.approx(r2_score(y, y_hat), rel=1e-9)
 
 
-def test_the_rollup_reads_only_past_its_watermark_and_waits_for_the_settle_time(make_user, predict, iris_model, settings):
+def test_the_rollup_reads_only_past_its_watermark_and_waits_for_the_settle_time(
+    make_user, predict, iris_model, settings
+):
     # given
     settings.QUALITY_ROLLUP_SETTLE_SECONDS = 60
     user = make_user()

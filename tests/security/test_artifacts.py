@@ -87,7 +87,9 @@ def test_skops_model_registers_and_serves(staff_user, make_user, issue_token, gq
     data = _skops_bytes(LogisticRegression(max_iter=300))
     # when
     model = _register(staff_user, "iris-skops", data, "iris.skops")
-    _, body = gql(CREATE, {"input": {"modelName": "iris-skops", "features": IRIS_SETOSA}}, token=issue_token(make_user()))
+    _, body = gql(
+        CREATE, {"input": {"modelName": "iris-skops", "features": IRIS_SETOSA}}, token=issue_token(make_user())
+    )
     # then
     assert model.artifact_format == "skops"
     assert model.trusted_types == []
@@ -138,7 +140,10 @@ def test_skops_file_calling_a_dangerous_builtin_is_refused(staff_user, func):
 
     frame, target = _iris_frame()
     pipeline = Pipeline(
-        [("call", FunctionTransformer(func=func).fit(frame)), ("classify", LogisticRegression(max_iter=300).fit(frame, target))]
+        [
+            ("call", FunctionTransformer(func=func).fit(frame)),
+            ("classify", LogisticRegression(max_iter=300).fit(frame, target)),
+        ]
     )
     data = sio.dumps(pipeline)
     # when
@@ -305,7 +310,9 @@ def test_swapped_skops_artifact_is_unavailable(staff_user, make_user, issue_toke
     _overwrite(model, _skops_bytes(LogisticRegression(C=0.01, max_iter=300)))
     before = stored_counts()
     # when
-    _, body = gql(CREATE, {"input": {"modelName": "iris-skops", "features": IRIS_SETOSA}}, token=issue_token(make_user()))
+    _, body = gql(
+        CREATE, {"input": {"modelName": "iris-skops", "features": IRIS_SETOSA}}, token=issue_token(make_user())
+    )
     # then
     assert _payload_codes(body) == ["MODEL_UNAVAILABLE"]
     assert stored_counts() == before

@@ -138,7 +138,9 @@ def _document_for(name: str) -> tuple[str, dict]:
     declarations = ", ".join(f"${arg_name}: {arg.type}" for arg_name, arg in required.items())
     arguments = ", ".join(f"{arg_name}: ${arg_name}" for arg_name in required)
     named = get_named_type(field.type)
-    selection = " { __typename }" if isinstance(named, (GraphQLObjectType, GraphQLInterfaceType, GraphQLUnionType)) else ""
+    selection = (
+        " { __typename }" if isinstance(named, (GraphQLObjectType, GraphQLInterfaceType, GraphQLUnionType)) else ""
+    )
     document = f"{operation}{f'({declarations})' if declarations else ''} {{ {name}{f'({arguments})' if arguments else ''}{selection} }}"
     return document, {arg_name: _dummy(arg.type) for arg_name, arg in required.items()}
 
@@ -156,7 +158,9 @@ def _skip_unless_in_schema(name: str) -> None:
 
 def test_every_graphql_field_has_a_case():
     # given
-    known = set(GRAPHQL_SCOPES) | set(REGISTRY_GRAPHQL_SCOPES) | (set(BATCH_GRAPHQL_SCOPES) if BATCH_INSTALLED else set())
+    known = (
+        set(GRAPHQL_SCOPES) | set(REGISTRY_GRAPHQL_SCOPES) | (set(BATCH_GRAPHQL_SCOPES) if BATCH_INSTALLED else set())
+    )
     # when
     fields = set(_root_fields())
     # then: a new root field needs a row in the tables above
@@ -230,7 +234,9 @@ def test_registry_fields_refuse_a_staff_token_without_the_registry_scope(
 
 
 @pytest.mark.parametrize(("name", "scope"), REGISTRY_GRAPHQL_CASES)
-def test_registry_fields_with_the_registry_scope_only_are_not_refused(staff_user, issue_token, gql, iris_model, name, scope):
+def test_registry_fields_with_the_registry_scope_only_are_not_refused(
+    staff_user, issue_token, gql, iris_model, name, scope
+):
     token = issue_token(staff_user, scope=scope)
     document, variables = _document_for(name)
     status, body = gql(document, variables, token=token)
@@ -300,10 +306,14 @@ BATCH_REST_SCOPES = {
     "api/v1/batch-jobs/<pk>/resume": [("post", "predict")],
     "api/v1/batch-jobs/<pk>/results": [("get", "read")],
 }
+
+
 def _path(route: str) -> str:
     """A concrete path: ids of the right shape that need not exist (authentication and scope come first)."""
     if "<pk>" in route:
-        route = route.replace("<pk>", "1" if route.startswith(("api/v1/models/", "api/v1/invoices/")) else str(uuid.uuid4()))
+        route = route.replace(
+            "<pk>", "1" if route.startswith(("api/v1/models/", "api/v1/invoices/")) else str(uuid.uuid4())
+        )
     path = "/" + route.replace("<name>", "iris")
     assert "<" not in path, f"give the parameter of {route} a value in _path()"
     return path
@@ -459,7 +469,9 @@ def test_non_staff_never_see_staging_models_through_graphql(make_user, issue_tok
         token=token,
     )
     # then
-    assert [edge["node"] for edge in listed["data"]["models"]["edges"]] == [{"id": str(production.pk), "stage": "production"}]
+    assert [edge["node"] for edge in listed["data"]["models"]["edges"]] == [
+        {"id": str(production.pk), "stage": "production"}
+    ]
     assert by_stage["data"]["models"]["edges"] == []
     assert by_id["data"]["model"] is None
     assert by_version["data"]["model"] is None
@@ -675,7 +687,9 @@ IRIS_CSV = "sepal_length,sepal_width,petal_length,petal_width\n5.1,3.5,1.4,0.2\n
 def test_another_users_batch_job_is_invisible_and_untouchable(client, gql, iris_model, alice_and_bob):
     # given: alice's job, run in-process
     (_, alice_token), (_, bob_token) = alice_and_bob
-    _, created = gql(CREATE_JOB, {"input": {"modelName": "iris", "content": IRIS_CSV, "format": "csv"}}, token=alice_token)
+    _, created = gql(
+        CREATE_JOB, {"input": {"modelName": "iris", "content": IRIS_CSV, "format": "csv"}}, token=alice_token
+    )
     assert created["data"]["createBatchJob"]["errors"] == [], created
     job = created["data"]["createBatchJob"]["batchJob"]
     # when
@@ -810,11 +824,15 @@ def test_another_application_cannot_revoke_your_token(client, gql, two_applicati
     # given
     (_, alices), (_, bobs) = two_applications
     issued = client.post(
-        "/o/token/", {"grant_type": "client_credentials", "scope": "read"}, HTTP_AUTHORIZATION=_basic(alices.client_id, alices.client_secret)
+        "/o/token/",
+        {"grant_type": "client_credentials", "scope": "read"},
+        HTTP_AUTHORIZATION=_basic(alices.client_id, alices.client_secret),
     )
     alice_token = issued.json()["access_token"]
     # when
-    client.post("/o/revoke_token/", {"token": alice_token}, HTTP_AUTHORIZATION=_basic(bobs.client_id, bobs.client_secret))
+    client.post(
+        "/o/revoke_token/", {"token": alice_token}, HTTP_AUTHORIZATION=_basic(bobs.client_id, bobs.client_secret)
+    )
     # then
     status, body = gql("{ me { username } }", token=alice_token)
     assert body["data"]["me"]["username"] == "alice"
@@ -826,7 +844,9 @@ def test_anonymous_dynamic_client_registration_creates_nothing(client, db):
     before = Application.objects.count()
     # when
     response = client.post(
-        "/o/register/", json.dumps({"client_name": "evil", "grant_types": ["client_credentials"]}), content_type="application/json"
+        "/o/register/",
+        json.dumps({"client_name": "evil", "grant_types": ["client_credentials"]}),
+        content_type="application/json",
     )
     # then
     assert response.status_code in (401, 403, 404)

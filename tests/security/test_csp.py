@@ -197,7 +197,12 @@ def test_admin_login_sends_the_policy(client, db):
 
 @pytest.mark.parametrize(
     "path",
-    ["/admin/", "/admin/predictions/registeredmodel/", "/admin/predictions/registeredmodel/add/", "/admin/billing/invoice/"],
+    [
+        "/admin/",
+        "/admin/predictions/registeredmodel/",
+        "/admin/predictions/registeredmodel/add/",
+        "/admin/billing/invoice/",
+    ],
 )
 def test_admin_pages_send_the_policy_and_need_no_inline_script(admin_client, path):
     _static_files_exist(_check_page(admin_client.get(path)))

@@ -24,9 +24,15 @@ def _json_cursor(value) -> str:
 # Each connection: the values of its ordering fields, and values of the right JSON types that its fields cannot hold.
 GRAPHQL_CONNECTIONS = {
     "models": (["iris", 1], ["not a slug!", 1]),  # name, -version
-    "predictions": (["2024-01-01 00:00:00+00:00", "7f1d6c1e-3b7a-4a52-9d1a-1c5e8f0b9a11"], ["not-a-date", "not-a-uuid"]),
+    "predictions": (
+        ["2024-01-01 00:00:00+00:00", "7f1d6c1e-3b7a-4a52-9d1a-1c5e8f0b9a11"],
+        ["not-a-date", "not-a-uuid"],
+    ),
     "invoices": (["2024-01-01", 1], ["2024-13-01", 1]),  # -period, -id
-    "batchJobs": (["2024-01-01 00:00:00+00:00", "7f1d6c1e-3b7a-4a52-9d1a-1c5e8f0b9a11"], ["2024-01-01 00:00:00+00:00", "x"]),
+    "batchJobs": (
+        ["2024-01-01 00:00:00+00:00", "7f1d6c1e-3b7a-4a52-9d1a-1c5e8f0b9a11"],
+        ["2024-01-01 00:00:00+00:00", "x"],
+    ),
 }
 
 
@@ -72,7 +78,9 @@ def test_forged_graphql_cursor_is_invalid_cursor(client, make_user, issue_token,
     # when
     response = client.post(
         "/graphql/",
-        json.dumps({"query": "query($c: String) { " + field + "(after: $c) { edges { cursor } } }", "variables": {"c": cursor}}),
+        json.dumps(
+            {"query": "query($c: String) { " + field + "(after: $c) { edges { cursor } } }", "variables": {"c": cursor}}
+        ),
         content_type="application/json",
         HTTP_AUTHORIZATION=f"Bearer {token}",
     )
@@ -160,7 +168,10 @@ def test_rest_cursors_handed_out_page_through_every_row_once(client, make_user, 
     headers = {"HTTP_AUTHORIZATION": f"Bearer {issue_token(make_user())}"}
     for _ in range(5):
         created = client.post(
-            "/api/v1/models/iris/predict", json.dumps({"features": IRIS_SETOSA}), content_type="application/json", **headers
+            "/api/v1/models/iris/predict",
+            json.dumps({"features": IRIS_SETOSA}),
+            content_type="application/json",
+            **headers,
         )
         assert created.status_code in (200, 201), created.content
     # when

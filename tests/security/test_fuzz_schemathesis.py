@@ -73,9 +73,13 @@ _JSON_SCALARS = (
 )
 _JSON_NODES = st.recursive(
     _JSON_SCALARS,
-    lambda children: st.lists(children, max_size=4).map(nodes.List)
-    | st.dictionaries(_NAMES, children, max_size=5).map(
-        lambda d: nodes.Object([graphql.ObjectFieldNode(name=graphql.NameNode(value=k), value=v) for k, v in d.items()])
+    lambda children: (
+        st.lists(children, max_size=4).map(nodes.List)
+        | st.dictionaries(_NAMES, children, max_size=5).map(
+            lambda d: nodes.Object(
+                [graphql.ObjectFieldNode(name=graphql.NameNode(value=k), value=v) for k, v in d.items()]
+            )
+        )
     ),
     max_leaves=12,
 )
@@ -83,7 +87,9 @@ _JSON_NODES = st.recursive(
 schemathesis.graphql.scalar("GenericScalar", _JSON_NODES)
 # A file is only ever sent as a multipart part; in a document or JSON variables it is null.
 schemathesis.graphql.scalar("Upload", st.just(graphql.NullValueNode()))
-schemathesis.graphql.scalar("Decimal", st.decimals(allow_nan=False, allow_infinity=False, places=4).map(str).map(nodes.String))
+schemathesis.graphql.scalar(
+    "Decimal", st.decimals(allow_nan=False, allow_infinity=False, places=4).map(str).map(nodes.String)
+)
 
 
 # --- Fixtures -------------------------------------------------------------------------------------

@@ -57,8 +57,10 @@ def json_values(*, numbers: st.SearchStrategy, keys: list[str]) -> st.SearchStra
     scalars = st.none() | st.booleans() | numbers | st.text(max_size=12)
     return st.recursive(
         scalars,
-        lambda children: st.lists(children, max_size=5)
-        | st.dictionaries(st.sampled_from(keys) | st.text(max_size=8), children, max_size=len(keys) + 2),
+        lambda children: (
+            st.lists(children, max_size=5)
+            | st.dictionaries(st.sampled_from(keys) | st.text(max_size=8), children, max_size=len(keys) + 2)
+        ),
         max_leaves=24,
     )
 
@@ -68,7 +70,9 @@ ANY_INTEGER = st.integers() | st.integers(min_value=-(10**400), max_value=10**40
 # Any JSON number Python's parser yields, the non-finite ones included.
 ANY_NUMBER = ANY_INTEGER | st.floats(allow_nan=True, allow_infinity=True)
 # Over HTTP: numbers a model can score without overflowing, and the ones beyond float range it must refuse.
-BEYOND_FLOAT = st.integers(min_value=2**1024, max_value=10**400) | st.integers(min_value=-(10**400), max_value=-(2**1024))
+BEYOND_FLOAT = st.integers(min_value=2**1024, max_value=10**400) | st.integers(
+    min_value=-(10**400), max_value=-(2**1024)
+)
 MODERATE_NUMBER = (
     st.integers(min_value=-(2**53), max_value=2**53)
     | BEYOND_FLOAT
@@ -81,7 +85,8 @@ def _valid_value(feature: dict) -> st.SearchStrategy:
     if "allowed" in feature:
         return st.sampled_from(feature["allowed"])
     return {
-        "number": st.integers(min_value=-(2**1023), max_value=2**1023) | st.floats(allow_nan=False, allow_infinity=False),
+        "number": st.integers(min_value=-(2**1023), max_value=2**1023)
+        | st.floats(allow_nan=False, allow_infinity=False),
         "integer": st.integers(min_value=-(2**1023), max_value=2**1023)
         | st.integers(min_value=-(2**52), max_value=2**52).map(float),
         "string": st.text(max_size=20),
@@ -117,7 +122,9 @@ def test_any_json_as_features_gives_only_known_codes(value):
     # then
     _check_errors(errors, path="features")
     if not errors:  # an object with every feature, or a positional array of as many values
-        assert (isinstance(value, dict) and set(value) == set(NAMES)) or (isinstance(value, list) and len(value) == len(NAMES))
+        assert (isinstance(value, dict) and set(value) == set(NAMES)) or (
+            isinstance(value, list) and len(value) == len(NAMES)
+        )
 
 
 @FUZZ
@@ -159,10 +166,16 @@ mutation Create($input: CreatePredictionInput!) {
 }
 """
 IRIS_NAMES = list(IRIS_SETOSA)
-IRIS_LIKE = st.fixed_dictionaries({}, optional={name: st.none() | st.booleans() | MODERATE_NUMBER | st.text(max_size=4) for name in IRIS_NAMES})
-HTTP_FEATURES = json_values(numbers=MODERATE_NUMBER, keys=IRIS_NAMES) | IRIS_LIKE | valid_instances(
-    {"features": [{"name": n, "type": "number"} for n in IRIS_NAMES]}
-).map(lambda i: {k: (v if abs(v) < 1e12 else 1.0) for k, v in i.items()})
+IRIS_LIKE = st.fixed_dictionaries(
+    {}, optional={name: st.none() | st.booleans() | MODERATE_NUMBER | st.text(max_size=4) for name in IRIS_NAMES}
+)
+HTTP_FEATURES = (
+    json_values(numbers=MODERATE_NUMBER, keys=IRIS_NAMES)
+    | IRIS_LIKE
+    | valid_instances({"features": [{"name": n, "type": "number"} for n in IRIS_NAMES]}).map(
+        lambda i: {k: (v if abs(v) < 1e12 else 1.0) for k, v in i.items()}
+    )
+)
 KNOWN_CODES = {code.value for code in PredictionErrorCode}
 
 
@@ -192,7 +205,9 @@ def test_graphql_any_features_never_crash_and_refusals_store_nothing(gql, iris_t
 
 
 @HTTP_FUZZ
-@given(instances=json_values(numbers=MODERATE_NUMBER, keys=IRIS_NAMES) | st.lists(HTTP_FEATURES, min_size=1, max_size=4))
+@given(
+    instances=json_values(numbers=MODERATE_NUMBER, keys=IRIS_NAMES) | st.lists(HTTP_FEATURES, min_size=1, max_size=4)
+)
 def test_rest_any_instances_never_crash_and_refusals_store_nothing(client, iris_token, stored_counts, instances):
     # given
     client.raise_request_exception = False

@@ -63,7 +63,9 @@ def test_depth_at_the_limit_runs_and_one_more_level_is_too_deep(make_user, issue
     assert "data" not in over_limit
 
 
-def test_depth_reached_only_through_nested_fragment_spreads_is_too_deep(make_user, issue_token, gql, iris_model, settings):
+def test_depth_reached_only_through_nested_fragment_spreads_is_too_deep(
+    make_user, issue_token, gql, iris_model, settings
+):
     # given: each fragment adds one level and spreads the next; the operation itself is two levels deep
     settings.GRAPHQL_LIST_COST_BOUND = 1
     token = issue_token(make_user())
@@ -158,7 +160,9 @@ def test_cost_is_counted_through_fragments(make_user, issue_token, gql, iris_mod
     # given
     settings.GRAPHQL_MAX_COST = 300
     token = issue_token(make_user())
-    query = "{ models(first: 100) { ...Edges } } fragment Edges on ModelConnection { edges { node { versions { id } } } }"
+    query = (
+        "{ models(first: 100) { ...Edges } } fragment Edges on ModelConnection { edges { node { versions { id } } } }"
+    )
     # when
     status, body = gql(query, token=token)
     # then
@@ -178,7 +182,9 @@ def test_first_above_the_connection_limit_is_a_user_error(make_user, issue_token
     assert {"models", "predictions", "invoices"} <= set(_connection_fields())
     token = issue_token(make_user())
     # when
-    results = {field: gql(f"{{ {field}(first: 101) {{ edges {{ cursor }} }} }}", token=token) for field in _connection_fields()}
+    results = {
+        field: gql(f"{{ {field}(first: 101) {{ edges {{ cursor }} }} }}", token=token) for field in _connection_fields()
+    }
     # then
     for field, (status, body) in results.items():
         assert status == 200, field
@@ -398,7 +404,9 @@ def test_mutation_over_get_is_refused_and_nothing_is_stored(client, make_user, i
     # given
     token = issue_token(make_user())
     before = stored_counts()
-    params = urlencode({"query": CREATE, "variables": json.dumps({"input": {"modelName": "iris", "features": IRIS_SETOSA}})})
+    params = urlencode(
+        {"query": CREATE, "variables": json.dumps({"input": {"modelName": "iris", "features": IRIS_SETOSA}})}
+    )
     # when
     response = client.get(f"/graphql/?{params}", HTTP_AUTHORIZATION=f"Bearer {token}", HTTP_ACCEPT="application/json")
     # then
@@ -414,7 +422,7 @@ def test_mutation_over_get_is_refused_and_nothing_is_stored(client, make_user, i
     "query",
     [
         "{ me { username passwordHash } }",
-        "{ models(first: \"ten\") { edges { cursor } } }",
+        '{ models(first: "ten") { edges { cursor } } }',
         "{ me(extra: 1) { username } }",
         "{ me }",
         "query($n: Int) { me { username } }",
@@ -504,7 +512,10 @@ def test_typename_still_works_with_introspection_disabled(make_user, issue_token
         ("query($x: Strin) { me { username } }", None),
         ("{ me { ...F } } fragment F on Mee { username }", None),
         ('mutation { createPrediction(input: {modelNam: "iris"}) { errors { code } } }', None),
-        ("mutation($i: CreatePredictionInput!) { createPrediction(input: $i) { errors { code } } }", {"i": {"modelNam": "iris"}}),
+        (
+            "mutation($i: CreatePredictionInput!) { createPrediction(input: $i) { errors { code } } }",
+            {"i": {"modelNam": "iris"}},
+        ),
     ],
     ids=["field", "root-field", "argument", "type", "fragment-type", "input-field", "variable-input-field"],
 )
@@ -549,7 +560,11 @@ def test_body_over_the_upload_limit_is_413(client, make_user, issue_token, setti
 
 def test_body_under_the_upload_limit_is_served(client, make_user, issue_token, settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 2_000
-    response = _raw_post(client, json.dumps({"query": "{ me { username } }", "variables": {"pad": "x" * 1_000}}), issue_token(make_user()))
+    response = _raw_post(
+        client,
+        json.dumps({"query": "{ me { username } }", "variables": {"pad": "x" * 1_000}}),
+        issue_token(make_user()),
+    )
     assert response.status_code == 200
     assert "errors" not in response.json()
 
@@ -593,6 +608,7 @@ def test_rest_more_instances_than_allowed_is_refused_and_nothing_is_stored(
 
 # --- Every refusal is a JSON GraphQL error --------------------------------------------------------
 
+
 def _cursor_query(field: str, values: list) -> str:
     """A well-formed cursor (base64 of a JSON list of the right length) holding values of the wrong types."""
     cursor = base64.urlsafe_b64encode(json.dumps(values).encode()).decode()
@@ -611,14 +627,23 @@ REFUSALS = [
     pytest.param(json.dumps({"query": "{ me { username } }", "variables": "{nope"}), id="variables-bad-json-string"),
     pytest.param(json.dumps({"query": "{ me { username } }", "operationName": "Other"}), id="unknown-operation"),
     pytest.param(json.dumps({"query": "{ me { username } }", "operationName": {}}), id="operation-name-object"),
-    pytest.param(json.dumps({"query": "query A { me { username } } query B { me { email } }"}), id="ambiguous-operation"),
+    pytest.param(
+        json.dumps({"query": "query A { me { username } } query B { me { email } }"}), id="ambiguous-operation"
+    ),
     pytest.param(json.dumps({"query": "{ me { username } \u0000"}), id="lexer-error"),
     pytest.param(json.dumps({"query": "{" + "me {" * 3000 + "username" + "}" * 3001}), id="parser-nesting"),
     pytest.param(json.dumps({"query": "{ me { " + "username " * 100_000 + "} }"}), id="many-tokens"),
     pytest.param(json.dumps({"query": "subscription { me { username } }"}), id="subscription"),
-    pytest.param(json.dumps({"query": "{ me { ...A } } fragment A on Me { ...B } fragment B on Me { ...A }"}), id="fragment-cycle"),
-    pytest.param(json.dumps({"query": "{ models(first: 99999999999999999999999) { edges { cursor } } }"}), id="int-overflow"),
-    pytest.param(json.dumps({"query": '{ predictions(createdAfter: "yesterday") { edges { cursor } } }'}), id="bad-datetime"),
+    pytest.param(
+        json.dumps({"query": "{ me { ...A } } fragment A on Me { ...B } fragment B on Me { ...A }"}),
+        id="fragment-cycle",
+    ),
+    pytest.param(
+        json.dumps({"query": "{ models(first: 99999999999999999999999) { edges { cursor } } }"}), id="int-overflow"
+    ),
+    pytest.param(
+        json.dumps({"query": '{ predictions(createdAfter: "yesterday") { edges { cursor } } }'}), id="bad-datetime"
+    ),
     pytest.param(json.dumps({"query": '{ models(after: "%%%") { edges { cursor } } }'}), id="garbage-cursor"),
     pytest.param(json.dumps({"query": '{ me { usage(period: "2024-13") { period } } }'}), id="bad-period"),
     pytest.param(_cursor_query("predictions", ["not-a-date", "not-a-uuid"]), id="cursor-wrong-types-predictions"),

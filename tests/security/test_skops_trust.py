@@ -18,13 +18,26 @@ from predictions.services import model_register
 
 
 def _json_str(value: str) -> dict:
-    return {"__class__": "str", "__module__": "builtins", "__loader__": "JsonNode", "content": json.dumps(value), "is_json": True, "__id__": id(value)}
+    return {
+        "__class__": "str",
+        "__module__": "builtins",
+        "__loader__": "JsonNode",
+        "content": json.dumps(value),
+        "is_json": True,
+        "__id__": id(value),
+    }
 
 
 def crafted_call_file(*, module: str, name: str, args: list) -> bytes:
     """A .skops file whose top-level object is `module.name(*args)`, built the way skops writes a reduced object."""
     content = [
-        {"__class__": "list", "__module__": "builtins", "__loader__": "ListNode", "content": [_json_str(a) for a in arg], "__id__": i}
+        {
+            "__class__": "list",
+            "__module__": "builtins",
+            "__loader__": "ListNode",
+            "content": [_json_str(a) for a in arg],
+            "__id__": i,
+        }
         if isinstance(arg, list)
         else _json_str(arg)
         for i, arg in enumerate(args)
@@ -33,7 +46,13 @@ def crafted_call_file(*, module: str, name: str, args: list) -> bytes:
         "__class__": name,
         "__module__": module,
         "__loader__": "ConstructorFromReduceNode",
-        "content": {"__class__": "tuple", "__module__": "builtins", "__loader__": "TupleNode", "content": content, "__id__": 1},
+        "content": {
+            "__class__": "tuple",
+            "__module__": "builtins",
+            "__loader__": "TupleNode",
+            "content": content,
+            "__id__": 1,
+        },
         "__id__": 2,
         "protocol": 2,
         "_skops_version": "0.16.0",
@@ -53,7 +72,10 @@ def _makedirs(marker) -> bytes:
     return crafted_call_file(module="sklearn.datasets._base", name="makedirs", args=[str(marker)])
 
 
-CRAFTED = [pytest.param(_shell_touch, id="sklearn.utils._testing.check_output"), pytest.param(_makedirs, id="sklearn.datasets._base.makedirs")]
+CRAFTED = [
+    pytest.param(_shell_touch, id="sklearn.utils._testing.check_output"),
+    pytest.param(_makedirs, id="sklearn.datasets._base.makedirs"),
+]
 
 
 def test_the_crafted_file_really_runs_its_call_when_trusted(tmp_path):
@@ -77,7 +99,11 @@ def test_a_callable_re_exported_under_sklearn_is_refused_at_registration_and_run
     # when
     with pytest.raises(PermissionDeniedError) as refused:
         model_register(
-            registered_by=staff_user, name="crafted", artifact=io.BytesIO(data), filename="crafted.skops", stage=RegisteredModel.Stage.PRODUCTION
+            registered_by=staff_user,
+            name="crafted",
+            artifact=io.BytesIO(data),
+            filename="crafted.skops",
+            stage=RegisteredModel.Stage.PRODUCTION,
         )
     # then
     assert [(e.field, e.code) for e in refused.value.errors] == [("artifact", "UNTRUSTED_TYPES")]
@@ -92,7 +118,9 @@ def test_the_register_command_refuses_it_without_trust_too(staff_user, tmp_path)
     path.write_bytes(_shell_touch(marker))
     # when
     with pytest.raises(CommandError) as refused:
-        call_command("register_model", str(path), "--name", "crafted", "--as-user", staff_user.username, "--stage", "production")
+        call_command(
+            "register_model", str(path), "--name", "crafted", "--as-user", staff_user.username, "--stage", "production"
+        )
     # then
     assert "sklearn.utils._testing.check_output" in str(refused.value)
     assert not marker.exists()
@@ -138,7 +166,9 @@ def test_a_calibrated_model_registers_with_its_private_estimator_and_needs_the_r
     data = sio.dumps(CalibratedClassifierCV(LogisticRegression(max_iter=300), cv=2).fit(x, y))
 
     def register(**kwargs):
-        return model_register(registered_by=staff_user, name="calibrated", artifact=io.BytesIO(data), filename="c.skops", **kwargs)
+        return model_register(
+            registered_by=staff_user, name="calibrated", artifact=io.BytesIO(data), filename="c.skops", **kwargs
+        )
 
     # when
     with pytest.raises(PermissionDeniedError) as refused:
@@ -147,4 +177,7 @@ def test_a_calibrated_model_registers_with_its_private_estimator_and_needs_the_r
     # then: only the plain class needed a name; both are recorded with the model
     assert "sklearn.calibration._CalibratedClassifier" in refused.value.errors[0].message
     assert "_SigmoidCalibration" not in refused.value.errors[0].message
-    assert model.trusted_types == ["sklearn.calibration._CalibratedClassifier", "sklearn.calibration._SigmoidCalibration"]
+    assert model.trusted_types == [
+        "sklearn.calibration._CalibratedClassifier",
+        "sklearn.calibration._SigmoidCalibration",
+    ]

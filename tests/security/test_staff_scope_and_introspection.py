@@ -47,7 +47,11 @@ def tenants_predictions(make_user, issue_token, gql, iris_model):
     """alice 2 predictions, bob 3: returns {username: [ids]}."""
     made = {}
     for name, count in (("alice", 2), ("bob", 3)):
-        _, body = gql(CREATE, {"input": {"modelName": "iris", "instances": [IRIS_SETOSA] * count}}, token=issue_token(make_user(name)))
+        _, body = gql(
+            CREATE,
+            {"input": {"modelName": "iris", "instances": [IRIS_SETOSA] * count}},
+            token=issue_token(make_user(name)),
+        )
         made[name] = [p["id"] for p in body["data"]["createPrediction"]["predictions"]]
     return made
 
@@ -99,13 +103,19 @@ def test_a_tenants_application_cannot_get_a_privileged_scope(client, make_user, 
     assert response.json()["error"] == "invalid_scope"
 
 
-def test_a_hand_made_staff_token_for_a_non_staff_application_sees_only_its_owner(client, make_user, tenants_predictions):
+def test_a_hand_made_staff_token_for_a_non_staff_application_sees_only_its_owner(
+    client, make_user, tenants_predictions
+):
     # given: a token row carrying `staff`, written directly (e.g. in the admin) for alice's ordinary app
     alice = make_user("alice")
     credentials = api_client_create(username=alice.username)
     raw = secrets.token_urlsafe(30)
     AccessToken.objects.create(
-        user=alice, application=credentials.application, token=raw, scope="read staff", expires=timezone.now() + timedelta(hours=1)
+        user=alice,
+        application=credentials.application,
+        token=raw,
+        scope="read staff",
+        expires=timezone.now() + timedelta(hours=1),
     )
     # when / then
     assert _rest_ids(client, raw) == sorted(tenants_predictions["alice"])
@@ -146,7 +156,9 @@ def third_party_app(make_user):
     return application, secret
 
 
-def test_a_token_from_authorize_carries_only_the_staff_members_own_view(client, staff_user, third_party_app, tenants_predictions):
+def test_a_token_from_authorize_carries_only_the_staff_members_own_view(
+    client, staff_user, third_party_app, tenants_predictions
+):
     # given: a staff member logged in, authorizing a third-party app
     application, secret = third_party_app
     browser = Client()
@@ -172,8 +184,12 @@ def test_a_token_from_authorize_carries_only_the_staff_members_own_view(client, 
 def test_a_staff_members_own_authorization_code_app_gets_no_staff_scope_either(staff_user, privileged):
     # given
     application = Application.objects.create(
-        user=staff_user, name="staff's web app", client_type=Application.CLIENT_CONFIDENTIAL,
-        authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE, redirect_uris=REDIRECT_URI, client_secret="s" * 40,
+        user=staff_user,
+        name="staff's web app",
+        client_type=Application.CLIENT_CONFIDENTIAL,
+        authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE,
+        redirect_uris=REDIRECT_URI,
+        client_secret="s" * 40,
     )
     browser = Client()
     browser.force_login(staff_user)
@@ -192,7 +208,8 @@ def test_create_api_client_staff_flag_makes_a_client_that_may_ask_for_the_staff_
     call_command("create_api_client", "--username", "ops", "--staff", stdout=out)
     credentials = json.loads(out.getvalue())
     token = client.post(
-        "/o/token/", {"grant_type": "client_credentials", "scope": "read staff"},
+        "/o/token/",
+        {"grant_type": "client_credentials", "scope": "read staff"},
         HTTP_AUTHORIZATION=_basic(credentials["client_id"], credentials["client_secret"]),
     )
     assert credentials["scopes"] == ["billing", "introspection", "keys", "predict", "read", "registry", "staff"]
@@ -218,7 +235,9 @@ def test_a_tenant_cannot_introspect_another_tenants_token(client, make_user, iss
     alice_token = _token_response(client, alices, "read").json()["access_token"]
     # when
     with_basic = _introspect(client, bobs_token, HTTP_AUTHORIZATION=_basic(alices.client_id, alices.client_secret))
-    with_body = client.post("/o/introspect/", {"token": bobs_token, "client_id": alices.client_id, "client_secret": alices.client_secret})
+    with_body = client.post(
+        "/o/introspect/", {"token": bobs_token, "client_id": alices.client_id, "client_secret": alices.client_secret}
+    )
     with_bearer = _introspect(client, bobs_token, HTTP_AUTHORIZATION=f"Bearer {alice_token}")
     # then: refused, and nothing of bob's token in any answer
     for response in (with_basic, with_body, with_bearer):
@@ -238,5 +257,9 @@ def test_a_staff_resource_server_introspects_with_the_introspection_scope(client
     # then
     assert without_scope.status_code == 403
     assert with_scope.status_code == 200
-    assert with_scope.json()["active"] is True and set(with_scope.json()["scope"].split()) == {"read", "predict", "billing"}
+    assert with_scope.json()["active"] is True and set(with_scope.json()["scope"].split()) == {
+        "read",
+        "predict",
+        "billing",
+    }
     assert unknown.json() == {"active": False}

@@ -61,7 +61,12 @@ def _forged(n: int) -> dict:
 
 
 def _post(client, headers, *, address="203.0.113.7", body=None):
-    body = body or json.dumps({"id": "WH-FORGED", "event_type": "INVOICING.INVOICE.PAID", "resource": {"invoice": {"id": "INV2-X"}}}).encode()
+    body = (
+        body
+        or json.dumps(
+            {"id": "WH-FORGED", "event_type": "INVOICING.INVOICE.PAID", "resource": {"invoice": {"id": "INV2-X"}}}
+        ).encode()
+    )
     started = time.monotonic()
     response = client.post(WEBHOOK_URL, body, content_type="application/json", headers=headers, REMOTE_ADDR=address)
     return response, time.monotonic() - started
@@ -93,7 +98,9 @@ def test_a_forged_webhook_is_answered_at_once_without_calling_paypals_api(client
 
 
 def test_a_genuine_webhook_still_passes_without_calling_paypals_api(client, db, paypal_api):
-    body = json.dumps({"id": "WH-GENUINE", "event_type": "INVOICING.INVOICE.PAID", "resource": {"invoice": {"id": "INV2-X"}}}).encode()
+    body = json.dumps(
+        {"id": "WH-GENUINE", "event_type": "INVOICING.INVOICE.PAID", "resource": {"invoice": {"id": "INV2-X"}}}
+    ).encode()
     response, _ = _post(client, signed_headers(body, webhook_id="WH-1"), body=body)
     assert response.status_code == 200 and response.json()["status"] == "recorded"
     assert not [call for call in paypal_api.calls if call.request.url in (TOKEN_URL, VERIFY_URL)]

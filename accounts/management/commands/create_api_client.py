@@ -33,6 +33,10 @@ class Command(BaseCommand):
         scopes = get_scopes_backend().get_available_scopes(application=credentials.application)
         self.stdout.write(
             json.dumps(
-                {"client_id": credentials.client_id, "client_secret": credentials.client_secret, "scopes": sorted(scopes)}
+                {
+                    "client_id": credentials.client_id,
+                    "client_secret": credentials.client_secret,
+                    "scopes": sorted(scopes),
+                }
             )
         )

@@ -32,7 +32,9 @@ class Command(BaseCommand):
         parser.add_argument("--version", type=int, default=None, help="Default: the latest production version.")
         parser.add_argument("--out", required=True, help="Results file: .csv, .jsonl or .ndjson.")
         parser.add_argument("--user", default=None, help="Who is billed (default: the first active superuser).")
-        parser.add_argument("--format", default=None, choices=["csv", "jsonl"], help="Input format (default: by extension).")
+        parser.add_argument(
+            "--format", default=None, choices=["csv", "jsonl"], help="Input format (default: by extension)."
+        )
 
     def handle(self, *args, path, model, version, out, user, format, **options):
         owner = self._user(user)

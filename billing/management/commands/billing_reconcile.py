@@ -41,4 +41,3 @@ class Command(BaseCommand):
                 self.stdout.write("no closed month to reconcile")
         if not report.ok:
             raise CommandError(f"{len(report.differences)} difference(s) in closed months", returncode=1)
-

@@ -15,7 +15,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         source = parser.add_mutually_exclusive_group()
-        source.add_argument("--against-ref", help="Compare with schema.graphql as committed at this git ref (e.g. main).")
+        source.add_argument(
+            "--against-ref", help="Compare with schema.graphql as committed at this git ref (e.g. main)."
+        )
         source.add_argument("--against-file", help=f"Compare with this SDL file (default: {SCHEMA_FILE}).")
         parser.add_argument("--allow-breaking", action="store_true", help="Report breaking changes but exit 0.")
 

@@ -24,6 +24,8 @@ def registrant_get(username: str | None):
     )
     if user is None:
         raise CommandError(
-            f"NOT_FOUND: no user {username!r}." if username else "NOT_FOUND: no superuser to act as; create one or pass --as-user."
+            f"NOT_FOUND: no user {username!r}."
+            if username
+            else "NOT_FOUND: no superuser to act as; create one or pass --as-user."
         )
     return user

@@ -18,11 +18,22 @@ class Command(BaseCommand):
         parser.add_argument("--name", required=True)
         parser.add_argument("--description", default="")
         parser.add_argument("--stage", default=RegisteredModel.Stage.STAGING, choices=RegisteredModel.Stage.values)
-        parser.add_argument("--input-schema", default=None, help="A JSON file with the input schema (default: derived).")
+        parser.add_argument(
+            "--input-schema", default=None, help="A JSON file with the input schema (default: derived)."
+        )
         parser.add_argument("--metrics", default=None, help="A JSON object of metrics.")
-        parser.add_argument("--trust", action="append", default=[], help="A skops type to trust beyond those skops and scikit-learn trust (repeatable).")
-        parser.add_argument("--as-user", default=None, help="Staff username recorded as the registrant (default: first superuser).")
-        parser.add_argument("--force", action="store_true", help="Register even if this file is already registered under NAME.")
+        parser.add_argument(
+            "--trust",
+            action="append",
+            default=[],
+            help="A skops type to trust beyond those skops and scikit-learn trust (repeatable).",
+        )
+        parser.add_argument(
+            "--as-user", default=None, help="Staff username recorded as the registrant (default: first superuser)."
+        )
+        parser.add_argument(
+            "--force", action="store_true", help="Register even if this file is already registered under NAME."
+        )
         parser.add_argument(
             "--allow-breaking",
             action="store_true",
@@ -30,7 +41,19 @@ class Command(BaseCommand):
         )
 
     def handle(
-        self, *args, path, name, description, stage, input_schema, metrics, trust, as_user, force, allow_breaking, **options
+        self,
+        *args,
+        path,
+        name,
+        description,
+        stage,
+        input_schema,
+        metrics,
+        trust,
+        as_user,
+        force,
+        allow_breaking,
+        **options,
     ):
         registrant = registrant_get(as_user)
         schema = _json_argument(
@@ -63,7 +86,15 @@ class Command(BaseCommand):
         except ApplicationError as error:
             raise command_error(error) from None
         self.stdout.write(
-            json.dumps({"id": model.pk, "name": model.name, "version": model.version, "stage": model.stage, "sha256": model.sha256})
+            json.dumps(
+                {
+                    "id": model.pk,
+                    "name": model.name,
+                    "version": model.version,
+                    "stage": model.stage,
+                    "sha256": model.sha256,
+                }
+            )
         )
 
 
@@ -73,4 +104,6 @@ def _json_argument(read, code: RegistryErrorCode, field: str, given):
     try:
         return json.loads(read())
     except (OSError, ValueError) as error:
-        raise command_error(ApplicationError.single(code, f"Cannot read {given!r} as JSON ({error}).", field=field)) from None
+        raise command_error(
+            ApplicationError.single(code, f"Cannot read {given!r} as JSON ({error}).", field=field)
+        ) from None

@@ -36,7 +36,7 @@ class Command(BaseCommand):
             f"  TOKEN=$(curl -s -u '{c.client_id}:{c.client_secret}' -d grant_type=client_credentials "
             f"-d 'scope=read predict billing' {base_url}/o/token/ | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')\n"
             f"  curl -s {base_url}/graphql/ -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' "
-            "-d '{\"query\": \"mutation { createPrediction(input: {modelName: \\\"iris\\\", features: "
+            '-d \'{"query": "mutation { createPrediction(input: {modelName: \\"iris\\", features: '
             "{sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2}}) "
             "{ prediction { output } cost { amount currency } errors { field code message } } }\"}'\n"
         )

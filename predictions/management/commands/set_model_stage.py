@@ -24,14 +24,18 @@ class Command(BaseCommand):
             action="store_true",
             help="Promote even if the inputs break clients of the current production version.",
         )
-        parser.add_argument("--as-user", default=None, help="Staff username that makes the change (default: first superuser).")
+        parser.add_argument(
+            "--as-user", default=None, help="Staff username that makes the change (default: first superuser)."
+        )
 
     def handle(self, *args, name, version, stage, allow_breaking, as_user, **options):
         changed_by = registrant_get(as_user)
         model = RegisteredModel.objects.filter(name=name, version=version).first()
         if model is None:
             raise command_error(
-                ApplicationError.single(RegistryErrorCode.NOT_FOUND, f"No version {version} of {name!r}.", field="version")
+                ApplicationError.single(
+                    RegistryErrorCode.NOT_FOUND, f"No version {version} of {name!r}.", field="version"
+                )
             )
         previous = model.stage
         try:
@@ -39,5 +43,13 @@ class Command(BaseCommand):
         except ApplicationError as error:
             raise command_error(error) from None
         self.stdout.write(
-            json.dumps({"id": model.pk, "name": model.name, "version": model.version, "previous_stage": previous, "stage": model.stage})
+            json.dumps(
+                {
+                    "id": model.pk,
+                    "name": model.name,
+                    "version": model.version,
+                    "previous_stage": previous,
+                    "stage": model.stage,
+                }
+            )
         )

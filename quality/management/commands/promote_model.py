@@ -15,9 +15,13 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("name")
-        parser.add_argument("--model-version", dest="model_version", type=int, default=None, help="Which of the canary/shadow versions.")
+        parser.add_argument(
+            "--model-version", dest="model_version", type=int, default=None, help="Which of the canary/shadow versions."
+        )
         parser.add_argument("--allow-breaking", action="store_true", help="Promote even if the inputs break clients.")
-        parser.add_argument("--as-user", "--as", dest="as_user", default=None, help="Staff username (default: first superuser).")
+        parser.add_argument(
+            "--as-user", "--as", dest="as_user", default=None, help="Staff username (default: first superuser)."
+        )
 
     def handle(self, *args, name, model_version, allow_breaking, as_user, **options):
         try:
@@ -26,4 +30,6 @@ class Command(BaseCommand):
             )
         except ApplicationError as error:
             raise command_error(error) from None
-        self.stdout.write(json.dumps({"promoted": f"{model.name} v{model.version}", "id": model.pk, "stage": model.stage}))
+        self.stdout.write(
+            json.dumps({"promoted": f"{model.name} v{model.version}", "id": model.pk, "stage": model.stage})
+        )

@@ -22,9 +22,13 @@ class Command(BaseCommand):
         model = RegisteredModel.objects.filter(name=name, version=version).first()
         try:
             if model is None:
-                raise ApplicationError.single(RegistryErrorCode.NOT_FOUND, f"No version {version} of {name!r}.", field="version")
+                raise ApplicationError.single(
+                    RegistryErrorCode.NOT_FOUND, f"No version {version} of {name!r}.", field="version"
+                )
             with open(csv_file, "rb") as file:
                 reference = drift_reference_from_csv(model=model, file=file, changed_by=registrant_get(as_user))
         except ApplicationError as error:
             raise command_error(error) from None
-        self.stdout.write(json.dumps({"model": f"{name} v{version}", "rows": reference.rows, "features": len(reference.statistics)}))
+        self.stdout.write(
+            json.dumps({"model": f"{name} v{version}", "rows": reference.rows, "features": len(reference.statistics)})
+        )
