@@ -61,6 +61,10 @@ TEMPLATES = [
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# PostgreSQL: an accepted call's write (billing.services.charge) is a server-side prepared statement,
+# PREPAREd once per connection. Turn it off behind a pooler that does not keep sessions (PgBouncer in
+# transaction mode).
+DATABASE_PREPARED_STATEMENTS = env.bool("DATABASE_PREPARED_STATEMENTS", default=True)
 # A frozen or overloaded database must fail a request within seconds (503, Retry-After) instead of
 # holding the worker until gunicorn kills it. 0 turns either off (e.g. for a long migration).
 DATABASE_CONNECT_TIMEOUT_SECONDS = env.int("DATABASE_CONNECT_TIMEOUT_SECONDS", default=5)

@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,6 +11,7 @@ from django.db import IntegrityError
 from django.utils import timezone
 
 from billing.models import UsageRecord
+from billing.services.charge import ChargedRows
 from billing.selectors import usage_record_get_by_key
 from mlapi.errors import ApplicationError, ConflictError, FieldError, LimitExceededError, NotFoundError
 from predictions.error_codes import PredictionErrorCode
@@ -34,6 +36,21 @@ class PredictionOutcome:
     usage: UsageRecord
     replayed: bool
     warnings: list[FieldError] = field(default_factory=list)  # non-fatal: unseen categories passed on
+
+
+def _latency_ms(scored: ScoredRows) -> float:
+    return round(scored.wall_seconds * 1000, 3)
+
+
+def _prediction_stored(*, id, user, model, usage, position, input, output, latency_ms, created_at) -> Prediction:
+    """A Prediction instance for a row already in the database (as `from_db` would build it)."""
+    prediction = Prediction(
+        id=id, user=user, model=model, usage=usage, position=position, input=input, output=output,
+        latency_ms=latency_ms, created_at=created_at,
+    )
+    prediction._state.adding = False
+    prediction._state.db = usage._state.db
+    return prediction
 
 
 def _request_hash(*, model: RegisteredModel, instances: list, batch: bool) -> str:
@@ -111,23 +128,38 @@ def prediction_create(
         raise ApplicationError(prepared.errors)
     now = timezone.now()
 
-    def store(usage: UsageRecord, scored: ScoredRows) -> list[Prediction]:
-        latency_ms = round(scored.wall_seconds * 1000, 3)
-        return Prediction.objects.bulk_create(
-            [
-                Prediction(
-                    user=user,
-                    model=model,
-                    usage=usage,
-                    position=position,
-                    input=instance,
-                    output=output,
-                    latency_ms=latency_ms,
-                    created_at=now,
+    ids = [uuid.uuid4() for _ in prepared.rows]
+
+    def charged_rows(scored: ScoredRows) -> ChargedRows:
+        """The call's prediction rows, written by the charging statement (JSON encoded once, in rows_score)."""
+        return ChargedRows(
+            model=Prediction,
+            usage_column="usage_id",
+            constants=(
+                ("user_id", "bigint", user.pk),
+                ("model_id", "bigint", model.pk),
+                ("latency_ms", "numeric", _latency_ms(scored)),
+                ("created_at", "timestamptz", now),
+            ),
+            columns=(("id", "uuid"), ("position", "integer"), ("input", "jsonb"), ("output", "jsonb")),
+            values=[
+                (str(id_), position, input_json, output_json)
+                for position, (id_, input_json, output_json) in enumerate(
+                    zip(ids, scored.inputs_json, scored.outputs_json, strict=True)
                 )
-                for position, (instance, output) in enumerate(zip(scored.inputs, scored.outputs, strict=True))
-            ]
+            ],
         )
+
+    def store(usage: UsageRecord, scored: ScoredRows) -> list[Prediction]:
+        """What was stored, as model instances (no query): the answer is shaped from these."""
+        latency_ms = _latency_ms(scored)
+        return [
+            _prediction_stored(
+                id=id_, user=user, model=model, usage=usage, position=position, input=instance, output=output,
+                latency_ms=latency_ms, created_at=now,
+            )
+            for position, (id_, instance, output) in enumerate(zip(ids, scored.inputs, scored.outputs, strict=True))
+        ]
 
     try:
         usage, predictions = metered_inference(
@@ -140,6 +172,7 @@ def prediction_create(
             request_hash=request_hash,
             store=store,
             rate_limited=True,
+            charged_rows=charged_rows,
         )
     except (IntegrityError, LimitExceededError):
         # The same key committed meanwhile by a concurrent call (unique constraint), possibly taking
