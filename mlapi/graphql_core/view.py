@@ -24,6 +24,9 @@ _SUGGESTION = re.compile(r"\s*Did you mean .*\?$")
 _MAX_CACHED_QUERY_LENGTH = 20_000
 
 
+_dispatch_without_csrf_cookie = GraphQLView.dispatch.__wrapped__
+
+
 def _csrf_failure(request) -> JsonResponse | None:
     rejected = CsrfViewMiddleware(lambda r: None).process_view(request, None, (), {})
     if rejected is None:
@@ -57,6 +60,9 @@ class MlapiGraphQLView(GraphQLView):
                 {"errors": [{"message": "Request body too large.", "extensions": {"code": "PAYLOAD_TOO_LARGE"}}]},
                 status=413,
             )
+        if request.caller.via == "token":
+            # graphene's dispatch is wrapped in ensure_csrf_cookie: a bearer caller gets no CSRF cookie.
+            return _dispatch_without_csrf_cookie(self, request, *args, **kwargs)
         return super().dispatch(request, *args, **kwargs)
 
     def parse_body(self, request):
