@@ -12,7 +12,6 @@ When the counter row is missing, the month is closed or the quota is full, the s
 nothing and this returns None: `usage_charge` then works out which (see there).
 """
 
-import io
 import re
 import threading
 from collections.abc import Sequence
@@ -28,6 +27,7 @@ from django.db.models import Model
 
 from billing.metering import FixedCharge, billable_count, billable_count_sql, charge_complete
 from billing.models import MonthlyUsage, PricingTier, UsageRecord
+from mlapi.bulk import rows_copy
 
 # From this many rows on, COPY beats rows sent as arrays in the statement (1,000 rows: 34 ms against 60 ms).
 COPY_MIN_ROWS = 64
@@ -173,27 +173,14 @@ def _run(cursor, statement: _Statement, params: dict) -> tuple | None:
     return cursor.fetchone()
 
 
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
-def _copy_text(value: Any) -> str:
-    if value is None:
-        return "\\N"
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    return str(value).translate(_COPY_ESCAPES)
-
-
-def _rows_copy(cursor, rows: ChargedRows, usage_id: int) -> None:
-    """COPY ... FROM STDIN of text lines built once; JSON columns are the caller's encoded text."""
-    names = [c[0] for c in rows.constants] + [c[0] for c in rows.columns] + [rows.usage_column]
-    prefix = "".join(_copy_text(value) + "\t" for _, _, value in rows.constants)
-    suffix = f"\t{usage_id}\n"
-    escape = _copy_text
-    text = "".join(prefix + "\t".join(map(escape, values)) + suffix for values in rows.values)
-    columns = ", ".join(map(_quote, names))
-    with connection.wrap_database_errors:  # Django's exceptions (IntegrityError, OperationalError), as for execute
-        cursor.copy_expert(f"COPY {_quote(rows.model._meta.db_table)} ({columns}) FROM STDIN", io.StringIO(text))
+def _rows_copy(rows: ChargedRows, usage_id: int) -> None:
+    rows_copy(
+        table=rows.model._meta.db_table,
+        columns=[c[0] for c in rows.constants] + [c[0] for c in rows.columns] + [rows.usage_column],
+        rows=rows.values,
+        prefix=tuple(value for _, _, value in rows.constants),
+        suffix=(usage_id,),
+    )
 
 
 def _all_or_nothing(*, needed: bool):
@@ -216,7 +203,7 @@ def _postgresql(*, params: dict, rows: ChargedRows | None) -> tuple[int, int] | 
         with connection.cursor() as cursor:
             found = _run(cursor, statement, params)
             if found is not None and copy:
-                _rows_copy(cursor, rows, found[0])
+                _rows_copy(rows, found[0])
     return found
 
 
