@@ -8,6 +8,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError
+from django.db.models.base import ModelState
 from django.utils import timezone
 
 from billing.models import UsageRecord
@@ -43,13 +44,18 @@ def _latency_ms(scored: ScoredRows) -> float:
 
 
 def _prediction_stored(*, id, user, model, usage, position, input, output, latency_ms, created_at) -> Prediction:
-    """A Prediction instance for a row already in the database (as `from_db` would build it)."""
-    prediction = Prediction(
-        id=id, user=user, model=model, usage=usage, position=position, input=input, output=output,
-        latency_ms=latency_ms, created_at=created_at,
+    """A Prediction instance for a row already in the database, built as unpickling builds one (no
+    __init__: for a call of 1,000 rows that was 10% of its time). Every concrete field is set, and the
+    related objects are cached, so nothing is fetched lazily."""
+    prediction = Prediction.__new__(Prediction)
+    prediction.__dict__.update(
+        id=id, user_id=user.pk, model_id=model.pk, usage_id=usage.pk, position=position, input=input,
+        output=output, latency_ms=latency_ms, created_at=created_at,
     )
-    prediction._state.adding = False
-    prediction._state.db = usage._state.db
+    state = ModelState()
+    state.adding, state.db = False, usage._state.db
+    state.fields_cache = {"user": user, "model": model, "usage": usage}
+    prediction._state = state
     return prediction
 
 

@@ -89,6 +89,40 @@ def test_concurrent_calls_never_exceed_the_quota(make_user, iris_model):
 
 @postgres_only
 @concurrent_db
+def test_the_quota_edge_is_exact_for_concurrent_batches_and_the_allowance_is_billed_once(make_user, iris_model):
+    # given: a quota of 10 with 4 included, and 8 concurrent calls of 3 rows each
+    tier = PricingTier.objects.create(
+        name="edge-10", price_per_prediction=Decimal("0.01"), included_predictions=4, monthly_quota=10
+    )
+    user = make_user("edger", tier=tier)
+    loaded_model_get(model=iris_model)
+    # when
+    results = run_concurrently(
+        8, lambda i: prediction_create(user=User.objects.get(pk=user.pk), model_ref=ModelRef(name="iris"), instances=[IRIS_SETOSA] * 3)
+    )
+    # then: exactly three fit (9 of 10); a call of 3 never overshoots to 12
+    succeeded = [value for outcome, value in results if outcome == "ok"]
+    refused = [value for outcome, value in results if outcome == "error"]
+    assert len(succeeded) == 3 and len(refused) == 5
+    assert {error.errors[0].code for error in refused} == {"QUOTA_EXCEEDED"}
+    assert MonthlyUsage.objects.get(user=user).predictions == 9
+    assert Prediction.objects.filter(user=user).count() == 9
+    records = list(UsageRecord.objects.filter(user=user).order_by("id"))
+    # the 4 included predictions were given out once, whichever call locked the counter first
+    assert sum(r.billable_predictions for r in records) == 9 - 4
+    assert sorted(r.billable_predictions for r in records) == [0, 2, 3]  # counters 3, 6, 9 against 4 included
+    assert all(r.prediction_amount == r.billable_predictions * Decimal("0.01") for r in records)
+    assert all(r.amount == r.prediction_amount + r.compute_amount + r.storage_amount for r in records)
+    # and the last prediction fits exactly, the one after it does not
+    assert len(_predict(user.pk).predictions) == 1
+    with pytest.raises(LimitExceededError):
+        _predict(user.pk)
+    assert MonthlyUsage.objects.get(user=user).predictions == 10
+    assert UsageRecord.objects.filter(user=user).count() == 4
+
+
+@postgres_only
+@concurrent_db
 def test_one_idempotency_key_sent_concurrently_creates_one_prediction(make_user, iris_model):
     # given
     user = make_user("retrier")
