@@ -199,16 +199,15 @@ def _postgresql(*, params: dict, rows: ChargedRows | None) -> tuple[int, int] | 
     statement = _statement(inline)
     # Outside a transaction the one statement commits by itself; with COPY to follow, one short transaction.
     # Inside a caller's transaction that transaction is the all-or-nothing unit.
-    with _all_or_nothing(needed=copy):
-        with connection.cursor() as cursor:
-            found = _run(cursor, statement, params)
-            if found is not None and copy:
-                _rows_copy(rows, found[0])
+    with _all_or_nothing(needed=copy), connection.cursor() as cursor:
+        found = _run(cursor, statement, params)
+        if found is not None and copy:
+            _rows_copy(rows, found[0])
     return found
 
 
 def _sqlite(*, params: dict, rows: ChargedRows | None, tier: PricingTier, fixed: FixedCharge) -> tuple[int, int] | None:
-    counter, usage = MonthlyUsage._meta.db_table, UsageRecord._meta.db_table
+    counter = MonthlyUsage._meta.db_table
     within_quota = "" if params["quota"] is None else " AND predictions + %s <= %s"
     count = params["predictions"]
     with _all_or_nothing(needed=True), connection.cursor() as cursor:

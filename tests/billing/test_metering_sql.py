@@ -16,7 +16,7 @@ pytestmark = pytest.mark.skipif(connection.vendor != "postgresql", reason="the S
 
 
 def test_the_sql_billable_count_is_the_python_one_on_every_edge(db):
-    cases = [(used, count, included) for used in range(0, 9) for count in range(1, 5) for included in range(0, 7)]
+    cases = [(used, count, included) for used in range(9) for count in range(1, 5) for included in range(7)]
     expression = billable_count_sql(used_before="c.u", count="c.n", included="c.i")
     with connection.cursor() as cursor:
         cursor.execute(
