@@ -1,9 +1,10 @@
 """The lean API path: a bearer-token call to `/graphql/` or `/api/v1/` skips the middleware only browsers need.
 
 A request that carries `Authorization: Bearer ...` is authenticated by that token alone (mlapi.auth), so
-it needs no session, no CSRF check or cookie, no messages and no clickjacking header, and `/graphql/` or
-`/api/v1/` never serve static files. Every other request (a logged-in GraphiQL or Swagger session, the
-admin, the OAuth pages) runs the whole stack as before, CSRF included.
+it needs no session, no user from the session and no messages, and `/graphql/` or `/api/v1/` never serve
+static files. Every other request (a logged-in GraphiQL or Swagger session, the admin, the OAuth pages)
+runs the whole stack as before. CSRF stays in the stack for everyone (both API views are csrf_exempt and
+check session callers themselves; a bearer caller gets no CSRF cookie, see MlapiGraphQLView).
 
 Each browser-only middleware in settings.MIDDLEWARE is wrapped by `browser_only`: the wrapper passes a
 bearer API call straight through, and hands every other request to the real middleware.
@@ -51,7 +52,5 @@ def browser_only(path: str) -> type:
 
 WhiteNoiseMiddleware = browser_only("whitenoise.middleware.WhiteNoiseMiddleware")
 SessionMiddleware = browser_only("django.contrib.sessions.middleware.SessionMiddleware")
-CsrfViewMiddleware = browser_only("django.middleware.csrf.CsrfViewMiddleware")
 AuthenticationMiddleware = browser_only("django.contrib.auth.middleware.AuthenticationMiddleware")
 MessageMiddleware = browser_only("django.contrib.messages.middleware.MessageMiddleware")
-XFrameOptionsMiddleware = browser_only("django.middleware.clickjacking.XFrameOptionsMiddleware")

@@ -27,17 +27,20 @@ INSTALLED_APPS = [
 ]
 
 # mlapi.middleware.X is Django's X, skipped for bearer-token calls to /graphql/ and /api/v1/ (the lean API
-# path: no session, CSRF, messages or clickjacking work for a caller that is its token); browsers get all of it.
+# path: no static files, session, user or messages for a caller that is its token); browsers get all of it.
+# CSRF and clickjacking stay Django's own (`check --deploy` looks for them by name): for a bearer call the
+# CSRF middleware only reads the cookie header (both API views are csrf_exempt and check sessions
+# themselves; no CSRF cookie is set), the clickjacking one adds a header.
 MIDDLEWARE = [
     "mlapi.observability.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "mlapi.middleware.WhiteNoiseMiddleware",
     "mlapi.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "mlapi.middleware.CsrfViewMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
     "mlapi.middleware.AuthenticationMiddleware",
     "mlapi.middleware.MessageMiddleware",
-    "mlapi.middleware.XFrameOptionsMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "mlapi.urls"
