@@ -47,10 +47,7 @@ class Subscription(models.Model):
     covered by any subscription is on the default tier (settings.DEFAULT_PRICING_TIER).
     """
 
-    # Not indexed alone: subscription_user_started_idx leads with user.
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="subscriptions", db_index=False
-    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="subscriptions")
     tier = models.ForeignKey(PricingTier, on_delete=models.PROTECT, related_name="subscriptions")
     started_at = models.DateTimeField()
     ended_at = models.DateTimeField(null=True, blank=True, help_text="Empty: the subscription in force now.")
