@@ -558,7 +558,7 @@ def test_gunicorn_defaults_to_one_threaded_worker_per_cpu(monkeypatch):
     conf = _load_gunicorn_conf()
 
     assert conf.workers == min(len(os.sched_getaffinity(0)), 8)  # one per CPU this process may use, capped at 8
-    assert conf.threads == 4 and conf.worker_class == "gthread"
+    assert conf.threads == 2 and conf.worker_class == "gthread"
     assert conf.bind == "0.0.0.0:8000"
     assert conf.accesslog is None
     assert conf.timeout == 30 and conf.max_requests > 0 and conf.max_requests_jitter > 0
