@@ -31,9 +31,7 @@ def _default_workers() -> int:
     # The CPUs this process may run on (a container's cpuset), not the whole host's. A CPU quota
     # (k8s limits.cpu) is invisible here, and every worker holds its own copy of the models:
     # set GUNICORN_WORKERS to fit the container's memory (the k8s ConfigMap does).
-    cores = (
-        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    )
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     return min(cores, 8)
 
 

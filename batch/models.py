@@ -74,7 +74,9 @@ class BatchJob(models.Model):
             models.CheckConstraint(
                 condition=Q(rows_done__lte=F("rows_total") - F("rows_failed")), name="batch_job_rows_within_total"
             ),
-            models.CheckConstraint(condition=Q(chunks_done__lte=F("chunks_total")), name="batch_job_chunks_within_total"),
+            models.CheckConstraint(
+                condition=Q(chunks_done__lte=F("chunks_total")), name="batch_job_chunks_within_total"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -112,7 +114,9 @@ class BatchChunk(models.Model):
 class BatchResultRow(models.Model):
     """One input row's outcome: its output, or its error. Unique per (job, row): a replayed chunk stores nothing."""
 
-    job = models.ForeignKey(BatchJob, on_delete=models.CASCADE, related_name="results", db_index=False)  # (job, row_number) is unique
+    job = models.ForeignKey(
+        BatchJob, on_delete=models.CASCADE, related_name="results", db_index=False
+    )  # (job, row_number) is unique
     row_number = models.PositiveIntegerField()
     line = models.PositiveIntegerField()
     input = models.JSONField(null=True, blank=True)

@@ -22,11 +22,11 @@ from bench.project import _PREPARE, PRODUCT_BIN, ROOT, access_token, database_re
 from bench.servers import LOOPBACK, ManagedProcess, free_port, wait_ready
 
 QUERY = (
-    "mutation($f: GenericScalar!) { createPrediction(input: {modelName: \"iris\", features: $f}) "
+    'mutation($f: GenericScalar!) { createPrediction(input: {modelName: "iris", features: $f}) '
     "{ prediction { id output } cost { amount } errors { code } } }"
 )
 BATCH_QUERY = (
-    "mutation($xs: [GenericScalar]!) { createPrediction(input: {modelName: \"iris\", instances: $xs}) "
+    'mutation($xs: [GenericScalar]!) { createPrediction(input: {modelName: "iris", instances: $xs}) '
     "{ predictions { id output } cost { amount } errors { code } } }"
 )
 FEATURES = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
@@ -44,7 +44,12 @@ def _prepare(checkout: Path, name: str, workdir: Path, prefix: str) -> tuple[dic
     env = project_env(database_url=url, media_root=workdir / f"media-{name}", base_env=dict(os.environ))
     result = subprocess.run(
         [str(PRODUCT_BIN / "python"), "manage.py", "shell", "--verbosity", "0", "-c", _PREPARE],
-        cwd=checkout, env=env, capture_output=True, text=True, timeout=600, check=True,
+        cwd=checkout,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
     )
     line = [x for x in result.stdout.splitlines() if x.startswith("BENCH_SETUP ")][-1]
     return env, json.loads(line.removeprefix("BENCH_SETUP "))
@@ -58,10 +63,16 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--database-prefix", default="mlapi_bench_ab", help="databases <prefix>_head, <prefix>_base")
     parser.add_argument("--port-base", type=int, default=0, help="head on this port, base on the next (0: any free)")
-    parser.add_argument("--head-env", action="append", default=[], metavar="NAME=VALUE", help="extra environment for head")
-    parser.add_argument("--base-env", action="append", default=[], metavar="NAME=VALUE", help="extra environment for base")
+    parser.add_argument(
+        "--head-env", action="append", default=[], metavar="NAME=VALUE", help="extra environment for head"
+    )
+    parser.add_argument(
+        "--base-env", action="append", default=[], metavar="NAME=VALUE", help="extra environment for base"
+    )
     parser.add_argument("--query", default=QUERY)
-    parser.add_argument("--instances", type=int, default=0, help="a batch of this many iris rows per call instead of one")
+    parser.add_argument(
+        "--instances", type=int, default=0, help="a batch of this many iris rows per call instead of one"
+    )
     args = parser.parse_args()
     extra_env = {name: dict(item.split("=", 1) for item in getattr(args, f"{name}_env")) for name in ("head", "base")}
     workdir = Path(tempfile.mkdtemp(prefix="mlapi-ab-"))
@@ -72,7 +83,14 @@ def main() -> int:
             env, setup = _prepare(checkout, name, workdir, args.database_prefix)
             env.update(extra_env[name])
             port = args.port_base + offset if args.port_base else free_port()
-            argv = [str(PRODUCT_BIN / "gunicorn"), "mlapi.wsgi", "-c", str(checkout / "gunicorn.conf.py"), "-b", f"{LOOPBACK}:{port}"]
+            argv = [
+                str(PRODUCT_BIN / "gunicorn"),
+                "mlapi.wsgi",
+                "-c",
+                str(checkout / "gunicorn.conf.py"),
+                "-b",
+                f"{LOOPBACK}:{port}",
+            ]
             servers[name] = ManagedProcess(name, argv, env=env, cwd=checkout, log_path=workdir / f"{name}.log").start()
             url = f"http://{LOOPBACK}:{port}"
             wait_ready(servers[name], f"{url}/healthz", timeout_s=120)
@@ -90,7 +108,9 @@ def main() -> int:
         load_start = os.getloadavg()
         for _ in range(args.rounds):
             for name in ("head", "base"):
-                level = run_wrk(scenarios[name], connections=args.connections, duration_s=args.duration, workdir=workdir)
+                level = run_wrk(
+                    scenarios[name], connections=args.connections, duration_s=args.duration, workdir=workdir
+                )
                 results[name].append(level)
                 time.sleep(1)
     finally:

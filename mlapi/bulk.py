@@ -20,7 +20,9 @@ def copy_text(value: Any) -> str:
     return str(value).translate(_ESCAPES)
 
 
-def rows_copy(*, table: str, columns: Iterable[str], rows: Iterable[Iterable[Any]], prefix: tuple = (), suffix: tuple = ()) -> None:
+def rows_copy(
+    *, table: str, columns: Iterable[str], rows: Iterable[Iterable[Any]], prefix: tuple = (), suffix: tuple = ()
+) -> None:
     """COPY `rows` into `table` in the current transaction; `prefix` / `suffix` values start / end every row.
 
     Errors are Django's (IntegrityError for a unique violation, OperationalError for an outage), as for

@@ -5,15 +5,16 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('batch', '0002_batchchunk_enqueued_at'),
+        ("batch", "0002_batchchunk_enqueued_at"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='batchresultrow',
-            name='job',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='results', to='batch.batchjob'),
+            model_name="batchresultrow",
+            name="job",
+            field=models.ForeignKey(
+                db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name="results", to="batch.batchjob"
+            ),
         ),
     ]

@@ -204,9 +204,9 @@ def batch_chunk_run(*, job_id, index: int) -> ChunkOutcome:
             )
             if not counted:
                 raise _JobStopped
-            BatchJob.objects.filter(
-                pk=job.pk, status=BatchJob.Status.RUNNING, chunks_done=F("chunks_total")
-            ).update(status=BatchJob.Status.SUCCEEDED, finished_at=now)
+            BatchJob.objects.filter(pk=job.pk, status=BatchJob.Status.RUNNING, chunks_done=F("chunks_total")).update(
+                status=BatchJob.Status.SUCCEEDED, finished_at=now
+            )
 
         metered_inference(
             user=user,

@@ -64,8 +64,7 @@ def quota_precheck(*, user, tier: PricingTier, count: int, now: datetime) -> Non
     if tier.monthly_quota is None:
         return
     used = (
-        MonthlyUsage.objects.filter(user=user, period=period_of(now)).values_list("predictions", flat=True).first()
-        or 0
+        MonthlyUsage.objects.filter(user=user, period=period_of(now)).values_list("predictions", flat=True).first() or 0
     )
     if used + count > tier.monthly_quota:
         raise _quota_error(tier, now, used)

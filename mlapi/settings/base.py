@@ -1,6 +1,5 @@
 """Settings shared by every environment; everything environment-specific comes from `env`."""
 
-
 from mlapi.settings.env import BASE_DIR, env, env_choice
 
 DEBUG = env.bool("DEBUG", default=False)
@@ -104,7 +103,10 @@ if _cache_url:
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": _cache_url,
             # A hung Redis costs a request this much, not a worker (the rate limit fails open).
-            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": CACHE_SOCKET_TIMEOUT_SECONDS, "SOCKET_TIMEOUT": CACHE_SOCKET_TIMEOUT_SECONDS},
+            "OPTIONS": {
+                "SOCKET_CONNECT_TIMEOUT": CACHE_SOCKET_TIMEOUT_SECONDS,
+                "SOCKET_TIMEOUT": CACHE_SOCKET_TIMEOUT_SECONDS,
+            },
         }
     }
 else:
@@ -244,7 +246,9 @@ CELERY_TIMEZONE = "UTC"
 # What an outage answer (HTTP 503, code SERVICE_UNAVAILABLE) tells clients to wait before retrying.
 SERVICE_UNAVAILABLE_RETRY_AFTER_SECONDS = env.int("SERVICE_UNAVAILABLE_RETRY_AFTER_SECONDS", default=5)
 METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"])
-LOG_LEVEL = env_choice("LOG_LEVEL", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"), case="upper")
+LOG_LEVEL = env_choice(
+    "LOG_LEVEL", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"), case="upper"
+)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

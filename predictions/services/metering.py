@@ -125,6 +125,10 @@ def metered_inference(
         raise
     if rows:
         prediction_observed(
-            model_name=model.name, version=model.version, instances=len(rows), seconds=scored.wall_seconds, source=source
+            model_name=model.name,
+            version=model.version,
+            instances=len(rows),
+            seconds=scored.wall_seconds,
+            source=source,
         )
     return usage, stored

@@ -12,14 +12,14 @@ from django.db.models.base import ModelState
 from django.utils import timezone
 
 from billing.models import UsageRecord
-from billing.services.charge import ChargedRows
 from billing.selectors import usage_record_get_by_key
+from billing.services.charge import ChargedRows
 from mlapi.errors import ApplicationError, ConflictError, FieldError, LimitExceededError, NotFoundError
 from predictions.error_codes import PredictionErrorCode
 from predictions.models import Prediction, RegisteredModel
 from predictions.registry.schema import instances_prepare
-from predictions.services.metering import ScoredRows, metered_inference
 from predictions.selectors import model_get_for_user
+from predictions.services.metering import ScoredRows, metered_inference
 
 IDEMPOTENCY_KEY_MAX_LENGTH = 200
 
@@ -49,8 +49,15 @@ def _prediction_stored(*, id, user, model, usage, position, input, output, laten
     related objects are cached, so nothing is fetched lazily."""
     prediction = Prediction.__new__(Prediction)
     prediction.__dict__.update(
-        id=id, user_id=user.pk, model_id=model.pk, usage_id=usage.pk, position=position, input=input,
-        output=output, latency_ms=latency_ms, created_at=created_at,
+        id=id,
+        user_id=user.pk,
+        model_id=model.pk,
+        usage_id=usage.pk,
+        position=position,
+        input=input,
+        output=output,
+        latency_ms=latency_ms,
+        created_at=created_at,
     )
     state = ModelState()
     state.adding, state.db = False, usage._state.db
@@ -80,7 +87,8 @@ def _replay(*, usage: UsageRecord, request_hash: str, warnings: list[FieldError]
 def _instances_from_input(*, features: Any, instances: Any) -> tuple[list, bool, str]:
     if (features is None) == (instances is None):
         raise ApplicationError.single(
-            PredictionErrorCode.INVALID_INPUT, "Give exactly one of features (one instance) or instances (a batch).",
+            PredictionErrorCode.INVALID_INPUT,
+            "Give exactly one of features (one instance) or instances (a batch).",
             field="features",
         )
     if features is not None:
@@ -161,8 +169,15 @@ def prediction_create(
         latency_ms = _latency_ms(scored)
         return [
             _prediction_stored(
-                id=id_, user=user, model=model, usage=usage, position=position, input=instance, output=output,
-                latency_ms=latency_ms, created_at=now,
+                id=id_,
+                user=user,
+                model=model,
+                usage=usage,
+                position=position,
+                input=instance,
+                output=output,
+                latency_ms=latency_ms,
+                created_at=now,
             )
             for position, (id_, instance, output) in enumerate(zip(ids, scored.inputs, scored.outputs, strict=True))
         ]

@@ -17,7 +17,10 @@ mutation($f: GenericScalar!) {
 
 def _graphql(client, **headers):
     return client.post(
-        "/graphql/", json.dumps({"query": CREATE, "variables": {"f": IRIS_SETOSA}}), content_type="application/json", **headers
+        "/graphql/",
+        json.dumps({"query": CREATE, "variables": {"f": IRIS_SETOSA}}),
+        content_type="application/json",
+        **headers,
     )
 
 
@@ -40,7 +43,10 @@ def test_a_bearer_rest_call_gets_no_cookie_and_no_browser_headers(make_user, iss
     token = issue_token(make_user())
     client = Client(enforce_csrf_checks=True)
     response = client.post(
-        PREDICT_IRIS, json.dumps({"features": IRIS_SETOSA}), content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {token}"
+        PREDICT_IRIS,
+        json.dumps({"features": IRIS_SETOSA}),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
     )
     assert response.status_code == 201
     assert not response.cookies

@@ -2,10 +2,9 @@
 
 import threading
 import time
-from datetime import date, datetime, timezone
-from decimal import Decimal
-
 import uuid
+from datetime import UTC, date, datetime
+from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -13,12 +12,12 @@ from django.db import IntegrityError, connection, transaction
 
 import billing.services.charge
 import predictions.services.predictions
-from billing.services.charge import COPY_MIN_ROWS
 from billing.models import Invoice, InvoiceLine, MonthlyUsage, PricingTier, Subscription, UsageRecord
-from billing.tiers import STANDARD_TIERS
+from billing.services.charge import COPY_MIN_ROWS
 from billing.services.invoices import invoice_finalize, invoice_generate
 from billing.services.reconciliation import billing_reconcile
 from billing.services.subscriptions import subscription_change
+from billing.tiers import STANDARD_TIERS
 from mlapi.errors import LimitExceededError
 from predictions.models import Prediction
 from predictions.registry.cache import loaded_model_get
@@ -98,7 +97,10 @@ def test_the_quota_edge_is_exact_for_concurrent_batches_and_the_allowance_is_bil
     loaded_model_get(model=iris_model)
     # when
     results = run_concurrently(
-        8, lambda i: prediction_create(user=User.objects.get(pk=user.pk), model_ref=ModelRef(name="iris"), instances=[IRIS_SETOSA] * 3)
+        8,
+        lambda i: prediction_create(
+            user=User.objects.get(pk=user.pk), model_ref=ModelRef(name="iris"), instances=[IRIS_SETOSA] * 3
+        ),
     )
     # then: exactly three fit (9 of 10); a call of 3 never overshoots to 12
     succeeded = [value for outcome, value in results if outcome == "ok"]
@@ -177,7 +179,9 @@ rows_in_call = 3
     ids=["row-collides-one-statement", "row-collides-in-copy", "copy-fails"],
 )
 @pytest.mark.parametrize("first_call_of_the_month", [True, False], ids=["fresh-counter", "existing-counter"])
-def test_a_failure_in_the_write_persists_nothing(make_user, iris_model, monkeypatch, inject, rows, first_call_of_the_month):
+def test_a_failure_in_the_write_persists_nothing(
+    make_user, iris_model, monkeypatch, inject, rows, first_call_of_the_month
+):
     # given: someone else's prediction exists; for "existing-counter" this user has called before
     global rows_in_call
     rows_in_call = rows
@@ -190,15 +194,22 @@ def test_a_failure_in_the_write_persists_nothing(make_user, iris_model, monkeypa
     expected = inject(monkeypatch)
     # when
     with pytest.raises(expected):
-        prediction_create(user=user, model_ref=ModelRef(name="iris"), instances=[IRIS_SETOSA] * rows, idempotency_key="k-1")
+        prediction_create(
+            user=user, model_ref=ModelRef(name="iris"), instances=[IRIS_SETOSA] * rows, idempotency_key="k-1"
+        )
     # then
-    assert (Prediction.objects.filter(user=user).count(), UsageRecord.objects.filter(user=user).count()) == counts_before
+    assert (
+        Prediction.objects.filter(user=user).count(),
+        UsageRecord.objects.filter(user=user).count(),
+    ) == counts_before
     assert list(MonthlyUsage.objects.filter(user=user).values_list("predictions", flat=True)) in (counter_before, [0])
     assert sum(MonthlyUsage.objects.filter(user=user).values_list("predictions", flat=True)) == counts_before[0]
     assert not UsageRecord.objects.filter(user=user, idempotency_key="k-1").exists()
     # and the same key works afterwards, once the fault is gone
     monkeypatch.undo()
-    outcome = prediction_create(user=user, model_ref=ModelRef(name="iris"), instances=[IRIS_SETOSA] * rows, idempotency_key="k-1")
+    outcome = prediction_create(
+        user=user, model_ref=ModelRef(name="iris"), instances=[IRIS_SETOSA] * rows, idempotency_key="k-1"
+    )
     assert outcome.replayed is False and len(outcome.predictions) == rows
     assert Prediction.objects.filter(user=user).count() == counts_before[0] + rows
 
@@ -222,7 +233,9 @@ def test_concurrent_finalizes_take_gap_free_distinct_numbers(make_user):
 def test_concurrent_generation_for_one_user_makes_one_invoice(make_user, record_usage):
     # given
     user = make_user("busy", tier=_pro_tier())
-    record_usage(user, at=datetime(2026, 10, 3, tzinfo=timezone.utc), predictions=3, cpu_seconds=2.0, stored_bytes=4_000_000)
+    record_usage(
+        user, at=datetime(2026, 10, 3, tzinfo=UTC), predictions=3, cpu_seconds=2.0, stored_bytes=4_000_000
+    )
     # when
     results = run_concurrently(4, lambda i: invoice_generate(user=user, period=date(2026, 10, 1))[1])
     # then
@@ -253,14 +266,18 @@ def test_concurrent_tier_changes_leave_one_open_subscription_and_no_overlap(make
 def test_a_call_charged_while_its_month_is_finalized_is_on_the_invoice(make_user, record_usage):
     # given: January's draft, and a call stamped 23:59:59 that is still being charged (its counter row locked)
     user = make_user("edge", tier=_pro_tier())
-    record_usage(user, at=datetime(2026, 1, 10, tzinfo=timezone.utc), predictions=2)
+    record_usage(user, at=datetime(2026, 1, 10, tzinfo=UTC), predictions=2)
     draft, _ = invoice_generate(user=user, period=date(2026, 1, 1))
     charged, finalized = threading.Event(), {}
 
     def late_call():
         try:
             with transaction.atomic():
-                record_usage(User.objects.get(pk=user.pk), at=datetime(2026, 1, 31, 23, 59, 59, tzinfo=timezone.utc), predictions=5)
+                record_usage(
+                    User.objects.get(pk=user.pk),
+                    at=datetime(2026, 1, 31, 23, 59, 59, tzinfo=UTC),
+                    predictions=5,
+                )
                 charged.set()
                 time.sleep(1.0)  # the prediction rows being written
         finally:

@@ -43,11 +43,21 @@ def test_a_charge_written_by_the_statement_is_priced_as_charge_compute_prices_it
     MonthlyUsage.objects.create(user=user, period=period_of(now_utc), predictions=used_before)
     # when
     usage = usage_charge(
-        user=user, tier=tier, model=iris_model, predictions=3, cpu_seconds=0.0123456789, stored_bytes=123_457,
-        idempotency_key=None, request_hash="0" * 64, source="test", now=now_utc,
+        user=user,
+        tier=tier,
+        model=iris_model,
+        predictions=3,
+        cpu_seconds=0.0123456789,
+        stored_bytes=123_457,
+        idempotency_key=None,
+        request_hash="0" * 64,
+        source="test",
+        now=now_utc,
     )
     # then: the stored row, the returned object and the Python reference agree to the last digit
-    expected = charge_compute(tier=tier, used_before=used_before, predictions=3, cpu_seconds=0.0123456789, stored_bytes=123_457)
+    expected = charge_compute(
+        tier=tier, used_before=used_before, predictions=3, cpu_seconds=0.0123456789, stored_bytes=123_457
+    )
     stored = type(usage).objects.get(pk=usage.pk)
     for record in (stored, usage):
         assert record.billable_predictions == expected.billable_predictions

@@ -36,11 +36,7 @@ def _k8s_docs():
 
 
 def _one(kind, name=None):
-    found = [
-        doc
-        for _, doc in _k8s_docs()
-        if doc["kind"] == kind and (name is None or doc["metadata"]["name"] == name)
-    ]
+    found = [doc for _, doc in _k8s_docs() if doc["kind"] == kind and (name is None or doc["metadata"]["name"] == name)]
     assert len(found) == 1, f"expected one {kind} {name or ''}, found {len(found)}"
     return found[0]
 
@@ -62,8 +58,7 @@ def _deployment(component):
         doc
         for doc in _workloads()
         if doc["kind"] == "Deployment"
-        and doc["spec"]["template"]["metadata"]["labels"].get("app.kubernetes.io/component")
-        == component
+        and doc["spec"]["template"]["metadata"]["labels"].get("app.kubernetes.io/component") == component
     ]
     assert len(found) == 1, f"expected one {component} Deployment, found {len(found)}"
     return found[0]
@@ -95,9 +90,7 @@ def _final_stage():
 
 
 def _load_gunicorn_conf():
-    spec = importlib.util.spec_from_file_location(
-        "gunicorn_conf_under_test", ROOT / "gunicorn.conf.py"
-    )
+    spec = importlib.util.spec_from_file_location("gunicorn_conf_under_test", ROOT / "gunicorn.conf.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -156,9 +149,7 @@ def test_every_pod_runs_as_the_image_user_without_privilege_escalation():
             assert security.get("runAsNonRoot") is True, where
             assert security.get("runAsUser", 0) != 0, where
             assert container["securityContext"].get("allowPrivilegeEscalation") is False, where
-            assert "ALL" in container["securityContext"].get("capabilities", {}).get("drop", []), (
-                where
-            )
+            assert "ALL" in container["securityContext"].get("capabilities", {}).get("drop", []), where
 
 
 def test_read_only_root_filesystems_get_a_writable_tmp():
@@ -182,7 +173,9 @@ def test_workloads_read_the_configmap_from_env_and_the_secret_from_files():
     for workload in _workloads():
         pod_spec = _pod_spec(workload)
         secret_volumes = {
-            v["name"] for v in pod_spec["volumes"] if v.get("secret", {}).get("secretName") == secret["metadata"]["name"]
+            v["name"]
+            for v in pod_spec["volumes"]
+            if v.get("secret", {}).get("secretName") == secret["metadata"]["name"]
         }
         for container in _containers(pod_spec):
             where = f"{workload['metadata']['name']}/{container['name']}"
@@ -230,13 +223,17 @@ def test_network_policies_deny_by_default_and_open_only_what_each_role_needs():
     assert ingress[0]["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "web"
     assert [p["port"] for rule in ingress[0]["ingress"] for p in rule["ports"]] == [8000]
     egress_ports = {
-        (p["protocol"], p["port"]) for spec in policies.values() for rule in spec.get("egress", []) for p in rule["ports"]
+        (p["protocol"], p["port"])
+        for spec in policies.values()
+        for rule in spec.get("egress", [])
+        for p in rule["ports"]
     }
     assert egress_ports == {("UDP", 53), ("TCP", 53), ("TCP", 5432), ("TCP", 6379), ("TCP", 443)}
     for workload in _workloads():  # every app pod is covered by the egress policy
         labels = workload["spec"]["template"]["metadata"]["labels"]
         assert any(
-            spec.get("egress") and spec["podSelector"]["matchLabels"].items() <= labels.items() for spec in policies.values()
+            spec.get("egress") and spec["podSelector"]["matchLabels"].items() <= labels.items()
+            for spec in policies.values()
         ), workload["metadata"]["name"]
 
 
@@ -278,18 +275,14 @@ def test_web_deployment_runs_two_replicas_with_media_on_the_shared_claim():
     pvc = _one("PersistentVolumeClaim")
     pod_spec = _pod_spec(web)
     claims = {
-        v["name"]: v["persistentVolumeClaim"]["claimName"]
-        for v in pod_spec["volumes"]
-        if "persistentVolumeClaim" in v
+        v["name"]: v["persistentVolumeClaim"]["claimName"] for v in pod_spec["volumes"] if "persistentVolumeClaim" in v
     }
     mounts = {m["mountPath"]: m["name"] for m in pod_spec["containers"][0]["volumeMounts"]}
 
     assert web["spec"]["replicas"] == 2
     assert claims[mounts["/app/media"]] == pvc["metadata"]["name"]
     assert pvc["spec"]["accessModes"] == ["ReadWriteMany"]
-    worker_mounts = {
-        m["mountPath"] for m in _pod_spec(_deployment("worker"))["containers"][0]["volumeMounts"]
-    }
+    worker_mounts = {m["mountPath"] for m in _pod_spec(_deployment("worker"))["containers"][0]["volumeMounts"]}
     assert "/app/media" in worker_mounts
 
 
@@ -315,9 +308,7 @@ def test_hpa_scales_the_web_deployment_on_cpu():
         "name": web["metadata"]["name"],
     }
     assert hpa["spec"]["minReplicas"] >= 2
-    assert [m["resource"]["name"] for m in hpa["spec"]["metrics"] if m["type"] == "Resource"] == [
-        "cpu"
-    ]
+    assert [m["resource"]["name"] for m in hpa["spec"]["metrics"] if m["type"] == "Resource"] == ["cpu"]
 
 
 def test_worker_runs_celery_without_http_probes():
@@ -391,9 +382,7 @@ def test_compose_starts_web_after_migrate_succeeded_and_redis_is_healthy():
     assert services["web"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     assert services["web"]["depends_on"]["redis"]["condition"] == "service_healthy"
     for name in ("worker", "beat"):
-        assert (
-            services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
-        )
+        assert services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
 
 
 def test_compose_app_services_share_image_env_and_media():
@@ -426,9 +415,7 @@ def test_dockerfile_is_multi_stage_with_a_slim_runtime():
     assert len(stages) >= 2
     assert all(stage.startswith("python:3.11-slim") for stage in stages), stages
     final = _final_stage()
-    assert any(
-        word == "COPY" and args.startswith("--from=builder /opt/venv") for word, args in final
-    )
+    assert any(word == "COPY" and args.startswith("--from=builder /opt/venv") for word, args in final)
     assert not any(word == "RUN" and "build-essential" in args for word, args in final)
 
 
@@ -577,11 +564,7 @@ def test_gunicorn_conf_names_only_real_settings():
 
     conf = _load_gunicorn_conf()
     config = Config()
-    names = [
-        name
-        for name, value in vars(conf).items()
-        if not name.startswith("_") and not isinstance(value, type(os))
-    ]
+    names = [name for name, value in vars(conf).items() if not name.startswith("_") and not isinstance(value, type(os))]
 
     assert "post_fork" in names and "workers" in names
     for name in names:
@@ -619,9 +602,7 @@ def _fake_registry(monkeypatch, warm_start):
     ("apps_ready", "expected"),
     [(False, ["django.setup", "warm"]), (True, ["warm"])],  # fresh worker / Django already set up
 )
-def test_post_fork_sets_django_up_if_needed_then_starts_the_background_warm_up(
-    monkeypatch, apps_ready, expected
-):
+def test_post_fork_sets_django_up_if_needed_then_starts_the_background_warm_up(monkeypatch, apps_ready, expected):
     import django
     from django.apps import apps
 

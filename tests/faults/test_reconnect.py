@@ -22,7 +22,9 @@ pytestmark = [
 ]
 
 
-def test_a_session_terminated_between_requests_is_replaced_before_the_next_one(make_user, issue_token, gql, iris_model, settings):
+def test_a_session_terminated_between_requests_is_replaced_before_the_next_one(
+    make_user, issue_token, gql, iris_model, settings
+):
     # given: served once, on a persistent connection, with no per-request health check
     assert settings.DATABASES["default"]["CONN_HEALTH_CHECKS"] is False
     token = issue_token(make_user())

@@ -62,7 +62,9 @@ def test_outside_a_transaction_an_accepted_call_is_one_round_trip_for_its_writes
     assert MonthlyUsage.objects.get().predictions == 2
 
 
-def test_with_the_memos_a_repeated_prediction_only_writes(make_user, issue_token, gql, iris_model, settings, django_assert_num_queries):
+def test_with_the_memos_a_repeated_prediction_only_writes(
+    make_user, issue_token, gql, iris_model, settings, django_assert_num_queries
+):
     # given
     settings.ACCESS_TOKEN_CACHE_SECONDS = 60
     settings.MODEL_LOOKUP_CACHE_SECONDS = 60
