@@ -1,7 +1,17 @@
 """Gunicorn settings for the mlapi web container: ``gunicorn mlapi.wsgi -c gunicorn.conf.py``.
 
 Tuned from the environment, so one image fits a laptop and a cluster:
-PORT (8000), GUNICORN_WORKERS (2 x CPUs + 1, at most 8), GUNICORN_THREADS (1), LOG_LEVEL (info).
+PORT (8000), GUNICORN_WORKERS (one per CPU, at most 8), GUNICORN_THREADS (2: gthread workers; 1 = sync),
+LOG_LEVEL (info).
+
+Why gthread, one process per CPU: a call spends a good part of its time waiting for PostgreSQL (the
+durable commit of its one-statement write), and a thread waiting there releases the GIL to its siblings,
+where a sync worker sits idle. Measured on 2 cores (bench/ab.py, PostgreSQL, c=16, 2026-12-01, interleaved
+rounds, load average 9-14 from other work on the machine): 2 workers x 2 threads served 1.58x what 5 sync
+workers (the former default, 2 x CPUs + 1) served, 2 x 4 threads 1.60x, 2 sync workers 1.14x; in a direct
+A/B 2 x 4 threads served 1.007x what 2 x 2 did (p99 114 against 106 ms), so 2 threads: the same throughput
+on half the database connections.
+More processes than CPUs only add context switches and memory (each holds its own copy of the models).
 """
 
 import os
@@ -22,12 +32,12 @@ def _default_workers() -> int:
     # (k8s limits.cpu) is invisible here, and every worker holds its own copy of the models:
     # set GUNICORN_WORKERS to fit the container's memory (the k8s ConfigMap does).
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return min(2 * cores + 1, 8)
+    return min(cores, 8)
 
 
 bind = f"0.0.0.0:{_env_int('PORT', 8000)}"
 workers = _env_int("GUNICORN_WORKERS", _default_workers())
-threads = _env_int("GUNICORN_THREADS", 1)
+threads = _env_int("GUNICORN_THREADS", 2)
 worker_class = "gthread" if threads > 1 else "sync"
 
 # The app is loaded in each worker, not in the master: models are loaded after fork (post_fork starts a

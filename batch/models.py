@@ -117,7 +117,9 @@ class BatchChunk(models.Model):
 class BatchResultRow(models.Model):
     """One input row's outcome: its output, or its error. Unique per (job, row): a replayed chunk stores nothing."""
 
-    job = models.ForeignKey(BatchJob, on_delete=models.CASCADE, related_name="results")
+    job = models.ForeignKey(
+        BatchJob, on_delete=models.CASCADE, related_name="results", db_index=False
+    )  # (job, row_number) is unique
     row_number = models.PositiveIntegerField()
     line = models.PositiveIntegerField()
     input = models.JSONField(null=True, blank=True)

@@ -83,7 +83,10 @@ class MonthlyUsage(models.Model):
     `closed_at` is set when the month's invoice is finalized: no usage is counted or recorded in a
     closed month any more (a late call lands in the next open month, see `usage_charge`)."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="monthly_usage")
+    # Not indexed alone: the (user, period) unique constraint leads with user.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="monthly_usage", db_index=False
+    )
     period = models.DateField(help_text="First day of the month, UTC.")
     predictions = models.PositiveBigIntegerField(default=0)
     closed_at = models.DateTimeField(null=True, blank=True, help_text="When the month's invoice was finalized.")
@@ -98,7 +101,10 @@ class MonthlyUsage(models.Model):
 class UsageRecord(models.Model):
     """One accepted, billed call: written in the same transaction as its predictions."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="usage_records")
+    # Not indexed alone: usage_user_period_idx leads with user (one index less on every insert).
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="usage_records", db_index=False
+    )
     model = models.ForeignKey("predictions.RegisteredModel", on_delete=models.PROTECT, related_name="usage_records")
     tier = models.ForeignKey(PricingTier, on_delete=models.PROTECT, related_name="usage_records")
     created_at = models.DateTimeField(db_index=True)

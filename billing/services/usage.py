@@ -4,15 +4,15 @@ import logging
 from datetime import datetime
 
 from django.core.cache import cache
-from django.db import connection
 from django.utils import timezone
 
 from billing.error_codes import BillingErrorCode
-from billing.metering import charge_compute
+from billing.metering import charge_fixed
 from billing.metrics import late_usage_moved_observed
 from billing.models import MonthlyUsage, PricingTier, UsageRecord
 from billing.periods import period_bounds, period_next, period_of
 from billing.selectors import tier_in_force
+from billing.services.charge import ChargedRows, charge_write
 from mlapi.errors import LimitExceededError
 
 logger = logging.getLogger(__name__)
@@ -70,51 +70,6 @@ def quota_precheck(*, user, tier: PricingTier, count: int, now: datetime) -> Non
         raise _quota_error(tier, now, used)
 
 
-def _counter_add(*, user_id: int, period, count: int, quota: int | None) -> int | None:
-    """Adds `count` to the month's counter if the month is open and the quota allows; the new total, or
-    None (no row / month closed / over quota).
-
-    One conditional UPDATE takes the row lock until the transaction ends, checks the quota and counts,
-    so concurrent calls at the boundary cannot overshoot (RETURNING: PostgreSQL, SQLite >= 3.35). The
-    invoice's finalization sets closed_at on the same row, so a call and a finalization cannot cross:
-    whichever locks the row first wins, and the other sees its result.
-    """
-    table = MonthlyUsage._meta.db_table
-    within_quota = "" if quota is None else " AND predictions + %s <= %s"
-    params = [count, user_id, period.isoformat()] + ([] if quota is None else [count, quota])
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET predictions = predictions + %s "
-            f"WHERE user_id = %s AND period = %s AND closed_at IS NULL{within_quota} RETURNING predictions",
-            params,
-        )
-        row = cursor.fetchone()
-    return None if row is None else row[0]
-
-
-def _counter_add_slow(*, user, tier: PricingTier, period, count: int, now: datetime) -> tuple:
-    """The counter row was missing, the month closed, or the quota full: (period counted in, new total)."""
-    first_period = period
-    for _ in range(MAX_CLOSED_MONTHS_SKIPPED):
-        MonthlyUsage.objects.bulk_create([MonthlyUsage(user=user, period=period)], ignore_conflicts=True)
-        total = _counter_add(user_id=user.pk, period=period, count=count, quota=tier.monthly_quota)
-        if total is not None:
-            if period != first_period:
-                logger.warning(
-                    "usage stamped in a closed month billed in the next open one",
-                    extra={"user": user.pk, "stamped": str(first_period), "billed": str(period)},
-                )
-                late_usage_moved_observed()
-            return period, total
-        used, closed_at = (
-            MonthlyUsage.objects.filter(user=user, period=period).values_list("predictions", "closed_at").get()
-        )
-        if closed_at is None:
-            raise _quota_error(tier, now, used, period)
-        period = period_next(period)
-    raise RuntimeError(f"no open billing month within {MAX_CLOSED_MONTHS_SKIPPED} of {first_period}")
-
-
 def usage_charge(
     *,
     user,
@@ -127,44 +82,53 @@ def usage_charge(
     request_hash: str,
     source: str,
     now: datetime,
+    rows: ChargedRows | None = None,
 ) -> UsageRecord:
-    """Counts, prices and records one accepted call. Call it inside the transaction that stores the
-    call's results: the counter row stays locked until then, and a rollback undoes the count too.
+    """Counts, prices and records one accepted call, and stores its `rows` with it: all or nothing (see
+    `billing.services.charge`: one statement on PostgreSQL). Inside a caller's transaction the counter row
+    stays locked until that commits, and a rollback undoes the count too.
+
+    The month's counter is updated only if the month is open and the quota allows (`predictions + count <=
+    quota`, checked under the row lock, so concurrent calls at the boundary cannot overshoot). The invoice's
+    finalization sets closed_at on the same row, so a call and a finalization cannot cross: whichever locks
+    the row first wins, and the other sees its result.
 
     The record keeps `now` as its timestamp. Its billing period is `now`'s month, unless that month's
     invoice is already finalized (a call that started before midnight, a skewed host): then it is the
-    next open month, so it is still invoiced exactly once. The common case is one UPDATE and one INSERT.
+    next open month, so it is still invoiced exactly once. A refused call (quota) writes nothing.
     """
-    period = period_of(now)
-    total = _counter_add(user_id=user.pk, period=period, count=predictions, quota=tier.monthly_quota)
-    if total is None:
-        period, total = _counter_add_slow(user=user, tier=tier, period=period, count=predictions, now=now)
-    charge = charge_compute(
-        tier=tier,
-        used_before=total - predictions,
-        predictions=predictions,
-        cpu_seconds=cpu_seconds,
-        stored_bytes=stored_bytes,
-    )
-    return UsageRecord.objects.create(
-        user=user,
-        model=model,
-        tier=tier,
-        created_at=now,
-        period=period,
-        source=source,
-        idempotency_key=idempotency_key,
-        request_hash=request_hash,
-        predictions=charge.predictions,
-        billable_predictions=charge.billable_predictions,
-        cpu_seconds=charge.cpu_seconds,
-        stored_bytes=charge.stored_bytes,
-        currency=tier.currency,
-        price_per_prediction=tier.price_per_prediction,
-        price_per_cpu_second=tier.price_per_cpu_second,
-        price_per_mb=tier.price_per_mb,
-        prediction_amount=charge.prediction_amount,
-        compute_amount=charge.compute_amount,
-        storage_amount=charge.storage_amount,
-        amount=charge.amount,
-    )
+    fixed = charge_fixed(tier=tier, predictions=predictions, cpu_seconds=cpu_seconds, stored_bytes=stored_bytes)
+    first_period = period = period_of(now)
+    for _ in range(MAX_CLOSED_MONTHS_SKIPPED):
+        usage = charge_write(
+            user=user,
+            tier=tier,
+            model=model,
+            fixed=fixed,
+            period=period,
+            now=now,
+            source=source,
+            idempotency_key=idempotency_key,
+            request_hash=request_hash,
+            rows=rows,
+        )
+        if usage is not None:
+            if period != first_period:
+                logger.warning(
+                    "usage stamped in a closed month billed in the next open one",
+                    extra={"user": user.pk, "stamped": str(first_period), "billed": str(period)},
+                )
+                late_usage_moved_observed()
+            return usage
+        # Nothing written: the counter row is missing, the month closed, or the quota full.
+        state = MonthlyUsage.objects.filter(user=user, period=period).values_list("predictions", "closed_at").first()
+        if state is None:
+            MonthlyUsage.objects.bulk_create([MonthlyUsage(user=user, period=period)], ignore_conflicts=True)
+            continue
+        used, closed_at = state
+        if closed_at is not None:
+            period = period_next(period)
+        elif tier.monthly_quota is not None and used + predictions > tier.monthly_quota:
+            raise _quota_error(tier, now, used, period)
+        # else the row appeared meanwhile (a concurrent first call of the month created it): try again
+    raise RuntimeError(f"no open billing month within {MAX_CLOSED_MONTHS_SKIPPED} of {first_period}")

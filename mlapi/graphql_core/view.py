@@ -13,7 +13,7 @@ from threading import Lock
 from django.conf import settings
 from django.http import HttpResponseNotAllowed, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
-from graphene_django.views import HttpError
+from graphene_django.views import GraphQLView, HttpError
 from graphql import (
     ExecutionResult,
     GraphQLError,
@@ -44,6 +44,9 @@ logger = logging.getLogger(__name__)
 _DOCUMENT_CACHE_SIZE = 256
 _SUGGESTION = re.compile(r"\s*Did you mean .*\?$")
 _MAX_CACHED_QUERY_LENGTH = 20_000
+
+
+_dispatch_without_csrf_cookie = GraphQLView.dispatch.__wrapped__
 
 
 def _csrf_failure(request) -> JsonResponse | None:
@@ -95,6 +98,9 @@ class MlapiGraphQLView(MultipartGraphQLView):
             rejected = _csrf_failure(request)
             if rejected is not None:
                 return rejected
+        if request.caller.via == "token":
+            # graphene's dispatch is wrapped in ensure_csrf_cookie: a bearer caller gets no CSRF cookie.
+            return _dispatch_without_csrf_cookie(self, request, *args, **kwargs)
         return super().dispatch(request, *args, **kwargs)
 
     def parse_body(self, request):

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import sklearn
 
 from predictions.error_codes import PredictionErrorCode
 from predictions.registry import estimators as kinds
@@ -98,17 +99,25 @@ def _frame_column(column: Column, values: list) -> Any:
     return column_values
 
 
-def _model_input(loaded: LoadedModel, instances: list[dict]) -> Any:
+def _model_input(loaded: LoadedModel, instances: list[dict]) -> tuple[Any, bool]:
+    """The estimator's input, and whether it is all finite (no missing value: validation refused inf and NaN)."""
     names = loaded.feature_names
     if loaded.input_mode == "text":
-        return [row[names[0]] for row in instances]
+        return [row[names[0]] for row in instances], True
     if loaded.input_mode == "array":
-        return np.array([[row[n] for n in names] for row in instances], dtype=np.float64)
+        values = np.array([[row[n] for n in names] for row in instances], dtype=np.float64)
+        return values, not np.isnan(values).any()
     import pandas as pd
 
-    return pd.DataFrame(
-        {c.name: _frame_column(c, [row[c.name] for row in instances]) for c in loaded.columns}, columns=list(names)
-    )
+    columns = {c.name: [row[c.name] for row in instances] for c in loaded.columns}
+    finite = not any(v is None for values in columns.values() for v in values)
+    frame = pd.DataFrame({c.name: _frame_column(c, columns[c.name]) for c in loaded.columns}, columns=list(names))
+    return frame, finite
+
+
+def estimator_input(*, loaded: LoadedModel, instances: list[dict]) -> Any:
+    """The input exactly as the estimator is fed (a 1-D list of documents, an array or a typed DataFrame)."""
+    return _model_input(loaded, instances)[0]
 
 
 def predict(*, loaded: LoadedModel, instances: list[dict]) -> InferenceResult:
@@ -116,7 +125,11 @@ def predict(*, loaded: LoadedModel, instances: list[dict]) -> InferenceResult:
 
     `instances` are objects with every schema feature (see `schema.instances_prepare`)."""
     cpu_start, wall_start = time.thread_time(), time.perf_counter()
-    outputs = loaded.answer(_model_input(loaded, instances), len(instances))
+    model_input, finite = _model_input(loaded, instances)
+    # Validated finite input with nothing missing: scikit-learn's own finiteness checks (in every step of
+    # a pipeline) would only repeat that; the outputs are still checked (outputs._require_finite).
+    with sklearn.config_context(assume_finite=finite):
+        outputs = loaded.answer(model_input, len(instances))
     if len(outputs) != len(instances):  # the shapers check each array; this guards any future one
         raise ModelOutputError.single(
             PredictionErrorCode.MODEL_OUTPUT_MISMATCH,

@@ -8,13 +8,15 @@ caller's `store` writes exactly the rows that were charged, inside the charging 
 
 import json
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from billing.models import UsageRecord
+from billing.services.charge import ChargedRows
 from billing.services.usage import pricing_tier_for_user, quota_precheck, rate_limit_consume, usage_charge
 from mlapi.errors import LimitExceededError
 from mlapi.observability.context import context_update
@@ -42,8 +44,8 @@ class ScoredRows:
 NOTHING_SCORED = ScoredRows([], [], [], [], 0, 0.0, 0.0)
 
 
-def _json(value) -> str:
-    return json.dumps(value, separators=(",", ":"))
+# One encoder for every row (json.dumps with separators builds a new encoder per call).
+_json = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def rows_score(*, model: RegisteredModel, rows: list[dict]) -> ScoredRows:
@@ -69,8 +71,16 @@ def metered_inference(
     request_hash: str,
     store: Callable[[UsageRecord | None, ScoredRows], Stored],
     rate_limited: bool,
+    charged_rows: Callable[[ScoredRows], ChargedRows] | None = None,
 ) -> tuple[UsageRecord | None, Stored]:
-    """Checks the limits, scores `rows`, then charges and calls `store(usage, scored)` in one transaction.
+    """Checks the limits, scores `rows`, then charges and stores, all or nothing.
+
+    Two ways to store:
+    - `charged_rows(scored)` gives the rows written by the charging statement itself (one round trip on
+      PostgreSQL, see `billing.services.charge`); `store(usage, scored)` then only shapes the answer and
+      must not write. The online path.
+    - Without it, the charge and `store(usage, scored)` run in one transaction (a batch chunk's claim,
+      result rows and job counters).
 
     With no rows nothing is scored or charged, and `store(None, NOTHING_SCORED)` still runs (a batch chunk
     whose rows all failed validation records them). Limits raise LimitExceededError before inference;
@@ -83,22 +93,33 @@ def metered_inference(
         if rows:
             quota_precheck(user=user, tier=tier, count=len(rows), now=now)
         scored = rows_score(model=model, rows=rows) if rows else NOTHING_SCORED
-        with transaction.atomic():
-            usage = None
-            if rows:
-                usage = usage_charge(
-                    user=user,
-                    tier=tier,
-                    model=model,
-                    predictions=len(scored.outputs),
-                    cpu_seconds=scored.cpu_seconds,
-                    stored_bytes=scored.stored_bytes,
-                    idempotency_key=idempotency_key,
-                    request_hash=request_hash,
-                    source=source,
-                    now=now,
-                )
+
+        def charge(with_rows: ChargedRows | None) -> UsageRecord | None:
+            if not rows:
+                return None
+            return usage_charge(
+                user=user,
+                tier=tier,
+                model=model,
+                predictions=len(scored.outputs),
+                cpu_seconds=scored.cpu_seconds,
+                stored_bytes=scored.stored_bytes,
+                idempotency_key=idempotency_key,
+                request_hash=request_hash,
+                source=source,
+                now=now,
+                rows=with_rows,
+            )
+
+        if charged_rows is not None:
+            # Inside a caller's transaction (a test's, say) a savepoint keeps a failed write recoverable.
+            with transaction.atomic() if connection.in_atomic_block else nullcontext():
+                usage = charge(charged_rows(scored) if rows else None)
             stored = store(usage, scored)
+        else:
+            with transaction.atomic():
+                usage = charge(None)
+                stored = store(usage, scored)
     except LimitExceededError as error:
         limit_rejection_observed(code=error.errors[0].code)
         raise

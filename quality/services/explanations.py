@@ -11,7 +11,7 @@ from billing.models import UsageRecord
 from billing.services.usage import pricing_tier_for_user, usage_charge
 from mlapi.errors import ApplicationError
 from predictions.registry.cache import loaded_model_get
-from predictions.registry.inference import _model_input  # the input exactly as the estimator is fed
+from predictions.registry.inference import estimator_input
 from predictions.selectors import prediction_get_for_user
 from quality.error_codes import ExplanationErrorCode
 from quality.explanations import Explanation, UnsupportedExplanation, explain
@@ -34,7 +34,7 @@ def prediction_explain(*, user, prediction_id) -> ExplainOutcome:
     try:
         [explanation] = explain(
             estimator=loaded.estimator,
-            features=_model_input(loaded, [prediction.input]),
+            features=estimator_input(loaded=loaded, instances=[prediction.input]),
             feature_names=list(loaded.feature_names),
         )
     except UnsupportedExplanation as exc:

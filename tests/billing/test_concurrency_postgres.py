@@ -2,15 +2,18 @@
 
 import threading
 import time
+import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 
-import predictions.services.metering
+import billing.services.charge
+import predictions.services.predictions
 from billing.models import Invoice, InvoiceLine, MonthlyUsage, PricingTier, Subscription, UsageRecord
+from billing.services.charge import COPY_MIN_ROWS
 from billing.services.invoices import invoice_finalize, invoice_generate
 from billing.services.reconciliation import billing_reconcile
 from billing.services.subscriptions import subscription_change
@@ -85,6 +88,43 @@ def test_concurrent_calls_never_exceed_the_quota(make_user, iris_model):
 
 @postgres_only
 @concurrent_db
+def test_the_quota_edge_is_exact_for_concurrent_batches_and_the_allowance_is_billed_once(make_user, iris_model):
+    # given: a quota of 10 with 4 included, and 8 concurrent calls of 3 rows each
+    tier = PricingTier.objects.create(
+        name="edge-10", price_per_prediction=Decimal("0.01"), included_predictions=4, monthly_quota=10
+    )
+    user = make_user("edger", tier=tier)
+    loaded_model_get(model=iris_model)
+    # when
+    results = run_concurrently(
+        8,
+        lambda i: prediction_create(
+            user=User.objects.get(pk=user.pk), model_ref=ModelRef(name="iris"), instances=[IRIS_SETOSA] * 3
+        ),
+    )
+    # then: exactly three fit (9 of 10); a call of 3 never overshoots to 12
+    succeeded = [value for outcome, value in results if outcome == "ok"]
+    refused = [value for outcome, value in results if outcome == "error"]
+    assert len(succeeded) == 3 and len(refused) == 5
+    assert {error.errors[0].code for error in refused} == {"QUOTA_EXCEEDED"}
+    assert MonthlyUsage.objects.get(user=user).predictions == 9
+    assert Prediction.objects.filter(user=user).count() == 9
+    records = list(UsageRecord.objects.filter(user=user).order_by("id"))
+    # the 4 included predictions were given out once, whichever call locked the counter first
+    assert sum(r.billable_predictions for r in records) == 9 - 4
+    assert sorted(r.billable_predictions for r in records) == [0, 2, 3]  # counters 3, 6, 9 against 4 included
+    assert all(r.prediction_amount == r.billable_predictions * Decimal("0.01") for r in records)
+    assert all(r.amount == r.prediction_amount + r.compute_amount + r.storage_amount for r in records)
+    # and the last prediction fits exactly, the one after it does not
+    assert len(_predict(user.pk).predictions) == 1
+    with pytest.raises(LimitExceededError):
+        _predict(user.pk)
+    assert MonthlyUsage.objects.get(user=user).predictions == 10
+    assert UsageRecord.objects.filter(user=user).count() == 4
+
+
+@postgres_only
+@concurrent_db
 def test_one_idempotency_key_sent_concurrently_creates_one_prediction(make_user, iris_model):
     # given
     user = make_user("retrier")
@@ -92,7 +132,7 @@ def test_one_idempotency_key_sent_concurrently_creates_one_prediction(make_user,
     # when
     results = run_concurrently(8, lambda i: _predict(user.pk, idempotency_key="order-42"))
     # then
-    assert [outcome for outcome, _ in results] == ["ok"] * 8, results
+    assert [outcome for outcome, _ in results] == ["ok"] * 8, [v for o, v in results if o == "error"]
     outcomes = [value for _, value in results]
     assert len({outcome.predictions[0].pk for outcome in outcomes}) == 1
     assert len({outcome.usage.pk for outcome in outcomes}) == 1
@@ -102,55 +142,76 @@ def test_one_idempotency_key_sent_concurrently_creates_one_prediction(make_user,
     assert MonthlyUsage.objects.get(user=user).predictions == 1
 
 
-def _fail_after_usage_record(monkeypatch):
-    original = predictions.services.metering.usage_charge
+def _a_prediction_row_collides(monkeypatch):
+    """The last prediction row's id is taken already: the database refuses it inside the write."""
+    taken = Prediction.objects.exclude(user__username="unlucky").values_list("id", flat=True).first()
+    assert taken is not None
+    fresh = uuid.uuid4
+    calls = iter(range(10_000))
 
-    def create_then_fail(**kwargs):
-        original(**kwargs)
-        raise RuntimeError("injected failure after the usage record")
+    def uuid4():
+        return taken if next(calls) == rows_in_call - 1 else fresh()
 
-    monkeypatch.setattr(predictions.services.metering, "usage_charge", create_then_fail)
+    monkeypatch.setattr(predictions.services.predictions.uuid, "uuid4", uuid4)
+    return IntegrityError
 
 
-def _fail_at_bulk_create(monkeypatch):
+def _copy_fails(monkeypatch):
+    """COPY of the rows (big calls) fails after the counter and usage record were written in its transaction."""
+
     def fail(*args, **kwargs):
-        raise RuntimeError("injected failure storing predictions")
+        raise RuntimeError("injected failure copying the rows")
 
-    monkeypatch.setattr(Prediction.objects, "bulk_create", fail)
+    monkeypatch.setattr(billing.services.charge, "_rows_copy", fail)
+    return RuntimeError
+
+
+rows_in_call = 3
 
 
 @pytest.mark.parametrize(
-    "inject", [_fail_after_usage_record, _fail_at_bulk_create], ids=["after-usage-record", "at-bulk-create"]
+    "inject, rows",
+    [
+        (_a_prediction_row_collides, 3),
+        (_a_prediction_row_collides, COPY_MIN_ROWS),
+        pytest.param(_copy_fails, COPY_MIN_ROWS, marks=postgres_only),
+    ],
+    ids=["row-collides-one-statement", "row-collides-in-copy", "copy-fails"],
 )
 @pytest.mark.parametrize("first_call_of_the_month", [True, False], ids=["fresh-counter", "existing-counter"])
-def test_a_failure_after_inference_persists_nothing(
-    make_user, iris_model, monkeypatch, inject, first_call_of_the_month
+def test_a_failure_in_the_write_persists_nothing(
+    make_user, iris_model, monkeypatch, inject, rows, first_call_of_the_month
 ):
-    # given
+    # given: someone else's prediction exists; for "existing-counter" this user has called before
+    global rows_in_call
+    rows_in_call = rows
+    _predict(make_user("bystander").pk)
     user = make_user("unlucky")
     if not first_call_of_the_month:
         _predict(user.pk)
     counter_before = list(MonthlyUsage.objects.filter(user=user).values_list("predictions", flat=True))
     counts_before = (Prediction.objects.filter(user=user).count(), UsageRecord.objects.filter(user=user).count())
-    inject(monkeypatch)
+    expected = inject(monkeypatch)
     # when
-    with pytest.raises(RuntimeError):
+    with pytest.raises(expected):
         prediction_create(
-            user=user, model_ref=ModelRef(name="iris"), instances=[IRIS_SETOSA] * 3, idempotency_key="k-1"
+            user=user, model_ref=ModelRef(name="iris"), instances=[IRIS_SETOSA] * rows, idempotency_key="k-1"
         )
     # then
     assert (
         Prediction.objects.filter(user=user).count(),
         UsageRecord.objects.filter(user=user).count(),
     ) == counts_before
-    assert list(MonthlyUsage.objects.filter(user=user).values_list("predictions", flat=True)) == counter_before
+    assert list(MonthlyUsage.objects.filter(user=user).values_list("predictions", flat=True)) in (counter_before, [0])
+    assert sum(MonthlyUsage.objects.filter(user=user).values_list("predictions", flat=True)) == counts_before[0]
     assert not UsageRecord.objects.filter(user=user, idempotency_key="k-1").exists()
     # and the same key works afterwards, once the fault is gone
     monkeypatch.undo()
     outcome = prediction_create(
-        user=user, model_ref=ModelRef(name="iris"), instances=[IRIS_SETOSA] * 3, idempotency_key="k-1"
+        user=user, model_ref=ModelRef(name="iris"), instances=[IRIS_SETOSA] * rows, idempotency_key="k-1"
     )
-    assert outcome.replayed is False and len(outcome.predictions) == 3
+    assert outcome.replayed is False and len(outcome.predictions) == rows
+    assert Prediction.objects.filter(user=user).count() == counts_before[0] + rows
 
 
 @postgres_only
@@ -211,7 +272,9 @@ def test_a_call_charged_while_its_month_is_finalized_is_on_the_invoice(make_user
         try:
             with transaction.atomic():
                 record_usage(
-                    User.objects.get(pk=user.pk), at=datetime(2026, 1, 31, 23, 59, 59, tzinfo=UTC), predictions=5
+                    User.objects.get(pk=user.pk),
+                    at=datetime(2026, 1, 31, 23, 59, 59, tzinfo=UTC),
+                    predictions=5,
                 )
                 charged.set()
                 time.sleep(1.0)  # the prediction rows being written

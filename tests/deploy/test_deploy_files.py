@@ -538,14 +538,14 @@ def test_gunicorn_workers_and_threads_come_from_the_environment(monkeypatch):
     assert conf.bind == "0.0.0.0:9000"
 
 
-def test_gunicorn_defaults_to_a_capped_number_of_sync_workers(monkeypatch):
+def test_gunicorn_defaults_to_one_threaded_worker_per_cpu(monkeypatch):
     for name in ("GUNICORN_WORKERS", "GUNICORN_THREADS", "PORT"):
         monkeypatch.delenv(name, raising=False)
 
     conf = _load_gunicorn_conf()
 
-    assert 3 <= conf.workers <= 8  # 2 x cores + 1 with at least one core, capped at 8
-    assert conf.threads == 1 and conf.worker_class == "sync"
+    assert conf.workers == min(len(os.sched_getaffinity(0)), 8)  # one per CPU this process may use, capped at 8
+    assert conf.threads == 2 and conf.worker_class == "gthread"
     assert conf.bind == "0.0.0.0:8000"
     assert conf.accesslog is None
     assert conf.timeout == 30 and conf.max_requests > 0 and conf.max_requests_jitter > 0

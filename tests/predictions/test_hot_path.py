@@ -4,8 +4,11 @@
 import hashlib
 import time
 
+import pytest
+from django.db import connection
 from oauth2_provider.models import AccessToken
 
+from billing.models import MonthlyUsage, UsageRecord
 from predictions.models import Prediction, RegisteredModel
 from tests.conftest import IRIS_SETOSA
 
@@ -21,17 +24,42 @@ def _predict(gql, token):
     return status, body
 
 
-def test_one_prediction_costs_six_queries_without_the_memos(
+# The accepted call's write: PostgreSQL, one statement (counter UPDATE + usage INSERT + prediction INSERT as
+# one CTE); SQLite, those three in a plain transaction.
+WRITES = 1 if connection.vendor == "postgresql" else 3
+
+
+def test_one_prediction_costs_the_lookups_and_one_write_without_the_memos(
     make_user, issue_token, gql, iris_model, django_assert_num_queries
 ):
-    # given: a warm process (model loaded)
+    # given: a warm process (model loaded, the write already PREPAREd on this connection)
     token = issue_token(make_user())
     _predict(gql, token)
-    # when / then: token, model, the subscription in force (joined to its tier), counter UPDATE ... RETURNING,
-    # usage INSERT, prediction INSERT (+ the SAVEPOINT / RELEASE pair of the call's transaction inside the test's own)
-    with django_assert_num_queries(8):
+    # when / then: token, model, the subscription in force (joined to its tier), the write (+ the SAVEPOINT /
+    # RELEASE pair of the call's own all-or-nothing block inside the test's transaction)
+    with django_assert_num_queries(3 + WRITES + 2):
         status, body = _predict(gql, token)
     assert status == 200 and body["data"]["createPrediction"]["errors"] == []
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the one-statement write is PostgreSQL's")
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_an_accepted_call_is_one_round_trip_for_its_writes(
+    make_user, issue_token, gql, iris_model, django_assert_num_queries
+):
+    # given: autocommit, as under gunicorn (no test transaction around the request)
+    token = issue_token(make_user())
+    _predict(gql, token)
+    # when
+    with django_assert_num_queries(4) as captured:
+        status, body = _predict(gql, token)
+    # then: token, model, tier, and ONE statement that counts, bills and stores (no BEGIN / COMMIT)
+    assert status == 200 and body["data"]["createPrediction"]["errors"] == []
+    write = captured.captured_queries[-1]["sql"]
+    assert write.startswith("EXECUTE mlapi_charge_")
+    assert not any(q["sql"].upper().startswith(("BEGIN", "SAVEPOINT", "COMMIT")) for q in captured.captured_queries)
+    assert Prediction.objects.count() == UsageRecord.objects.count() == 2
+    assert MonthlyUsage.objects.get().predictions == 2
 
 
 def test_with_the_memos_a_repeated_prediction_only_writes(
@@ -43,8 +71,8 @@ def test_with_the_memos_a_repeated_prediction_only_writes(
     token = issue_token(make_user())
     _predict(gql, token)
     # when / then: no token or model lookup: the tier in force (never memoized: a tier change prices the
-    # very next call) and the three writes (+ SAVEPOINT / RELEASE)
-    with django_assert_num_queries(6):
+    # very next call) and the write (+ SAVEPOINT / RELEASE)
+    with django_assert_num_queries(1 + WRITES + 2):
         status, body = _predict(gql, token)
     assert body["data"]["createPrediction"]["errors"] == []
     assert Prediction.objects.count() == 2
