@@ -19,6 +19,10 @@ class PredictionErrorCode(ErrorCode):
     IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT", "The idempotency key was used before with a different request."
     UNKNOWN_CATEGORY = "UNKNOWN_CATEGORY", "A warning: an unseen category that the model's encoder handles."
     MODEL_OUTPUT_MISMATCH = "MODEL_OUTPUT_MISMATCH", "The estimator did not answer one output per row."
+    EXPLANATION_UNSUPPORTED = (
+        "EXPLANATION_UNSUPPORTED",
+        "explain was asked of a model that is neither a linear model nor a tree ensemble (nothing billed).",
+    )
 
 
 class RegistryErrorCode(ErrorCode):

@@ -7,6 +7,7 @@ from mlapi.graphql_core.permissions import require_scope
 from predictions.graphql.enums import PredictionError
 from predictions.graphql.types import PredictionType
 from predictions.services import model_ref_from_input, prediction_create
+from quality.graphql.types import ExplanationType
 
 
 class CreatePredictionInput(graphene.InputObjectType):
@@ -20,6 +21,11 @@ class CreatePredictionInput(graphene.InputObjectType):
     )
     instances = graphene.List(GenericScalar, description="A batch: a list of instances (objects or arrays).")
     idempotency_key = graphene.String(description="Retrying with the same key returns the original result.")
+    explain = graphene.Boolean(
+        default_value=False,
+        description="Also return per-feature contributions of each prediction (linear models and tree ensembles; "
+        "EXPLANATION_UNSUPPORTED otherwise). Their CPU time is billed with the call.",
+    )
 
 
 class CreatePrediction(BaseMutation):
@@ -32,6 +38,10 @@ class CreatePrediction(BaseMutation):
     )
     cost = graphene.Field(CostType, description="What the call was charged; null when it failed.")
     replayed = graphene.Boolean(description="True when an idempotency key matched an earlier call.")
+    explanations = graphene.List(
+        graphene.NonNull(ExplanationType),
+        description="With explain: one per prediction, in the same order; null otherwise.",
+    )
     warnings = graphene.List(
         graphene.NonNull(PredictionError),
         required=True,
@@ -60,6 +70,7 @@ class CreatePrediction(BaseMutation):
             features=input.get("features"),
             instances=input.get("instances"),
             idempotency_key=input.get("idempotency_key"),
+            explain=bool(input.get("explain")),
         )
         single = input.get("features") is not None
         return cls(
@@ -67,6 +78,7 @@ class CreatePrediction(BaseMutation):
             predictions=outcome.predictions,
             cost=outcome.usage,
             replayed=outcome.replayed,
+            explanations=outcome.explanations,
             warnings=cls.error_list(outcome.warnings),
             errors=[],
         )

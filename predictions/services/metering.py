@@ -7,6 +7,7 @@ caller's `store` writes exactly the rows that were charged, inside the charging 
 """
 
 import json
+import time
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -18,12 +19,13 @@ from django.db import connection, transaction
 from billing.models import UsageRecord
 from billing.services.charge import ChargedRows
 from billing.services.usage import pricing_tier_for_user, quota_precheck, rate_limit_consume, usage_charge
-from mlapi.errors import LimitExceededError
+from mlapi.errors import ApplicationError, LimitExceededError
 from mlapi.observability.context import context_update
 from mlapi.observability.metrics import limit_rejection_observed, prediction_observed
+from predictions.error_codes import PredictionErrorCode
 from predictions.models import RegisteredModel
 from predictions.registry.cache import loaded_model_get
-from predictions.registry.inference import predict
+from predictions.registry.inference import estimator_input, predict
 
 Stored = TypeVar("Stored")
 
@@ -39,6 +41,7 @@ class ScoredRows:
     stored_bytes: int
     cpu_seconds: float
     wall_seconds: float
+    explanations: list | None = None  # per row, when asked (quality.explanations.Explanation)
 
 
 NOTHING_SCORED = ScoredRows([], [], [], [], 0, 0.0, 0.0)
@@ -48,16 +51,40 @@ NOTHING_SCORED = ScoredRows([], [], [], [], 0, 0.0, 0.0)
 _json = json.JSONEncoder(separators=(",", ":")).encode
 
 
-def rows_score(*, model: RegisteredModel, rows: list[dict]) -> ScoredRows:
-    """Scores rows (objects with every schema feature, see `schema.instances_prepare`) in one call."""
+def rows_score(*, model: RegisteredModel, rows: list[dict], explain: bool = False) -> ScoredRows:
+    """Scores rows (objects with every schema feature, see `schema.instances_prepare`) in one call.
+
+    With `explain`, per-feature contributions of every row too; their CPU time is billed with the call's.
+    A model that cannot be explained refuses the call here, before anything is charged or stored."""
     loaded = loaded_model_get(model=model)
     result = predict(loaded=loaded, instances=rows)
+    cpu_seconds, explanations = result.cpu_seconds, None
+    if explain:
+        cpu_start = time.thread_time()
+        explanations = rows_explain(loaded=loaded, rows=rows)
+        cpu_seconds += time.thread_time() - cpu_start
     inputs_json = [_json(row) for row in rows]
     outputs_json = [_json(output) for output in result.outputs]
     stored_bytes = sum(map(len, inputs_json)) + sum(map(len, outputs_json))
     return ScoredRows(
-        rows, result.outputs, inputs_json, outputs_json, stored_bytes, result.cpu_seconds, result.wall_seconds
+        rows, result.outputs, inputs_json, outputs_json, stored_bytes, cpu_seconds, result.wall_seconds, explanations
     )
+
+
+def rows_explain(*, loaded, rows: list[dict]) -> list:
+    """Per-feature contributions of each row (quality.explanations); EXPLANATION_UNSUPPORTED otherwise."""
+    from quality.explanations import UnsupportedExplanation, explain
+
+    try:
+        return explain(
+            estimator=loaded.estimator,
+            features=estimator_input(loaded=loaded, instances=rows),
+            feature_names=list(loaded.feature_names),
+        )
+    except UnsupportedExplanation as error:
+        raise ApplicationError.single(
+            PredictionErrorCode.EXPLANATION_UNSUPPORTED, str(error), field="explain"
+        ) from None
 
 
 def metered_inference(
@@ -72,6 +99,7 @@ def metered_inference(
     store: Callable[[UsageRecord | None, ScoredRows], Stored],
     rate_limited: bool,
     charged_rows: Callable[[ScoredRows], ChargedRows] | None = None,
+    explain: bool = False,
 ) -> tuple[UsageRecord | None, Stored]:
     """Checks the limits, scores `rows`, then charges and stores, all or nothing.
 
@@ -92,7 +120,7 @@ def metered_inference(
             rate_limit_consume(user=user, tier=tier, now=now)
         if rows:
             quota_precheck(user=user, tier=tier, count=len(rows), now=now)
-        scored = rows_score(model=model, rows=rows) if rows else NOTHING_SCORED
+        scored = rows_score(model=model, rows=rows, explain=explain) if rows else NOTHING_SCORED
 
         def charge(with_rows: ChargedRows | None) -> UsageRecord | None:
             if not rows:

@@ -17,9 +17,10 @@ from billing.services.charge import ChargedRows
 from mlapi.errors import ApplicationError, ConflictError, FieldError, LimitExceededError, NotFoundError
 from predictions.error_codes import PredictionErrorCode
 from predictions.models import Prediction, RegisteredModel
+from predictions.registry.cache import loaded_model_get
 from predictions.registry.schema import instances_prepare
 from predictions.selectors import model_get_for_user
-from predictions.services.metering import ScoredRows, metered_inference
+from predictions.services.metering import ScoredRows, metered_inference, rows_explain
 from quality.services.rollouts import rollout_route, shadow_enqueue
 
 IDEMPOTENCY_KEY_MAX_LENGTH = 200
@@ -38,6 +39,7 @@ class PredictionOutcome:
     usage: UsageRecord
     replayed: bool
     warnings: list[FieldError] = field(default_factory=list)  # non-fatal: unseen categories passed on
+    explanations: list | None = None  # per prediction, when asked (explain)
 
 
 def _latency_ms(scored: ScoredRows) -> float:
@@ -74,7 +76,9 @@ def _request_hash(*, model: RegisteredModel, instances: list, batch: bool) -> st
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _replay(*, usage: UsageRecord, request_hash: str, warnings: list[FieldError]) -> PredictionOutcome:
+def _replay(
+    *, usage: UsageRecord, request_hash: str, warnings: list[FieldError], explain: bool = False
+) -> PredictionOutcome:
     if usage.request_hash != request_hash:
         raise ConflictError.single(
             PredictionErrorCode.IDEMPOTENCY_CONFLICT,
@@ -82,7 +86,13 @@ def _replay(*, usage: UsageRecord, request_hash: str, warnings: list[FieldError]
             field="idempotencyKey",
         )
     rows = list(usage.prediction_rows.select_related("model").order_by("position"))
-    return PredictionOutcome(predictions=rows, usage=usage, replayed=True, warnings=warnings)
+    # A retry asking for explanations gets them again, computed from the stored inputs (the first call paid).
+    explanations = (
+        rows_explain(loaded=loaded_model_get(model=rows[0].model), rows=[row.input for row in rows])
+        if explain and rows
+        else None
+    )
+    return PredictionOutcome(predictions=rows, usage=usage, replayed=True, warnings=warnings, explanations=explanations)
 
 
 def _instances_from_input(*, features: Any, instances: Any) -> tuple[list, bool, str]:
@@ -124,11 +134,13 @@ def prediction_create(
     instances: Any = None,
     idempotency_key: str | None = None,
     source: str = "online",
+    explain: bool = False,
 ) -> PredictionOutcome:
     """Validates, checks limits, scores, then stores predictions and their usage record in one transaction.
 
     Nothing is stored or billed unless every instance is valid and the call is within quota.
     A repeated idempotency key returns the original call's predictions and stores nothing.
+    With `explain`, per-feature contributions of each prediction too, billed by their CPU time with the call.
     """
     rows, batch, path = _instances_from_input(features=features, instances=instances)
     _check_idempotency_key(idempotency_key)
@@ -140,7 +152,7 @@ def prediction_create(
     if idempotency_key:
         existing = usage_record_get_by_key(user=user, idempotency_key=idempotency_key)
         if existing is not None:
-            return _replay(usage=existing, request_hash=request_hash, warnings=prepared.warnings)
+            return _replay(usage=existing, request_hash=request_hash, warnings=prepared.warnings, explain=explain)
     if prepared.errors:
         raise ApplicationError(prepared.errors)
     now = timezone.now()
@@ -167,8 +179,11 @@ def prediction_create(
             ],
         )
 
+    explained: list = []
+
     def store(usage: UsageRecord, scored: ScoredRows) -> list[Prediction]:
         """What was stored, as model instances (no query): the answer is shaped from these."""
+        explained.append(scored.explanations)
         latency_ms = _latency_ms(scored)
         return [
             _prediction_stored(
@@ -197,17 +212,24 @@ def prediction_create(
             store=store,
             rate_limited=True,
             charged_rows=charged_rows,
+            explain=explain,
         )
     except (IntegrityError, LimitExceededError):
         # The same key committed meanwhile by a concurrent call (unique constraint), possibly taking
         # the last of the quota: answer with that call's result.
         existing = usage_record_get_by_key(user=user, idempotency_key=idempotency_key) if idempotency_key else None
         if existing is not None:
-            return _replay(usage=existing, request_hash=request_hash, warnings=prepared.warnings)
+            return _replay(usage=existing, request_hash=request_hash, warnings=prepared.warnings, explain=explain)
         raise
     assert usage is not None  # rows were scored and charged
     shadow_enqueue(model=model, predictions=predictions)  # after commit, outside the caller's answer
-    return PredictionOutcome(predictions=predictions, usage=usage, replayed=False, warnings=prepared.warnings)
+    return PredictionOutcome(
+        predictions=predictions,
+        usage=usage,
+        replayed=False,
+        warnings=prepared.warnings,
+        explanations=explained[0] if explained else None,
+    )
 
 
 def model_ref_from_input(*, model_id: Any = None, name: Any = None, version: Any = None) -> ModelRef:

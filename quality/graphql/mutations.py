@@ -3,8 +3,8 @@ from graphene.types.generic import GenericScalar
 
 from mlapi.graphql_core.mutations import BaseMutation
 from mlapi.graphql_core.permissions import require_scope
-from quality.graphql.enums import ExplanationKind, QualityError
-from quality.graphql.types import FeedbackType
+from quality.graphql.enums import QualityError
+from quality.graphql.types import ExplanationType, FeedbackType
 from quality.services.feedback import FeedbackItem, feedback_submit
 
 
@@ -189,56 +189,6 @@ class PromoteModel(BaseMutation):
             allow_breaking=bool(input.get("allow_breaking")),
         )
         return cls(model=model, errors=[])
-
-
-class FeatureContributionType(graphene.ObjectType):
-    class Meta:
-        name = "FeatureContribution"
-        description = "What one feature added to each target's raw output."
-
-    feature = graphene.String(
-        required=True, description="The feature (after the pipeline's transforms, when it has any)."
-    )
-    values = graphene.List(
-        graphene.NonNull(graphene.Float), required=True, description="One contribution per target, in targets order."
-    )
-
-
-class ExplanationType(graphene.ObjectType):
-    class Meta:
-        name = "Explanation"
-        description = "Per-feature contributions that add up, with the base values, to the model's raw output."
-
-    kind = graphene.Field(
-        ExplanationKind,
-        required=True,
-        description="linear (coefficient × input) or tree_path (decision-path contributions).",
-    )
-    output = graphene.String(
-        required=True, description="What they add up to: decision_function, predict_proba or predict."
-    )
-    targets = graphene.List(
-        GenericScalar, required=True, description="The classes explained (null for a regression target)."
-    )
-    base_values = graphene.List(
-        graphene.NonNull(graphene.Float),
-        required=True,
-        description="Per target: the intercept or the trees' root value.",
-    )
-    contributions = graphene.List(
-        graphene.NonNull(FeatureContributionType), required=True, description="One entry per feature."
-    )
-
-    @staticmethod
-    def resolve_base_values(explanation, info):
-        return explanation.base
-
-    @staticmethod
-    def resolve_contributions(explanation, info):
-        return [
-            {"feature": name, "values": [per_target[index] for per_target in explanation.contributions]}
-            for index, name in enumerate(explanation.features)
-        ]
 
 
 class ExplainPredictionInput(graphene.InputObjectType):
