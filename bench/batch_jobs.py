@@ -257,7 +257,8 @@ def main() -> None:
             f"{run['processing_rows_per_s']:,} rows/s)"
         )
     print(
-        f"  results download (CSV)              {export['csv_export_rows_per_s']:>14,} rows/s ({export['csv_export_mb']} MB)"
+        f"  results download (CSV)              {export['csv_export_rows_per_s']:>14,} rows/s "
+        f"({export['csv_export_mb']} MB)"
     )
     if args.json:
         figures = {

@@ -126,7 +126,8 @@ def bulk_load(user, count: int, *, start: datetime, end: datetime) -> float:
         )
         cursor.execute(
             """
-            INSERT INTO predictions_prediction (id, user_id, model_id, usage_id, position, input, output, latency_ms, created_at)
+            INSERT INTO predictions_prediction """
+            """(id, user_id, model_id, usage_id, position, input, output, latency_ms, created_at)
             SELECT gen_random_uuid(), u.user_id, u.model_id, u.id, 0,
                    '{"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}'::jsonb,
                    '{"label": "setosa"}'::jsonb, 0.4, u.created_at

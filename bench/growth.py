@@ -152,10 +152,12 @@ def bulk_load(user, target: int) -> float:
         )
         cursor.execute(
             """
-            INSERT INTO predictions_prediction (id, user_id, model_id, usage_id, position, input, output, latency_ms, created_at)
+            INSERT INTO predictions_prediction """
+            """(id, user_id, model_id, usage_id, position, input, output, latency_ms, created_at)
             SELECT gen_random_uuid(), u.user_id, u.model_id, u.id, 0,
                    '{"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}'::jsonb,
-                   '{"label": "setosa", "probabilities": {"setosa": 0.97, "versicolor": 0.03, "virginica": 0.0}}'::jsonb,
+                   '{"label": "setosa", "probabilities": """
+            """{"setosa": 0.97, "versicolor": 0.03, "virginica": 0.0}}'::jsonb,
                    0.4, u.created_at
             FROM billing_usagerecord u
             LEFT JOIN predictions_prediction p ON p.usage_id = u.id

@@ -153,7 +153,8 @@ def load_rollups(model_id: int) -> int:
         cursor.execute("SET statement_timeout = 0")
         cursor.execute(
             """
-            INSERT INTO quality_qualityrollup (model_id, user_id, hour, count, confusion, probability_count, log_loss_sum,
+            INSERT INTO quality_qualityrollup """
+            """(model_id, user_id, hour, count, confusion, probability_count, log_loss_sum,
                 brier_sum, actual_sum, actual_square_sum, absolute_error_sum, squared_error_sum)
             SELECT %s, u.id, date_trunc('hour', now()) - h * interval '1 hour', 14, %s::jsonb, 14, 2.5, 0.8, 0, 0, 0, 0
             FROM quality_user_ids u, generate_series(0, 719) h
@@ -162,9 +163,11 @@ def load_rollups(model_id: int) -> int:
         )
         cursor.execute(
             """
-            INSERT INTO quality_qualityrollup (model_id, user_id, hour, count, confusion, probability_count, log_loss_sum,
+            INSERT INTO quality_qualityrollup """
+            """(model_id, user_id, hour, count, confusion, probability_count, log_loss_sum,
                 brier_sum, actual_sum, actual_square_sum, absolute_error_sum, squared_error_sum)
-            SELECT %s, NULL, date_trunc('hour', now()) - h * interval '1 hour', 14 * %s, %s::jsonb, 14 * %s, 2.5, 0.8, 0, 0, 0, 0
+            SELECT %s, NULL, date_trunc('hour', now()) - h * interval '1 hour', 14 * %s, %s::jsonb, 14 * %s, """
+            """2.5, 0.8, 0, 0, 0, 0
             FROM generate_series(0, 719) h
             ON CONFLICT DO NOTHING
             """,

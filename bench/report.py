@@ -162,7 +162,10 @@ class TargetCheck:
         else:
             side = "under" if self.margin_pct >= 0 else "over"
         ratio = self.observed / self.limit
-        text = f"{fmt_number(self.observed)} vs limit {fmt_number(self.limit)} ({ratio:.2g}x the limit, {abs(self.margin_pct):.0f}% {side})"
+        text = (
+            f"{fmt_number(self.observed)} vs limit {fmt_number(self.limit)} "
+            f"({ratio:.2g}x the limit, {abs(self.margin_pct):.0f}% {side})"
+        )
         return f"{text}; {self.note}" if self.note else text
 
     @property
@@ -391,7 +394,8 @@ def render_markdown(document: dict) -> str:
         "",
         f"{machine.get('cores')} cores, {machine.get('cpu_model', '?')}, {machine.get('memory_gib', '?')} GiB; "
         f"Python {machine.get('python')}; database {machine.get('database')}; {machine.get('wrk')}.",
-        f"{config['workers']} workers per server; {config['duration_s']} s per level after a {config['warmup_s']} s warm-up; "
+        f"{config['workers']} workers per server; {config['duration_s']} s per level "
+        f"after a {config['warmup_s']} s warm-up; "
         f"load generator and servers share the machine (loopback).",
     ]
     if config.get("gunicorn_cmd_args"):
@@ -405,7 +409,8 @@ def render_markdown(document: dict) -> str:
     load_average = machine.get("load_average_at_start")
     if load_average is not None and load_average > BUSY_LOAD_AVERAGE:
         parts.append(
-            f"**Warning:** load average {load_average} when the run started: other work shared the CPUs; do not compare these numbers."
+            f"**Warning:** load average {load_average} when the run started: other work shared the CPUs; "
+            "do not compare these numbers."
         )
     parts += [
         "",

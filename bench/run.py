@@ -241,7 +241,8 @@ def project_section(run: Run) -> None:
             run.batch["endpoints"][target] = result
             if result.get("rows_per_s") is not None:
                 log(
-                    f"{report.LABELS[target]:<20} batch {result['rows_per_s']:10.0f} rows/s  {result['ms_per_call']:.0f} ms per call"
+                    f"{report.LABELS[target]:<20} batch {result['rows_per_s']:10.0f} rows/s  "
+                    f"{result['ms_per_call']:.0f} ms per call"
                 )
             else:
                 log(f"{report.LABELS[target]}: batch {result['note']}")
@@ -255,7 +256,8 @@ def project_section(run: Run) -> None:
         run.diagnostics["gunicorn_worker_boots"] = boots
         if boots > cfg["workers"]:
             log(
-                f"gunicorn started {boots} workers for {cfg['workers']} slots: workers were recycled (max_requests) or died"
+                f"gunicorn started {boots} workers for {cfg['workers']} slots: "
+                "workers were recycled (max_requests) or died"
             )
 
 
@@ -459,7 +461,9 @@ def write_outputs(document: dict, results_dir: Path) -> tuple[Path, str]:
             png = results_dir / f"{document['run_id']}.png"
             chart_draw(
                 levels=levels,
-                title=f"mlapi benchmark {document['run_id']} ({document['mode']}, {document['machine']['cores']} cores)",
+                title=(
+                    f"mlapi benchmark {document['run_id']} ({document['mode']}, {document['machine']['cores']} cores)"
+                ),
                 path=png,
             )
             shutil.copyfile(png, results_dir / "latest.png")
@@ -515,7 +519,8 @@ def main(argv: list[str] | None = None) -> int:
     if load_average > report.BUSY_LOAD_AVERAGE:
         log(f"warning: the machine is busy (load average {load_average}); the numbers will not be comparable")
     log(
-        f"{'quick' if args.quick else 'full'} run: levels {config['levels']}, {config['duration_s']:g} s each, {config['workers']} workers; temp dir {workdir}"
+        f"{'quick' if args.quick else 'full'} run: levels {config['levels']}, {config['duration_s']:g} s each, "
+        f"{config['workers']} workers; temp dir {workdir}"
     )
     try:
         completed = measure_all(run, selected)
@@ -541,7 +546,8 @@ def main(argv: list[str] | None = None) -> int:
         json_path, markdown = write_outputs(document, args.results_dir)
         print(markdown)
         log(
-            f"wrote {json_path.relative_to(ROOT) if json_path.is_relative_to(ROOT) else json_path}, latest.md, latest.png"
+            f"wrote {json_path.relative_to(ROOT) if json_path.is_relative_to(ROOT) else json_path}, "
+            "latest.md, latest.png"
         )
     finally:  # also on Ctrl-C and SIGTERM, after measure_all has stopped the servers
         if keep_temp:

@@ -333,7 +333,8 @@ def measure(
                 sample = wrk_once(targets[name], connections, cfg["duration_s"], workdir / "wrk")
                 samples.setdefault(name, {}).setdefault(connections, Samples()).add(**sample)
                 log(
-                    f"round {round_index + 1} c={connections:<3} {LABELS[name]:<48} {sample['rps']:8.1f} req/s  p99 {sample['p99_ms']:7.2f} ms"
+                    f"round {round_index + 1} c={connections:<3} {LABELS[name]:<48} {sample['rps']:8.1f} req/s  "
+                    f"p99 {sample['p99_ms']:7.2f} ms"
                 )
                 time.sleep(0.5)
         for name in (BATCH_GRAPHQL, BATCH_PERSISTED):
@@ -424,7 +425,8 @@ def render(document: dict) -> str:
     lines = [
         f"# mlapi benchmark suite {document['run_id']} ({document['mode']})",
         "",
-        f"{machine['date']}, {machine['cores']} cores ({machine['cpu_model']}), {machine['database']}, git {machine['git_commit']}; "
+        f"{machine['date']}, {machine['cores']} cores ({machine['cpu_model']}), {machine['database']}, "
+        f"git {machine['git_commit']}; "
         f"load average {machine['load_average_at_start']} at the start, {document['load_average_at_end']} at the end"
         + (
             " (busy: other work shared the cores)"
@@ -505,7 +507,8 @@ def render(document: dict) -> str:
     lines += ["", "## Targets", ""]
     for check in document["targets"]:
         lines.append(
-            f"- {'PASS' if check['met'] else 'MISS'} {check['target']}: {fmt_number(check['value'])} (limit {fmt_number(check['limit'])})"
+            f"- {'PASS' if check['met'] else 'MISS'} {check['target']}: {fmt_number(check['value'])} "
+            f"(limit {fmt_number(check['limit'])})"
         )
     return "\n".join(lines) + "\n"
 

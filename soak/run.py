@@ -9,7 +9,8 @@ and a token, starts `gunicorn mlapi.wsgi -c gunicorn.conf.py` with production se
 core), and sends createPrediction (GraphQL) and POST /api/v1/models/<name>/predict (REST) calls in turn,
 iris and bank-marketing in turn, each with a unique idempotency key, at a fixed rate from a thread pool.
 Every 10 s it samples each worker's RSS. At the end it reconciles the database with the responses, builds
-the month's invoices and runs `manage.py billing_reconcile --include-drafts` on them, and writes soak/results/<timestamp>.json and soak/results/latest.md. Exit status 0 only if there was no error,
+the month's invoices and runs `manage.py billing_reconcile --include-drafts` on them, and writes
+soak/results/<timestamp>.json and soak/results/latest.md. Exit status 0 only if there was no error,
 no worker died and every reconciliation line holds (1: soak failed, 2: set-up failed). A target rate the
 machine cannot sustain is reported ("target rate NOT reached"), not failed: the client waits for a free
 thread rather than queue without bound.
@@ -419,7 +420,8 @@ def reconcile(*, database_url: str, username: str, load: Load) -> list[dict]:
             cursor.execute("SELECT count(*) FROM predictions_prediction WHERE user_id = %s", [user_id])
             (stored,) = cursor.fetchone()
             cursor.execute(
-                "SELECT count(*), count(DISTINCT idempotency_key), coalesce(sum(predictions), 0), coalesce(sum(amount), 0) "
+                "SELECT count(*), count(DISTINCT idempotency_key), "
+                "coalesce(sum(predictions), 0), coalesce(sum(amount), 0) "
                 "FROM billing_usagerecord WHERE user_id = %s",
                 [user_id],
             )
@@ -452,7 +454,8 @@ def reconcile(*, database_url: str, username: str, load: Load) -> list[dict]:
 
 def billing_reconcile(*, env: dict[str, str], months: list[str]) -> dict:
     """The months' draft invoices, built now, held to the closed-month arithmetic by `manage.py billing_reconcile`
-    (usage lines = usage records, counters = records' predictions). Exit status 1 = a difference, not a set-up failure."""
+    (usage lines = usage records, counters = records' predictions). Exit status 1 = a difference, not a set-up
+    failure."""
     for month in months:
         manage("generate_invoices", "--period", month, env=env)
     result = subprocess.run(
@@ -502,8 +505,8 @@ def summarize(*, args, load: Load, sampler: RssSampler, checks: list[dict], star
         "started_at": started.isoformat(timespec="seconds"),
         "duration_s": round(elapsed, 1),
         "settings": {
-            "minutes": args.minutes, "rate_per_s": args.rate, "client_threads": args.threads, "gunicorn_workers": workers,
-            "max_requests": args.max_requests, "database": database, "host_cores": cores(),
+            "minutes": args.minutes, "rate_per_s": args.rate, "client_threads": args.threads,
+            "gunicorn_workers": workers, "max_requests": args.max_requests, "database": database, "host_cores": cores(),
         },
         "requests": {
             "planned": load.planned,
@@ -543,9 +546,11 @@ def markdown(summary: dict) -> str:
         ),
         "",
         f"- {s['minutes']} min at {s['rate_per_s']} req/s, {s['client_threads']} client threads, "
-        f"{s['gunicorn_workers']} gunicorn workers (max_requests {s['max_requests']}), {s['host_cores']} cores, {s['database']}",
+        f"{s['gunicorn_workers']} gunicorn workers (max_requests {s['max_requests']}), "
+        f"{s['host_cores']} cores, {s['database']}",
         f"- requests planned {r['planned']}, sent {r['sent']}, ok {r['ok']}, errors {r['errors']}, "
-        f"achieved {r['achieved_rate_per_s']} req/s, started over 1 s late {r['started_over_1s_late']}, replayed {r['replayed']}",
+        f"achieved {r['achieved_rate_per_s']} req/s, "
+        f"started over 1 s late {r['started_over_1s_late']}, replayed {r['replayed']}",
         "- by kind: " + ", ".join(f"{k} {v}" for k, v in sorted(r["by_kind"].items())),
         f"- latency ms: p50 {lat['p50']}, p90 {lat['p90']}, p99 {lat['p99']}, max {lat['max']} "
         f"(from due time: p50 {summary['latency_from_due_ms']['p50']}, p99 {summary['latency_from_due_ms']['p99']})",

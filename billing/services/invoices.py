@@ -138,9 +138,12 @@ def usage_lines(groups: list[Mapping[str, Any]]) -> list[LineDraft]:
 
 
 USAGE_LINE_KINDS = (
-    (InvoiceLine.Kind.PREDICTIONS, lambda g: Decimal(g["billable"]), "price_per_prediction", "prediction_amount", "Predictions beyond the monthly allowance"),
-    (InvoiceLine.Kind.COMPUTE, lambda g: g["cpu_seconds"], "price_per_cpu_second", "compute_amount", "Inference compute (CPU seconds)"),
-    (InvoiceLine.Kind.STORAGE, lambda g: Decimal(g["stored_bytes"]) / BYTES_PER_MB, "price_per_mb", "storage_amount", "Stored request input and output (MB)"),
+    (InvoiceLine.Kind.PREDICTIONS, lambda g: Decimal(g["billable"]), "price_per_prediction", "prediction_amount",
+     "Predictions beyond the monthly allowance"),
+    (InvoiceLine.Kind.COMPUTE, lambda g: g["cpu_seconds"], "price_per_cpu_second", "compute_amount",
+     "Inference compute (CPU seconds)"),
+    (InvoiceLine.Kind.STORAGE, lambda g: Decimal(g["stored_bytes"]) / BYTES_PER_MB, "price_per_mb", "storage_amount",
+     "Stored request input and output (MB)"),
 )  # fmt: skip
 
 

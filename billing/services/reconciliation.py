@@ -149,7 +149,10 @@ def _period_reconcile(*, period: date, invoices) -> PeriodReconciliation:
                     check="usage_lines",
                     period=period,
                     user_id=user_id,
-                    expected=f"{len(expected)} lines, {sum((line[3] for line in expected), Decimal('0'))} (records: {user_amount})",
+                    expected=(
+                        f"{len(expected)} lines, {sum((line[3] for line in expected), Decimal('0'))} "
+                        f"(records: {user_amount})"
+                    ),
                     actual=f"{len(stored)} lines, {sum((line[3] for line in stored), Decimal('0'))}",
                 )  # fmt: skip
             )

@@ -42,8 +42,12 @@ _APQ_CACHE_PREFIX = "graphql-apq:"
 _MESSAGES = {
     PersistedDocumentErrorCode.PERSISTED_QUERY_NOT_FOUND: "PersistedQueryNotFound",
     PersistedDocumentErrorCode.PERSISTED_QUERY_NOT_SUPPORTED: "PersistedQueryNotSupported",
-    PersistedDocumentErrorCode.PERSISTED_QUERY_HASH_MISMATCH: "The sha256Hash is not the SHA-256 of the query sent with it.",
-    PersistedDocumentErrorCode.PERSISTED_QUERY_INVALID: 'persistedQuery must be {"version": 1, "sha256Hash": "<64 lowercase hex digits>"}.',
+    PersistedDocumentErrorCode.PERSISTED_QUERY_HASH_MISMATCH: (
+        "The sha256Hash is not the SHA-256 of the query sent with it."
+    ),
+    PersistedDocumentErrorCode.PERSISTED_QUERY_INVALID: (
+        'persistedQuery must be {"version": 1, "sha256Hash": "<64 lowercase hex digits>"}.'
+    ),
 }
 
 

@@ -32,6 +32,9 @@ def plan_change(request: HttpRequest) -> HttpResponse:
     else:
         messages.success(
             request,
-            f"You are on the {subscription.tier.name} plan from now on; this month's invoice prorates the monthly fees.",
+            (
+                f"You are on the {subscription.tier.name} plan from now on; "
+                "this month's invoice prorates the monthly fees."
+            ),
         )
     return redirect("portal:plan")

@@ -45,7 +45,9 @@ class CreatePrediction(BaseMutation):
     warnings = graphene.List(
         graphene.NonNull(PredictionError),
         required=True,
-        description="Non-fatal notes on the input (code UNKNOWN_CATEGORY: an unseen category the model's encoder handles).",
+        description=(
+            "Non-fatal notes on the input (code UNKNOWN_CATEGORY: an unseen category the model's encoder handles)."
+        ),
     )
 
     class Meta:

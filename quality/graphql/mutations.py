@@ -17,7 +17,9 @@ class SubmitFeedbackItemInput(graphene.InputObjectType):
     position = graphene.Int(description="With idempotencyKey: the instance's index in that call (default 0).")
     actual = GenericScalar(
         required=True,
-        description="The observed value: one of the model's classes, a number (regression), or a list of labels (multi-label).",
+        description=(
+            "The observed value: one of the model's classes, a number (regression), or a list of labels (multi-label)."
+        ),
     )
     observed_at = graphene.DateTime(description="When the outcome was observed; default now.")
 

@@ -166,7 +166,9 @@ class ModelQualityType(QualityFiguresFields, graphene.ObjectType):
     shadows = graphene.List(
         graphene.NonNull(ShadowAgreementType),
         required=True,
-        description="Shadow versions that scored this version's predictions in the window, with their agreement (staff only).",
+        description=(
+            "Shadow versions that scored this version's predictions in the window, with their agreement (staff only)."
+        ),
     )
 
     @staticmethod

@@ -148,7 +148,8 @@ def _store_postgresql(*, user, rows: list[StoredFeedback], now: datetime) -> Non
         for row in rows:
             row.replaces_id = previous.get(row.prediction_id)
         cursor.execute(
-            "INSERT INTO quality_feedback (prediction_id, model_id, user_id, actual, observed_at, created_at, replaces_id, current) "
+            "INSERT INTO quality_feedback "
+            "(prediction_id, model_id, user_id, actual, observed_at, created_at, replaces_id, current) "
             "SELECT p, m, %s, a::jsonb, o, %s, r, true "
             "FROM unnest(%s::uuid[], %s::bigint[], %s::text[], %s::timestamptz[], %s::bigint[]) AS v(p, m, a, o, r) "
             "RETURNING prediction_id, id",

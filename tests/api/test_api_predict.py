@@ -1,4 +1,5 @@
-"""POST /api/v1/models/<name>/predict: stored and billed like createPrediction; every refusal stores and bills nothing."""
+"""POST /api/v1/models/<name>/predict: stored and billed like createPrediction; every refusal stores and bills
+nothing."""
 
 import json
 from decimal import Decimal

@@ -117,9 +117,12 @@ def october_invoice(make_user, record_usage):
 def test_invoice_money_fields_and_a_missing_payer_url_is_null(gql, issue_token, october_invoice):
     # given
     alice, invoice = october_invoice
-    query = """{ invoices(filter: {status: open}) { totalCount edges { node {
-      status total totalMoney { amount currency } payerUrl lines { kind amount amountMoney { amount currency } unitPriceMoney { currency } }
-    } } } }"""
+    query = (
+        "{ invoices(filter: {status: open}) { totalCount edges { node {\n"
+        "      status total totalMoney { amount currency } payerUrl "
+        "lines { kind amount amountMoney { amount currency } unitPriceMoney { currency } }\n"
+        "    } } } }"
+    )
     # when
     _, body = gql(query, token=issue_token(alice))
     # then

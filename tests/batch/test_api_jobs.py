@@ -101,7 +101,8 @@ def test_results_match_online_predictions_of_the_same_rows(make_user, issue_toke
 def test_bad_csv_rows_are_row_errors_with_line_numbers_and_do_not_sink_the_job(
     make_user, issue_token, submit, api, bank_model, small_chunks
 ):
-    # given: a good row, an unseen category (the encoder ignores it: scored), a wrong type, a blank line, a missing column, too many values, a good row
+    # given: a good row, an unseen category (the encoder ignores it: scored), a wrong type, a blank line,
+    # a missing column, too many values, a good row
     good = ",".join(str(BANK_CLIENT[c]) for c in BANK_HEADER.split(","))
     content = "\n".join(
         [
@@ -201,7 +202,10 @@ def test_a_job_that_crosses_the_quota_midway_pauses_then_resumes(
     with django_capture_on_commit_callbacks() as dispatches:
         job_id = api.post(JOBS, token, {"model": "iris", "file": _file(iris_csv(10))}).json()["id"]
     _, body = gql(
-        'mutation($i: [GenericScalar]) { createPrediction(input: {modelName: "iris", instances: $i}) { errors { code } } }',
+        (
+            'mutation($i: [GenericScalar]) { createPrediction(input: {modelName: "iris", instances: $i}) '
+            "{ errors { code } } }"
+        ),
         {"i": [IRIS_SETOSA] * 5},
         token=token,
     )

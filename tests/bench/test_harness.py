@@ -20,7 +20,8 @@ from bench.report import FASTAPI, MLSERVER, PROJECT_GRAPHQL, PROJECT_REST, Level
 from bench.servers import ManagedProcess, free_port
 
 # Real output of `wrk -t2 -c16 -d3s --latency -s bench/post.lua` against the project's /graphql/.
-WRK_OUTPUT = """Running 3s test @ http://127.0.0.1:18123/graphql/
+WRK_OUTPUT = (
+    """Running 3s test @ http://127.0.0.1:18123/graphql/
   2 threads and 16 connections
   Thread Stats   Avg      Stdev     Max   +/- Stdev
     Latency   114.78ms   23.59ms 194.84ms   75.60%
@@ -33,8 +34,11 @@ WRK_OUTPUT = """Running 3s test @ http://127.0.0.1:18123/graphql/
   414 requests in 3.01s, 305.65KB read
 Requests/sec:    137.67
 Transfer/sec:    101.64KB
-BENCH_JSON {"requests": 414, "duration_us": 3007142, "bytes": 312984, "latency_us": {"p50": 117210, "p90": 139537, "p99": 166661, "mean": 114784.1, "max": 194840}, "errors": {"connect": 0, "read": 0, "write": 0, "timeout": 0, "status": 0, "non_2xx": 0, "body": 0}}
 """
+    'BENCH_JSON {"requests": 414, "duration_us": 3007142, "bytes": 312984, '
+    '"latency_us": {"p50": 117210, "p90": 139537, "p99": 166661, "mean": 114784.1, "max": 194840}, '
+    '"errors": {"connect": 0, "read": 0, "write": 0, "timeout": 0, "status": 0, "non_2xx": 0, "body": 0}}\n'
+)
 
 WRK_TEXT_WITH_ERRORS = """Running 2s test @ http://127.0.0.1:8000/predict
   1 threads and 1 connections

@@ -18,7 +18,8 @@ def _process(proc, pid, *, pgrp, ticks, title="python"):
     utime, stime, cutime, cstime = ticks
     # A command name with a space and a parenthesis, as a gunicorn worker's can be.
     (directory / "stat").write_text(
-        f"{pid} (gunicorn: worker) x) S 1 {pgrp} {pgrp} 0 -1 4194560 1 0 0 0 {utime} {stime} {cutime} {cstime} 20 0 1 0\n"
+        f"{pid} (gunicorn: worker) x) S 1 {pgrp} {pgrp} 0 -1 4194560 1 0 0 0 "
+        f"{utime} {stime} {cutime} {cstime} 20 0 1 0\n"
     )
     (directory / "cmdline").write_bytes(title.replace(" ", "\0").encode() + b"\0")
 

@@ -1,4 +1,5 @@
-"""Quota, idempotency, invoice numbers and generation under concurrency (PostgreSQL row locks), and all-or-nothing writes."""
+"""Quota, idempotency, invoice numbers and generation under concurrency (PostgreSQL row locks), and all-or-nothing
+writes."""
 
 import threading
 import time

@@ -53,8 +53,9 @@ def test_user_tiers_become_subscriptions_and_finalized_months_are_closed():
         )
     }
     UsageRecord.objects.create(
-        user=customer, model_id=model.pk, tier=pro, created_at=datetime(2026, 2, 20, tzinfo=UTC), period=date(2026, 2, 1),
-        request_hash="0" * 64, predictions=1, billable_predictions=0, cpu_seconds=0, stored_bytes=0, currency="USD", **money,
+        user=customer, model_id=model.pk, tier=pro, created_at=datetime(2026, 2, 20, tzinfo=UTC),
+        period=date(2026, 2, 1), request_hash="0" * 64, predictions=1, billable_predictions=0, cpu_seconds=0,
+        stored_bytes=0, currency="USD", **money,
     )  # fmt: skip
     Invoice.objects.create(
         user=customer, period=date(2026, 2, 1), status="open", number="INV-2026-000001", currency="USD",

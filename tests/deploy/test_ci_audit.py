@@ -36,8 +36,8 @@ def _fake_pip_audit(tmp_path, reports: dict[str, list[dict] | None]) -> Path:
 
 def _audit(tmp_path, reports):
     result = subprocess.run(
-        [sys.executable, str(ROOT / ".ci" / "audit_dependencies.py"), "--pip-audit", str(_fake_pip_audit(tmp_path, reports)),
-         "--path", str(tmp_path)],
+        [sys.executable, str(ROOT / ".ci" / "audit_dependencies.py"),
+         "--pip-audit", str(_fake_pip_audit(tmp_path, reports)), "--path", str(tmp_path)],
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     return result.returncode, result.stdout

@@ -204,7 +204,8 @@ def test_stopped_database_is_503_with_retry_after_and_the_first_request_after_re
     after = [rest(server, token).status_code for _ in range(6)] + [graphql(server, token).status_code for _ in range(6)]
     assert after == [200] * 12
     print(
-        f"\nstopped: 503 in median {statistics.median(outage_seconds) * 1000:.0f} ms, max {max(outage_seconds) * 1000:.0f} ms; "
+        f"\nstopped: 503 in median {statistics.median(outage_seconds) * 1000:.0f} ms, "
+        f"max {max(outage_seconds) * 1000:.0f} ms; "
         f"/healthz {health_seconds * 1000:.0f} ms; served {recovery:.2f} s after pg_ctl start returned"
     )
 

@@ -283,7 +283,10 @@ def test_mutation_over_get_is_refused(client, make_user, issue_token, iris_model
     # given
     token = issue_token(make_user())
     before = stored_counts()
-    query = 'mutation { createPrediction(input: {modelName: "iris", features: {sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2}}) { errors { code } } }'
+    query = (
+        'mutation { createPrediction(input: {modelName: "iris", features: '
+        "{sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2}}) { errors { code } } }"
+    )
     # when
     response = client.get(
         "/graphql/", {"query": query}, HTTP_AUTHORIZATION=f"Bearer {token}", HTTP_ACCEPT="application/json"

@@ -293,7 +293,8 @@ def test_aliases_fragments_and_typename_registered_by_apq_answer_alike(caller, p
     query = (
         'mutation Aliased($f: GenericScalar!) { made: createPrediction(input: {modelName: "iris", features: $f}) '
         "{ __typename ...Parts prediction { label: output model { name } } } }"
-        f" fragment Parts on {_payload_type()} {{ cost {{ predictions storedBytes currency }} errors {{ code }} replayed }}"
+        f" fragment Parts on {_payload_type()} {{ cost {{ predictions storedBytes currency }} "
+        f"errors {{ code }} replayed }}"
     )
     body = {"query": query, "variables": IRIS_VARIABLES}
     sha256 = document_sha256(query)

@@ -141,7 +141,10 @@ def _document_for(name: str) -> tuple[str, dict]:
     selection = (
         " { __typename }" if isinstance(named, (GraphQLObjectType, GraphQLInterfaceType, GraphQLUnionType)) else ""
     )
-    document = f"{operation}{f'({declarations})' if declarations else ''} {{ {name}{f'({arguments})' if arguments else ''}{selection} }}"
+    document = (
+        f"{operation}{f'({declarations})' if declarations else ''} "
+        f"{{ {name}{f'({arguments})' if arguments else ''}{selection} }}"
+    )
     return document, {arg_name: _dummy(arg.type) for arg_name, arg in required.items()}
 
 
@@ -677,9 +680,10 @@ def test_printable_invoice_needs_a_login_or_the_billing_scope(client, make_user,
 BATCH_JOB = "query($id: ID!) { batchJob(id: $id) { id status } }"
 CANCEL_JOB = "mutation($id: ID!) { cancelBatchJob(id: $id) { batchJob { id status } errors { code } } }"
 RESUME_JOB = "mutation($id: ID!) { resumeBatchJob(id: $id) { batchJob { id status } errors { code } } }"
-CREATE_JOB = """
-mutation($input: CreateBatchJobInput!) { createBatchJob(input: $input) { batchJob { id status } errors { field code } } }
-"""
+CREATE_JOB = (
+    "\nmutation($input: CreateBatchJobInput!) { createBatchJob(input: $input) "
+    "{ batchJob { id status } errors { field code } } }\n"
+)
 IRIS_CSV = "sepal_length,sepal_width,petal_length,petal_width\n5.1,3.5,1.4,0.2\n6.7,3.0,5.2,2.3\n"
 
 

@@ -100,7 +100,10 @@ def test_graphql_cursors_handed_out_page_through_every_row_once(make_user, issue
     for _ in range(5):
         register("iris", iris_artifact())
     token = issue_token(make_user(), scope="read")
-    query = "query($after: String) { models(first: 2, after: $after) { edges { node { version } } pageInfo { endCursor hasNextPage } } }"
+    query = (
+        "query($after: String) { models(first: 2, after: $after) { edges { node { version } } "
+        "pageInfo { endCursor hasNextPage } } }"
+    )
     # when
     versions, after, pages = [], None, 0
     while pages < 10:

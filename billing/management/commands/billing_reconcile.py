@@ -29,13 +29,15 @@ class Command(BaseCommand):
         else:
             for checked in report.periods:
                 self.stdout.write(
-                    f"{period_label(checked.period)}: {checked.invoices} invoices, {checked.usage_records} usage records, "
+                    f"{period_label(checked.period)}: {checked.invoices} invoices, "
+                    f"{checked.usage_records} usage records, "
                     f"usage {checked.usage_amount} / invoiced usage lines {checked.invoiced_usage_amount}, "
                     f"{len(checked.differences)} differences"
                 )
                 for difference in checked.differences:
                     self.stdout.write(
-                        f"  {difference.check}: user {difference.user_id}: expected {difference.expected}, got {difference.actual}"
+                        f"  {difference.check}: user {difference.user_id}: "
+                        f"expected {difference.expected}, got {difference.actual}"
                     )
             if not report.periods:
                 self.stdout.write("no closed month to reconcile")

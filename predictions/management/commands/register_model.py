@@ -37,7 +37,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--allow-breaking",
             action="store_true",
-            help="With --stage production: go ahead even if the inputs break clients of the current production version.",
+            help=(
+                "With --stage production: go ahead even if the inputs break clients of the current production version."
+            ),
         )
 
     def handle(

@@ -29,12 +29,14 @@ class Command(BaseCommand):
 
             customer_login_set(user=c.application.user, password=portal_password)
             self.stdout.write(
-                f"Customer portal: {base_url}/accounts/login/ as demo (or demo@example.com), password {portal_password!r}\n"
+                f"Customer portal: {base_url}/accounts/login/ as demo (or demo@example.com), "
+                f"password {portal_password!r}\n"
             )
         self.stdout.write("Try it:\n")
         self.stdout.write(
             f"  TOKEN=$(curl -s -u '{c.client_id}:{c.client_secret}' -d grant_type=client_credentials "
-            f"-d 'scope=read predict billing' {base_url}/o/token/ | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')\n"
+            f"-d 'scope=read predict billing' {base_url}/o/token/ | "
+            "python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')\n"
             f"  curl -s {base_url}/graphql/ -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' "
             '-d \'{"query": "mutation { createPrediction(input: {modelName: \\"iris\\", features: '
             "{sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2}}) "

@@ -10,7 +10,10 @@ from quality.services.drift import drift_reference_from_csv
 
 
 class Command(BaseCommand):
-    help = "Store version VERSION of NAME's drift reference from a CSV sample of its training data (header: feature names)."
+    help = (
+        "Store version VERSION of NAME's drift reference from a CSV sample of its training data "
+        "(header: feature names)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("name")
