@@ -284,3 +284,14 @@ def test_existing_tiers_get_their_key_limits_from_the_migration(db):
         "free": 2,
         "pro": 25,
     }
+
+
+def test_a_key_name_with_a_control_character_is_refused_and_nothing_is_stored(session_gql):
+    # given: a NUL (PostgreSQL cannot store it in text) and a bell character
+    before = Application.objects.count()
+    for name in ("build\x00server", "ring\x07"):
+        # when
+        body = session_gql(CREATE, {"input": {"name": name}})[1]
+        # then
+        assert body["data"]["createApiClient"]["errors"] == [{"field": "name", "code": "INVALID_NAME"}]
+    assert Application.objects.count() == before
