@@ -54,6 +54,11 @@ def page(browser, live_server):
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
     page = context.new_page()
     yield page
+    # Let the page's own requests (the dashboard's chart data) finish before the test's database goes away.
+    try:
+        page.wait_for_load_state("networkidle", timeout=5000)
+    except Exception:  # noqa: BLE001 - a page that never settles is closed anyway
+        pass
     context.close()
 
 

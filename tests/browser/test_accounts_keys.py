@@ -174,9 +174,11 @@ def test_a_customer_lets_a_third_party_app_act_for_them_with_authorization_code_
     assert "spends your money" in page.get_by_test_id("predict-warning").inner_text()
     screenshot(page, "consent")
 
-    # when: they allow it
+    # when: they allow it (the callback's host does not exist: answer it here, so no error page races on)
+    page.route(f"{THIRD_PARTY_CALLBACK}**", lambda route: route.fulfill(status=200, body="the app's callback"))
     with page.expect_request(lambda request: request.url.startswith(THIRD_PARTY_CALLBACK)) as redirected:
         page.click("button[name=allow]")
+    page.wait_for_url(f"{THIRD_PARTY_CALLBACK}**")
     params = parse_qs(urlparse(redirected.value.url).query)
     assert params["state"] == ["s-123"]
 
