@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PRODUCT_BIN = ROOT / ".venv" / "bin"
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/mlapi_bench"
 SCOPES = "read predict billing"
+SHADOWED_MODEL = "iris-shadowed"
 
 # One Django process does every step (each start-up costs seconds): the same commands as by hand,
 #   manage.py migrate; manage.py seed_demo; the bench tier (no quota, no rate limit);
@@ -37,7 +38,47 @@ client = io.StringIO()
 call_command("create_api_client", username="bench", tier="bench", stdout=client)
 credentials = json.loads(client.getvalue().strip().splitlines()[-1])
 artifact = RegisteredModel.objects.get(name="iris", version=1).artifact.path
+
+# The shadow-on variant's model: the same iris artifact in production under its own name, with a staging
+# copy set as its shadow through the quality services (iris itself keeps no shadow: the other variants
+# stay as they were). Every prediction of it is scored again by the shadow, as QUALITY_SHADOW_EXECUTION says.
+from predictions.demo import demo_registrant
+from predictions.services import model_register
+from quality.services.rollouts import rollout_set
+
+staff = demo_registrant()
+for stage in ("production", "staging"):
+    with open(artifact, "rb") as handle:
+        model_register(
+            registered_by=staff, name=SHADOWED_MODEL, artifact=handle, filename="iris.joblib", stage=stage, force=True
+        )
+rollout_set(name=SHADOWED_MODEL, changed_by=staff, shadow_version=2)
 print("BENCH_SETUP " + json.dumps({**credentials, "artifact": artifact}))
+"""
+
+# The beat mode's scorer, for a run with the shadow-on variant: the beat task's function (what
+# quality.tasks.catch_up_shadows runs) every QUALITY_SHADOW_INTERVAL_SECONDS, on the same cores as the servers.
+_SHADOW_SCORER = """
+import time
+from django.conf import settings
+from quality.tasks import catch_up_shadows
+
+while True:
+    started = time.monotonic()
+    scored = catch_up_shadows()
+    print(f"SHADOW_SCORED {scored} in {time.monotonic() - started:.3f} s", flush=True)
+    time.sleep(settings.QUALITY_SHADOW_INTERVAL_SECONDS)
+"""
+
+# How many predictions the shadow-on model stored, and how many of them the shadow scored.
+_SHADOW_COUNT = """
+import json
+from predictions.models import Prediction
+from quality.models import ShadowPrediction
+
+stored = Prediction.objects.filter(model__name=SHADOWED_MODEL, model__version=1)
+print("BENCH_SHADOW " + json.dumps({"predictions": stored.count(),
+      "scored": ShadowPrediction.objects.filter(prediction__in=stored).count()}))
 """
 
 # Creates or recreates a PostgreSQL database; run with the product's python (it has psycopg2).
@@ -138,7 +179,8 @@ def project_prepare(*, workdir: Path, database_url: str | None, base_env: dict[s
         database = f"SQLite ({workdir / 'bench.sqlite3'})"
     env = project_env(database_url=database_url, media_root=workdir / "media", base_env=base_env)
     log("  migrate, seed_demo, bench tier, create_api_client (one Django process)")
-    output = manage("shell", "--verbosity", "0", "-c", _PREPARE, env=env)
+    prepare = f"SHADOWED_MODEL = {SHADOWED_MODEL!r}\n" + _PREPARE
+    output = manage("shell", "--verbosity", "0", "-c", prepare, env=env)
     lines = [line for line in output.splitlines() if line.startswith("BENCH_SETUP ")]
     if not lines:
         raise SetupError(f"the set-up printed no result:\n{output[-2000:]}")
@@ -166,6 +208,21 @@ def project_server(*, setup: ProjectSetup, port: int, workers: int, log_path: Pa
         str(workers),
     ]
     return ManagedProcess("gunicorn (mlapi)", argv, env=setup.env, cwd=ROOT, log_path=log_path)
+
+
+def shadow_scorer(*, setup: ProjectSetup, log_path: Path) -> ManagedProcess:
+    """The beat task's scoring loop (QUALITY_SHADOW_EXECUTION=beat), in its own process group."""
+    argv = [str(PRODUCT_BIN / "python"), "manage.py", "shell", "--verbosity", "0", "-c", _SHADOW_SCORER]
+    return ManagedProcess("shadow scorer (beat task)", argv, env=setup.env, cwd=ROOT, log_path=log_path)
+
+
+def shadow_counts(*, setup: ProjectSetup) -> dict:
+    """{"predictions": stored by the shadow-on model, "scored": how many of them have a shadow output}."""
+    output = manage(
+        "shell", "--verbosity", "0", "-c", f"SHADOWED_MODEL = {SHADOWED_MODEL!r}\n" + _SHADOW_COUNT, env=setup.env
+    )
+    lines = [line for line in output.splitlines() if line.startswith("BENCH_SHADOW ")]
+    return json.loads(lines[-1].removeprefix("BENCH_SHADOW ")) if lines else {}
 
 
 def access_token(*, base_url: str, client_id: str, client_secret: str) -> str:

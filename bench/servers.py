@@ -25,10 +25,28 @@ class ServerError(RuntimeError):
         self.details = details
 
 
+_taken: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((LOOPBACK, 0))
-        return sock.getsockname()[1]
+    """A free loopback port: the OS's choice, or the next free one of BENCH_PORTS ("19200-19299") if set."""
+    span = os.environ.get("BENCH_PORTS")
+    if not span:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind((LOOPBACK, 0))
+            return sock.getsockname()[1]
+    low, high = (int(part) for part in span.split("-"))
+    for port in range(low, high + 1):
+        if port in _taken:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((LOOPBACK, port))
+            except OSError:
+                continue
+        _taken.add(port)
+        return port
+    raise ServerError(f"no free port in BENCH_PORTS={span}")
 
 
 def cpu_count() -> int:

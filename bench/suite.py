@@ -42,6 +42,7 @@ ROOT = BENCH_DIR.parent
 RESULTS_DIR = BENCH_DIR / "results"
 
 GRAPHQL = "mlapi-graphql"
+GRAPHQL_SHADOW = "mlapi-graphql-shadow"
 PERSISTED = "mlapi-graphql-persisted"
 REST = "mlapi-rest"
 CEILING = "ceiling"
@@ -51,6 +52,7 @@ BATCH_GRAPHQL = "mlapi-graphql-batch"
 BATCH_PERSISTED = "mlapi-graphql-persisted-batch"
 LABELS = {
     GRAPHQL: "mlapi GraphQL createPrediction",
+    GRAPHQL_SHADOW: "mlapi GraphQL createPrediction, shadow on",
     PERSISTED: "mlapi GraphQL persisted (express lane)",
     REST: "mlapi REST predict",
     CEILING: "ceiling (bare WSGI + psycopg2, 3 durable writes)",
@@ -59,7 +61,12 @@ LABELS = {
     BATCH_GRAPHQL: "mlapi GraphQL, 1,000 rows per call",
     BATCH_PERSISTED: "mlapi GraphQL persisted, 1,000 rows per call",
 }
-SINGLE_VARIANTS = (GRAPHQL, PERSISTED, REST, CEILING, FASTAPI, MLSERVER)
+SINGLE_VARIANTS = (GRAPHQL, GRAPHQL_SHADOW, PERSISTED, REST, CEILING, FASTAPI, MLSERVER)
+VARIANTS = (*SINGLE_VARIANTS, BATCH_GRAPHQL, BATCH_PERSISTED)
+# The shadow-on variant: the same request to a model whose every prediction a shadow version scores again
+# (bench/project.py sets it up). Issue 16: shadow scoring adds at most 5 % to the caller's p50 at c=16.
+GRAPHQL_SHADOWED = GRAPHQL_SINGLE.replace('modelName: "iris"', f'modelName: "{project.SHADOWED_MODEL}"')
+SHADOW_P50_LIMIT = 1.05
 MODES = {
     "quick": {"rounds": 1, "duration_s": 2.0, "warmup_s": 1.0, "levels": [1, 16], "batch_calls": 2},
     "full": {"rounds": 3, "duration_s": 10.0, "warmup_s": 3.0, "levels": [1, 16], "batch_calls": 5},
@@ -334,7 +341,7 @@ def measure(
                 samples.setdefault(name, {}).setdefault(connections, Samples()).add(**sample)
                 log(
                     f"round {round_index + 1} c={connections:<3} {LABELS[name]:<48} {sample['rps']:8.1f} req/s  "
-                    f"p99 {sample['p99_ms']:7.2f} ms"
+                    f"p50 {sample['p50_ms']:7.2f} ms  p99 {sample['p99_ms']:7.2f} ms"
                 )
                 time.sleep(0.5)
         for name in (BATCH_GRAPHQL, BATCH_PERSISTED):
@@ -377,6 +384,17 @@ def targets_check(table: dict) -> list[dict]:
     def row(name, connections):
         return table.get(name, {}).get(str(connections))
 
+    on, off = row(GRAPHQL_SHADOW, TARGET_CONNECTIONS), row(GRAPHQL, TARGET_CONNECTIONS)
+    if on and off and on["median_p50_ms"] and off["median_p50_ms"]:
+        value = _ratio(on["median_p50_ms"], off["median_p50_ms"])
+        checks.append(
+            {
+                "target": f"{LABELS[GRAPHQL_SHADOW]}: p50 at c=16 ≤ {SHADOW_P50_LIMIT}× shadow off (issue 16)",
+                "value": value,
+                "limit": SHADOW_P50_LIMIT,
+                "met": value is not None and value <= SHADOW_P50_LIMIT,
+            }
+        )
     for name in (GRAPHQL, PERSISTED, REST):
         r16, r1, m1 = row(name, 16), row(name, 1), row(MLSERVER, 1)
         if r16 and r16["rps_vs_mlserver"] is not None:
@@ -501,14 +519,22 @@ def render(document: dict) -> str:
             ),
             "",
         ]
+    shadow = document.get("shadow")
+    if shadow:
+        lines += [
+            f"Shadow on: QUALITY_SHADOW_EXECUTION={shadow.get('execution')}; the shadow scored "
+            f"{shadow.get('scored', '-')} of the {shadow.get('predictions', '-')} predictions stored during the run "
+            "(beat mode leaves the newest ones, inside the settle time, to its next run).",
+            "",
+        ]
     unavailable = document.get("unavailable") or {}
     for name, note in unavailable.items():
         lines.append(f"- {LABELS.get(name, name)}: not measured: {note}")
     lines += ["", "## Targets", ""]
     for check in document["targets"]:
         lines.append(
-            f"- {'PASS' if check['met'] else 'MISS'} {check['target']}: {fmt_number(check['value'])} "
-            f"(limit {fmt_number(check['limit'])})"
+            f"- {'PASS' if check['met'] else 'MISS'} {check['target']}: "
+            f"{fmt_number(check['value'])} (limit {fmt_number(check['limit'])})"
         )
     return "\n".join(lines) + "\n"
 
@@ -530,6 +556,16 @@ def parse_args(argv):
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", project.DEFAULT_DATABASE_URL))
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     parser.add_argument("--keep-temp", action="store_true")
+    parser.add_argument(
+        "--variants",
+        help=f"comma-separated variants to run (default all): {','.join(VARIANTS)}; "
+        "e.g. mlapi-graphql,mlapi-graphql-shadow for shadow off and on alone",
+    )
+    parser.add_argument(
+        "--shadow-execution",
+        choices=("beat", "celery", "thread"),
+        help="QUALITY_SHADOW_EXECUTION for the project (default: the project's own default)",
+    )
     return parser.parse_args(argv)
 
 
@@ -542,14 +578,25 @@ def run_config(args) -> dict:
     if args.levels:
         cfg["levels"] = [int(level) for level in args.levels.split(",")]
     cfg["workers"] = args.workers
+    variants: list[str] = args.variants.split(",") if args.variants else list(VARIANTS)
+    cfg["variants"] = variants
+    unknown = set(variants) - set(VARIANTS)
+    if unknown:
+        raise SystemExit(f"unknown variants: {sorted(unknown)}; choose from {VARIANTS}")
+    cfg["shadow_execution"] = args.shadow_execution
     return cfg
 
 
-def build_targets(processes, cfg, workdir, database_url, unavailable) -> tuple[dict, str, str]:
+def build_targets(processes, cfg, workdir, database_url, unavailable) -> tuple[dict, str, str, project.ProjectSetup]:
     from bench.batch import BATCH_GRAPHQL as BATCH_QUERY
     from bench.batch import iris_rows
 
-    setup = project.project_prepare(workdir=workdir, database_url=database_url, base_env=_clean_env(), log=log)
+    wanted = set(cfg["variants"])
+    base_env = _clean_env()
+    if cfg.get("shadow_execution"):
+        base_env["QUALITY_SHADOW_EXECUTION"] = cfg["shadow_execution"]
+    setup = project.project_prepare(workdir=workdir, database_url=database_url, base_env=base_env, log=log)
+    cfg["shadow_execution"] = _shadow_execution(setup)
     database = urllib.parse.urlsplit(database_url).path.lstrip("/")
     workers = cfg["workers"]
     server, base_url, token = start_project(processes, setup, workers, workdir)
@@ -561,9 +608,12 @@ def build_targets(processes, cfg, workdir, database_url, unavailable) -> tuple[d
     rows = iris_rows(1000)
     for name, body, ok in (
         (GRAPHQL, plain, _graphql_ok),
+        (GRAPHQL_SHADOW, {"query": GRAPHQL_SHADOWED, "variables": {"f": IRIS_ROW}}, _graphql_ok),
         (PERSISTED, persisted, _graphql_ok),
         (REST, {"features": IRIS_ROW}, lambda status, data: status == 201 and bool(data.get("prediction"))),
     ):
+        if name not in wanted:
+            continue
         url = graphql_url if name != REST else f"{base_url}/api/v1/models/iris/predict"
         try:
             _probe(url, body, auth, ok)
@@ -579,11 +629,30 @@ def build_targets(processes, cfg, workdir, database_url, unavailable) -> tuple[d
         (BATCH_GRAPHQL, {"query": BATCH_QUERY, "variables": {"rows": rows}}),
         (BATCH_PERSISTED, persisted_body(BATCH_QUERY, {"rows": rows})),
     ):
+        if name not in wanted:
+            continue
         try:
             _probe(graphql_url, body, auth, lambda status, data: _graphql_ok(status, data, rows=len(rows)))
             targets[name] = Target(name, None, server, database, batch_body=body, batch_rows=len(rows))
         except (ServerError, OSError) as error:
             unavailable[name] = str(error)
+    if GRAPHQL_SHADOW in targets and cfg["shadow_execution"] == "beat":
+        _start(processes, project.shadow_scorer(setup=setup, log_path=workdir / "logs" / "shadow-scorer.log"))
+    for name, starter in ((CEILING, _ceiling_target), (FASTAPI, _fastapi_target), (MLSERVER, _mlserver_target)):
+        if name in wanted:
+            starter(processes, cfg["workers"], workdir, database_url, setup, database, targets, unavailable)
+    return targets, graphql_url, token, setup
+
+
+def _shadow_execution(setup) -> str:
+    """The mode the project runs in: the one the bench set, else the project's default (read from it)."""
+    if setup.env.get("QUALITY_SHADOW_EXECUTION"):
+        return setup.env["QUALITY_SHADOW_EXECUTION"]
+    code = "from django.conf import settings; print(settings.QUALITY_SHADOW_EXECUTION)"
+    return project.manage("shell", "--verbosity", "0", "-c", code, env=setup.env).strip().splitlines()[-1]
+
+
+def _ceiling_target(processes, workers, workdir, database_url, setup, database, targets, unavailable) -> None:
     try:
         ceiling, ceiling_url, ceiling_token = start_ceiling(processes, setup, workers, workdir, database_url)
         headers = {"Authorization": f"Bearer {ceiling_token}"}
@@ -597,6 +666,9 @@ def build_targets(processes, cfg, workdir, database_url, unavailable) -> tuple[d
         )
     except (ServerError, OSError, subprocess.SubprocessError) as error:
         unavailable[CEILING] = str(error)
+
+
+def _fastapi_target(processes, workers, workdir, database_url, setup, database, targets, unavailable) -> None:
     try:
         fastapi, fastapi_url = start_fastapi(processes, setup, workers, workdir)
         _probe(f"{fastapi_url}/predict", IRIS_ROW, {}, lambda status, data: status == 200 and bool(data.get("label")))
@@ -605,6 +677,9 @@ def build_targets(processes, cfg, workdir, database_url, unavailable) -> tuple[d
         )
     except (ServerError, OSError) as error:
         unavailable[FASTAPI] = str(error)
+
+
+def _mlserver_target(processes, workers, workdir, database_url, setup, database, targets, unavailable) -> None:
     try:
         mlserver, mlserver_url = start_mlserver(processes, setup, workers, workdir)
         url = f"{mlserver_url}/v2/models/iris/infer"
@@ -614,7 +689,6 @@ def build_targets(processes, cfg, workdir, database_url, unavailable) -> tuple[d
         )
     except (ServerError, OSError) as error:
         unavailable[MLSERVER] = str(error)
-    return targets, graphql_url, token
 
 
 def _terminate(signum, frame):
@@ -632,11 +706,14 @@ def main(argv=None) -> int:
     processes: list[ManagedProcess] = []
     unavailable: dict[str, str] = {}
     samples: dict = {}
+    shadow: dict | None = None
     completed = False
     log(f"{'quick' if args.quick else 'full'} run: {cfg}; temp dir {workdir}; load average {load_average}")
     try:
-        targets, graphql_url, token = build_targets(processes, cfg, workdir, args.database_url, unavailable)
+        targets, graphql_url, token, setup = build_targets(processes, cfg, workdir, args.database_url, unavailable)
         samples = measure(targets, cfg, workdir, graphql_url, token)
+        if GRAPHQL_SHADOW in targets:
+            shadow = {"execution": cfg["shadow_execution"], **project.shadow_counts(setup=setup)}
         completed = True
     except Exception:  # noqa: BLE001 - report what was measured, then fail
         log("the run failed:\n" + traceback.format_exc())
@@ -654,6 +731,7 @@ def main(argv=None) -> int:
         "config": cfg,
         "results": table,
         "unavailable": unavailable,
+        "shadow": shadow,
         "targets": targets_check(table),
     }
     args.results_dir.mkdir(parents=True, exist_ok=True)
@@ -665,7 +743,7 @@ def main(argv=None) -> int:
         log(f"temp dir kept: {workdir}")
     else:
         shutil.rmtree(workdir, ignore_errors=True)
-    return 0 if completed and GRAPHQL in table else 1
+    return 0 if completed and table else 1
 
 
 if __name__ == "__main__":

@@ -16,6 +16,13 @@ def score_shadow(*, prediction_ids: list[str], shadow_id: int) -> int:
 
 
 @shared_task(acks_late=True)
+def catch_up_shadows() -> int:
+    from quality.services.rollouts import shadow_catch_up
+
+    return shadow_catch_up()
+
+
+@shared_task(acks_late=True)
 def compute_drift() -> int:
     from quality.services.drift import drift_compute_all
 

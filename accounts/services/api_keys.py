@@ -34,7 +34,9 @@ def _name_clean(name: str) -> str:
     # Control characters (NUL, which PostgreSQL cannot store in text, among them) are refused, not stored.
     if not cleaned or len(cleaned) > NAME_MAX_LENGTH or not cleaned.isprintable():
         raise ApplicationError.single(
-            AccountErrorCode.INVALID_NAME, f"Give the key a name of 1 to {NAME_MAX_LENGTH} printable characters.", field="name"
+            AccountErrorCode.INVALID_NAME,
+            f"Give the key a name of 1 to {NAME_MAX_LENGTH} printable characters.",
+            field="name",
         )
     return cleaned
 

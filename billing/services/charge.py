@@ -55,7 +55,7 @@ class _Statement:
     plain: str
 
 
-_statements: dict[tuple, _Statement] = {}
+_statements: dict[tuple | None, _Statement] = {}
 _statements_lock = threading.Lock()
 
 
@@ -156,7 +156,7 @@ def _prepared_names() -> set[str]:
     held = getattr(connection, "_mlapi_prepared", None)
     if held is None or held[0] is not raw:
         held = (raw, set())
-        connection._mlapi_prepared = held
+        connection._mlapi_prepared = held  # type: ignore[attr-defined]  # our own mark on Django's wrapper
     return held[1]
 
 
@@ -201,7 +201,7 @@ def _postgresql(*, params: dict, rows: ChargedRows | None) -> tuple[int, int] | 
     # Inside a caller's transaction that transaction is the all-or-nothing unit.
     with _all_or_nothing(needed=copy), connection.cursor() as cursor:
         found = _run(cursor, statement, params)
-        if found is not None and copy:
+        if found is not None and rows is not None and copy:
             _rows_copy(rows, found[0])
     return found
 

@@ -433,9 +433,20 @@ CELERY_BEAT_SCHEDULE["roll-up-model-quality"] = {
     "schedule": QUALITY_ROLLUP_INTERVAL_SECONDS,
     "options": {"expires": QUALITY_ROLLUP_INTERVAL_SECONDS},
 }
-# How a shadow version scores each prediction after the response: "celery" (a task enqueued on commit;
-# inline when there is no broker) or "thread" (a background thread of the web process).
-QUALITY_SHADOW_EXECUTION = env("QUALITY_SHADOW_EXECUTION", default="celery")
+# How a shadow version scores each prediction after the response: "beat" (the default; nothing on the
+# request path: a beat task scores the predictions stored since its watermark every QUALITY_SHADOW_INTERVAL_SECONDS,
+# QUALITY_SHADOW_BATCH per vectorized call, those older than QUALITY_SHADOW_SETTLE_SECONDS so a call still
+# committing is not passed), "celery" (a task published per call on commit; inline when there is no
+# broker) or "thread" (a background thread of the web process). In those two the beat task sweeps up.
+QUALITY_SHADOW_EXECUTION = env("QUALITY_SHADOW_EXECUTION", default="beat")
+QUALITY_SHADOW_INTERVAL_SECONDS = env.float("QUALITY_SHADOW_INTERVAL_SECONDS", default=5)
+QUALITY_SHADOW_BATCH = env.int("QUALITY_SHADOW_BATCH", default=1000)
+QUALITY_SHADOW_SETTLE_SECONDS = env.float("QUALITY_SHADOW_SETTLE_SECONDS", default=10)
+CELERY_BEAT_SCHEDULE["score-shadow-versions"] = {
+    "task": "quality.tasks.catch_up_shadows",
+    "schedule": QUALITY_SHADOW_INTERVAL_SECONDS,
+    "options": {"expires": QUALITY_SHADOW_INTERVAL_SECONDS},
+}
 # Each process remembers a model name's rollout (canary, shadow) this long; 0 looks it up on every call.
 QUALITY_ROLLOUT_CACHE_SECONDS = env.float("QUALITY_ROLLOUT_CACHE_SECONDS", default=5)
 # Drift: a reference sample (CSV) is at most this large; without one the first N production inputs

@@ -181,8 +181,9 @@ def prediction_create(
 
     explained: list = []
 
-    def store(usage: UsageRecord, scored: ScoredRows) -> list[Prediction]:
+    def store(usage: UsageRecord | None, scored: ScoredRows) -> list[Prediction]:
         """What was stored, as model instances (no query): the answer is shaped from these."""
+        assert usage is not None  # the rows were validated, so metered_inference charged them
         explained.append(scored.explanations)
         latency_ms = _latency_ms(scored)
         return [

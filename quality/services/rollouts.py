@@ -9,6 +9,7 @@ import logging
 import random
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -23,7 +24,7 @@ from predictions.registry.inference import predict
 from predictions.registry.schema import instances_prepare
 from predictions.services.registry import model_production_current, model_set_stage
 from quality.error_codes import RolloutErrorCode
-from quality.models import Rollout, ShadowPrediction
+from quality.models import Rollout, RollupWatermark, ShadowPrediction
 
 logger = logging.getLogger(__name__)
 Stage = RegisteredModel.Stage
@@ -98,7 +99,7 @@ def _shadow_drain() -> None:
     finally:
         connection.close()  # this thread's own connection: none is held between drains
         with _shadow_lock:
-            if _shadow_buffer:  # arrived while closing: drain again (the pool runs one drain at a time)
+            if _shadow_buffer and _shadow_pool is not None:  # arrived while closing: drain again (one at a time)
                 _shadow_pool.submit(_shadow_drain)
             else:
                 _shadow_draining = False
@@ -124,7 +125,10 @@ def _in_thread(prediction_ids: list[str], shadow_id: int) -> None:
 def shadow_enqueue(*, model: RegisteredModel, predictions: list[Prediction]) -> None:
     """After commit, has the name's shadow version (if any) score these predictions' inputs: a Celery
     task (QUALITY_SHADOW_EXECUTION=celery; inline when there is no broker) or a background thread of
-    this process (=thread). The caller's answer never waits for it."""
+    this process (=thread). The caller's answer never waits for it. With =beat it does nothing at all:
+    `shadow_catch_up`, a beat task, scores the stored predictions past its watermark instead."""
+    if settings.QUALITY_SHADOW_EXECUTION == "beat":
+        return  # the beat task (`shadow_catch_up`) finds them past its watermark: nothing on the request path
     rollout = _rollout_of(model.name)
     if rollout is None or rollout.shadow_id is None or rollout.shadow_id == model.pk or not predictions:
         return
@@ -188,6 +192,68 @@ def shadow_score(*, prediction_ids: list[str], shadow_id: int) -> int:
         )
     ShadowPrediction.objects.bulk_create(shadows, ignore_conflicts=True)
     return len(shadows)
+
+
+# --- beat mode: a watermark over stored predictions ---
+
+
+def _micros(moment: datetime) -> int:
+    return int(moment.timestamp() * 1_000_000)
+
+
+def _moment(micros: int) -> datetime:
+    return datetime.fromtimestamp(micros / 1_000_000, tz=UTC)
+
+
+def _shadow_advance(*, rollout: Rollout, shadow_id: int, settle: datetime, batch: int) -> tuple[int, bool]:
+    """Scores the next (at most `batch`) settled predictions of the rollout's name past its shadow's
+    watermark; returns (how many were read, whether that was all of them up to the settle time)."""
+    name = f"shadow:{rollout.pk}:{shadow_id}"  # a new shadow version starts its own watermark
+    RollupWatermark.objects.get_or_create(name=name, defaults={"last_id": _micros(rollout.updated_at)})
+    with transaction.atomic():
+        mark = RollupWatermark.objects.select_for_update().get(name=name)
+        # created_at >= the mark (ties at a full batch's end are read again) and no shadow row yet: a
+        # prediction read twice is skipped, so a run repeated or overlapping stores nothing twice.
+        rows = list(
+            Prediction.objects.filter(
+                model__name=rollout.name, created_at__gte=_moment(mark.last_id), created_at__lte=settle
+            )
+            .exclude(model_id=shadow_id)
+            .exclude(shadow__isnull=False)
+            .order_by("created_at", "id")
+            .values_list("id", "created_at")[:batch]
+        )
+        if rows:
+            shadow_score(prediction_ids=[str(pk) for pk, _ in rows], shadow_id=shadow_id)
+        complete = len(rows) < batch
+        if rows or complete:
+            # All read up to the settle time: the mark passes it (rows older than it have committed);
+            # else it stays on the last row's time, whose unscored ties the next batch reads.
+            last = _micros(rows[-1][1]) if rows else mark.last_id
+            if not complete and last == mark.last_id:  # a full batch of one instant, none scorable: pass it
+                last += 1
+            mark.last_id = max(mark.last_id, _micros(settle) + 1 if complete else last)
+            mark.save(update_fields=["last_id", "updated_at"])
+        return len(rows), complete
+
+
+def shadow_catch_up(*, now: datetime | None = None, batch: int | None = None) -> int:
+    """The beat task of QUALITY_SHADOW_EXECUTION=beat: for each name with a shadow version, scores the
+    predictions stored since its watermark (by created_at, QUALITY_SHADOW_BATCH at a time, one vectorized
+    call of the shadow each, through `shadow_score` like the other modes), only those older than
+    QUALITY_SHADOW_SETTLE_SECONDS so that one still committing is not passed. Returns how many were read.
+    In the other modes it sweeps up what their per-call path lost (a thread's buffer at a restart)."""
+    now = now or timezone.now()
+    batch = batch or settings.QUALITY_SHADOW_BATCH
+    settle = now - timedelta(seconds=settings.QUALITY_SHADOW_SETTLE_SECONDS)
+    total = 0
+    for rollout in Rollout.objects.filter(shadow__isnull=False):
+        assert rollout.shadow_id is not None
+        complete = False
+        while not complete:
+            read, complete = _shadow_advance(rollout=rollout, shadow_id=rollout.shadow_id, settle=settle, batch=batch)
+            total += read
+    return total
 
 
 # --- configuring and promoting ---
@@ -258,7 +324,7 @@ def rollout_promote(
         candidates = [m for m in (rollout.canary, rollout.shadow) if m is not None] if rollout else []
         if version is not None:
             candidates = [m for m in candidates if m.version == version]
-        if not candidates:
+        if rollout is None or not candidates:
             raise ApplicationError.single(
                 RolloutErrorCode.NO_CANDIDATE, f"{name} has no canary or shadow version to promote.", field="name"
             )

@@ -147,3 +147,29 @@ def test_persisted_bodies_name_documents_the_server_trusts():
     for query in (suite.GRAPHQL_SINGLE, BATCH_GRAPHQL):
         body = suite.persisted_body(query, {})
         assert trusted_documents()[body["extensions"]["persistedQuery"]["sha256Hash"]] == query
+
+
+def test_the_shadow_target_compares_p50_on_and_off_at_c16_in_the_same_run():
+    # given: shadow off and on, three rounds each
+    samples = {
+        suite.GRAPHQL: {16: _samples([1000, 1000, 1000], p50=10.0)},
+        suite.GRAPHQL_SHADOW: {16: _samples([980, 990, 1000], p50=10.4)},
+    }
+    # when
+    checks = {check["target"]: check for check in suite.targets_check(suite.summarize(samples))}
+    # then
+    check = checks[f"{suite.LABELS[suite.GRAPHQL_SHADOW]}: p50 at c=16 ≤ 1.05× shadow off (issue 16)"]
+    assert (check["value"], check["met"]) == (1.04, True)
+    samples[suite.GRAPHQL_SHADOW] = {16: _samples([900], p50=10.6)}
+    checks = suite.targets_check(suite.summarize(samples))
+    assert [c["met"] for c in checks if "shadow off" in c["target"]] == [False]
+
+
+def test_a_targeted_run_names_its_variants_and_the_shadow_mode():
+    cfg = suite.run_config(
+        suite.parse_args(["--quick", "--variants", "mlapi-graphql,mlapi-graphql-shadow", "--shadow-execution", "beat"])
+    )
+    assert cfg["variants"] == [suite.GRAPHQL, suite.GRAPHQL_SHADOW] and cfg["shadow_execution"] == "beat"
+    assert 'modelName: "iris-shadowed"' in suite.GRAPHQL_SHADOWED
+    with pytest.raises(SystemExit):
+        suite.run_config(suite.parse_args(["--variants", "nope"]))

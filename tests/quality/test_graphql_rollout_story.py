@@ -4,6 +4,7 @@ then promotion with one call."""
 import pytest
 
 from predictions.models import RegisteredModel
+from quality.services.rollouts import shadow_catch_up
 from quality.services.rollups import quality_rollup_catch_up
 from tests.conftest import IRIS_SETOSA
 from tests.quality.conftest import SUBMIT
@@ -34,6 +35,7 @@ def test_shadow_traffic_feedback_side_by_side_then_promote(
     staff_user, make_user, issue_token, gql, iris_model, iris_v2, settings, django_capture_on_commit_callbacks
 ):
     settings.QUALITY_ROLLUP_SETTLE_SECONDS = 0
+    settings.QUALITY_SHADOW_SETTLE_SECONDS = 0
     staff_token = issue_token(staff_user, scope="read predict staff")
     # given: v2 as the shadow of iris
     _, body = gql(SET_ROLLOUT, {"input": {"modelName": "iris", "shadowVersion": 2}}, token=staff_token)
@@ -53,7 +55,8 @@ def test_shadow_traffic_feedback_side_by_side_then_promote(
     ]
     _, body = gql(SUBMIT, {"input": {"items": items}}, token=staff_token)
     assert body["data"]["submitFeedback"]["errors"] == []
-    quality_rollup_catch_up()  # what the beat task runs
+    shadow_catch_up()  # what the beat tasks run (QUALITY_SHADOW_EXECUTION=beat, the default)
+    quality_rollup_catch_up()
     # when: one query
     _, body = gql(SIDE_BY_SIDE, token=staff_token)
     # then: v1's live accuracy, v2's on the same feedback, and their agreement

@@ -113,9 +113,10 @@ def test_a_canary_answer_is_the_candidate_estimators_own(candidate, register, ma
 
 
 def test_the_shadow_scores_every_prediction_unbilled_and_unreturned(
-    make_user, staff_user, issue_token, gql, iris_model, iris_v2, django_capture_on_commit_callbacks
+    make_user, staff_user, issue_token, gql, iris_model, iris_v2, settings, django_capture_on_commit_callbacks
 ):
-    # given
+    # given: the celery mode (a task per call; inline here, without a broker)
+    settings.QUALITY_SHADOW_EXECUTION = "celery"
     token = issue_token(make_user())
     _, before = gql(CREATE, {"input": {"modelName": "iris", "instances": [IRIS_SETOSA] * 3}}, token=token)
     rollout_set(name="iris", changed_by=staff_user, shadow_version=2)
