@@ -16,10 +16,12 @@ from decimal import Decimal
 from typing import Any, BinaryIO
 
 from django.conf import settings
+from django.core.files import File
 from django.db import transaction
 from django.utils import timezone
 
 from batch.models import BatchChunk, BatchJob, BatchResultRow
+from batch.selectors import batch_job_get_for_owner, batch_upload_get_for_owner
 from batch.services.chunks import usage_idempotency_key
 from billing.models import UsageRecord
 from mlapi.errors import ApplicationError, FieldError, PayloadTooLargeError
@@ -35,7 +37,7 @@ def _file_error(code: Code, message: str) -> ApplicationError:
     return ApplicationError.single(code, message, field="file")
 
 
-def _read(stream: BinaryIO) -> list[dict[str, str]]:
+def _read(stream: BinaryIO | File) -> list[dict[str, str]]:
     data = stream.read(settings.BATCH_MAX_UPLOAD_BYTES + 1)
     if len(data) > settings.BATCH_MAX_UPLOAD_BYTES:
         raise PayloadTooLargeError.single(
@@ -148,15 +150,21 @@ def _renamed(error: ApplicationError, *, offset: int, by: str) -> ApplicationErr
 
 
 @transaction.atomic
-def batch_feedback_submit(*, user, job_id, stream: BinaryIO) -> list[StoredFeedback]:
+def batch_feedback_submit(*, user, job_id, stream: BinaryIO | None = None, upload_id=None) -> list[StoredFeedback]:
     """Stores the file's ground-truth values for one of `user`'s batch jobs, all or nothing (someone else's
-    job is NOT_FOUND). Values are submitted FEEDBACK_MAX_ITEMS at a time inside one transaction: the first
+    job is NOT_FOUND). The file is `stream`, or one of the user's uploads (`upload_id`, stored with POST
+    /batch-uploads). Values are submitted FEEDBACK_MAX_ITEMS at a time inside one transaction: the first
     slice with errors rolls back the whole file and is what is reported."""
-    from batch.selectors import batch_job_get_for_owner
-
     job = batch_job_get_for_owner(user=user, job_id=job_id)
     BatchJob.objects.select_for_update().filter(pk=job.pk).first()  # one file per job at a time
-    records = _read(stream)
+    if upload_id is not None:
+        upload = batch_upload_get_for_owner(user=user, upload_id=upload_id)
+        with upload.file.open("rb") as file:
+            records = _read(file)
+    elif stream is not None:
+        records = _read(stream)
+    else:
+        raise _file_error(Code.REQUIRED, "Give the feedback file.")
     by = "prediction_id" if "prediction_id" in records[0] else "row"
     placed: dict[int, tuple[str, int]] = {}
     if by == "row":

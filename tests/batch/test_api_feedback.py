@@ -166,3 +166,49 @@ def test_someone_elses_job_is_not_found(make_user, issue_token, submit, api, iri
     assert response.status_code == 404, response.content
     assert [e["code"] for e in response.json()["errors"]] == ["NOT_FOUND"]
     assert not Feedback.objects.exists() and not Prediction.objects.exists()
+
+
+SUBMIT_BATCH = """
+mutation Submit($input: SubmitBatchFeedbackInput!) {
+  submitBatchFeedback(input: $input) { stored replaced errors { field code } }
+}
+"""
+
+
+def _upload(api, token, text: str) -> str:
+    response = api.post("/api/v1/batch-uploads", token, {"file": SimpleUploadedFile("truth.csv", text.encode())})
+    assert response.status_code == 201, response.content
+    return response.json()["id"]
+
+
+def test_graphql_submit_batch_feedback_takes_an_upload(make_user, issue_token, submit, api, gql, iris_model):
+    # given
+    user = make_user()
+    token = issue_token(user)
+    job_id = _job(submit, token, rows=3)
+    upload_id = _upload(api, token, "row,actual\n1,setosa\n3,virginica\n")
+    # when
+    status, body = gql(SUBMIT_BATCH, {"input": {"jobId": job_id, "uploadId": upload_id}}, token=token)
+    # then
+    assert status == 200, body
+    assert body["data"]["submitBatchFeedback"] == {"stored": 2, "replaced": 0, "errors": []}
+    assert sorted(Feedback.objects.filter(user=user).values_list("actual", flat=True)) == ["setosa", "virginica"]
+
+
+def test_graphql_submit_batch_feedback_errors_are_in_the_payload(make_user, issue_token, submit, api, gql, iris_model):
+    owner = make_user()
+    token = issue_token(owner)
+    job_id = _job(submit, token, rows=3)
+    bad = _upload(api, token, "row,actual\n1,daisy\n")
+    other_token = issue_token(make_user())
+    others_upload = _upload(api, other_token, "row,actual\n1,setosa\n")
+
+    def errors(variables, as_token):
+        status, body = gql(SUBMIT_BATCH, {"input": variables}, token=as_token)
+        assert status == 200, body
+        return [(e["field"], e["code"]) for e in body["data"]["submitBatchFeedback"]["errors"]]
+
+    assert errors({"jobId": job_id, "uploadId": bad}, token) == [("rows.1.actual", "INVALID_ACTUAL")]
+    assert errors({"jobId": job_id, "uploadId": others_upload}, token) == [("uploadId", "NOT_FOUND")]
+    assert errors({"jobId": job_id, "uploadId": others_upload}, other_token) == [("jobId", "NOT_FOUND")]
+    assert not Feedback.objects.exists()
