@@ -11,6 +11,7 @@ from predictions.error_codes import RegistryErrorCode
 from predictions.models import Prediction, RegisteredModel
 from predictions.services import model_register, model_set_stage
 from predictions.services.registry import model_production_differences
+from quality.selectors import model_quality_chart
 
 # Where a service error's `field` is shown on the admin forms (anything else: at the top of the form).
 FORM_FIELD_BY_ERROR_FIELD = {
@@ -171,6 +172,11 @@ class RegisteredModelAdmin(admin.ModelAdmin):
     @admin.display(description="size", ordering="size_bytes")
     def artifact_size(self, model):
         return size(model.size_bytes)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        model = self.get_object(request, object_id)
+        extra_context = {**(extra_context or {}), "quality_chart": model and model_quality_chart(model=model)}
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def get_form(self, request, obj=None, **kwargs):
         kwargs["form"] = RegisterModelForm if obj is None else ChangeModelForm

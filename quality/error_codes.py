@@ -15,6 +15,12 @@ class FeedbackErrorCode(ErrorCode):
     INVALID_ACTUAL = "INVALID_ACTUAL", "Not a value of the model's task (a class label, a number, a label list)."
     UNSUPPORTED_TASK = "UNSUPPORTED_TASK", "The model's task has no ground truth (clustering)."
     INVALID_DATE = "INVALID_DATE", "observedAt is not an ISO 8601 date-time."
+    INVALID_FILE = (
+        "INVALID_FILE",
+        "A batch feedback file is not a UTF-8 CSV with a header of `actual` and one of `prediction_id` or `row`.",
+    )
+    FILE_TOO_LARGE = "FILE_TOO_LARGE", "A batch feedback file is larger than BATCH_MAX_UPLOAD_BYTES."
+    TOO_MANY_ROWS = "TOO_MANY_ROWS", "A batch feedback file has more rows than BATCH_MAX_ROWS."
 
 
 class QualityErrorCode(ErrorCode):

@@ -134,3 +134,35 @@ def model_drift(*, model: RegisteredModel, user, window: str) -> QuerySet:
     if not user.is_staff:
         return DriftResult.objects.none()
     return DriftResult.objects.filter(model=model, window=window).order_by("feature", "statistic")
+
+
+CHART_DAYS = 30
+
+
+def model_quality_chart(*, model: RegisteredModel, now: datetime | None = None) -> dict | None:
+    """The admin model page's chart: one figure per UTC day over the last 30 days on every customer's
+    feedback (accuracy for classifiers and outlier detectors, MAE for regressors; None for tasks without
+    one), read from the daily rollups. Days without feedback are null, so the line has gaps, not zeros."""
+    from quality.actuals import CLASS_TASKS
+
+    if model.task in CLASS_TASKS:
+        figure, label = "accuracy", "Accuracy"
+    elif model.task == RegisteredModel.Task.REGRESSION:
+        figure, label = "mae", "MAE"
+    else:
+        return None
+    today = (now or timezone.now()).date()
+    first = today - timedelta(days=CHART_DAYS - 1)
+    stored = dict(
+        QualityDay.objects.filter(model=model, user__isnull=True, day__gte=first, day__lte=today).values_list(
+            "day", "figures"
+        )
+    )
+    dates = [first + timedelta(days=i) for i in range(CHART_DAYS)]
+    return {
+        "figure": figure,
+        "label": label,
+        "days": [d.isoformat() for d in dates],
+        "values": [(stored.get(d) or {}).get(figure) for d in dates],
+        "counts": [(stored.get(d) or {}).get("count", 0) for d in dates],
+    }

@@ -12,8 +12,13 @@ from oauth2_provider.models import Application
 from mlapi.errors import ApplicationError
 from predictions.selectors import model_example_features, model_list_callable
 from predictions.services import ModelRef, prediction_create
+from quality.actuals import CLASS_TASKS
+from quality.selectors import model_quality
 
 CLIENT_ID_PLACEHOLDER = "YOUR_CLIENT_ID"
+QUALITY_WINDOW = "7d"
+CLASSIFIER_FIGURES = (("accuracy", "Accuracy"), ("f1_macro", "F1 (macro)"), ("log_loss", "Log-loss"))
+REGRESSOR_FIGURES = (("mae", "MAE"), ("rmse", "RMSE"), ("r2", "R²"))
 
 
 def _features_from_form(*, schema: dict, data) -> dict:
@@ -99,6 +104,19 @@ def _inputs(*, model, typed) -> list[dict]:
     return rows
 
 
+def _quality(*, model, user) -> dict:
+    """Live quality of the version over the last 7 days on this customer's own feedback only (never other
+    customers' figures), beside the offline `metrics` registered with it."""
+    report = model_quality(model=model, user=user, every_customer=False, window=QUALITY_WINDOW)
+    names = CLASSIFIER_FIGURES if model.task in CLASS_TASKS else REGRESSOR_FIGURES if model.task == "regression" else ()
+    return {
+        "count": report.figures.get("count", 0),
+        "figures": [(label, report.figures.get(name)) for name, label in names],
+        "offline": sorted((report.offline_metrics or {}).items()),
+        "has_ground_truth": bool(names),
+    }
+
+
 @require_http_methods(["GET", "POST"])
 @login_required
 def models(request: HttpRequest, model_id: int | None = None) -> HttpResponse:
@@ -133,6 +151,7 @@ def models(request: HttpRequest, model_id: int | None = None) -> HttpResponse:
             "examples": _examples(request=request, model=m, client_id=client_id),
             "example_features": model_example_features(model=m),
             "tried": tried if tried and tried["model_id"] == m.pk else None,
+            "quality": _quality(model=m, user=request.user),
         }
         for m in callable_models
     ]

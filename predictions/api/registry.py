@@ -31,7 +31,9 @@ from predictions.api.views import ModelListView
 from predictions.error_codes import RegistryErrorCode
 from predictions.models import RegisteredModel
 from predictions.selectors import model_get_for_registry
-from predictions.services import model_register, model_set_stage
+from predictions.services import model_set_stage
+from quality.error_codes import DriftErrorCode
+from quality.services.drift import model_register_with_reference
 
 REGISTER_FIELDS = frozenset(
     {
@@ -46,6 +48,7 @@ REGISTER_FIELDS = frozenset(
         "force",
         "allow_breaking",
         "trust",
+        "reference",
     }
 )
 STAGE_FIELDS = frozenset({"stage", "allow_breaking"})
@@ -91,6 +94,11 @@ class ModelRegisterRequestSerializer(serializers.Serializer):
         child=serializers.CharField(),
         required=False,
         help_text="skops types to trust beyond skops' and scikit-learn's (repeat the field).",
+    )
+    reference = serializers.FileField(
+        required=False,
+        help_text="A CSV sample of the training data (a header of feature names; at most "
+        "QUALITY_REFERENCE_MAX_BYTES): the version's drift reference. A refused one registers nothing.",
     )
 
 
@@ -152,7 +160,13 @@ def _registration_from(data, files) -> dict:
         if not version.isdigit():
             raise _error(RegistryErrorCode.INVALID_VERSION, "The version must be a positive integer.", "version")
         version = int(version)
+    references = files.getlist("reference")
+    if len(references) > 1:
+        raise ApplicationError.single(
+            DriftErrorCode.INVALID_REFERENCE, "Send at most one file part named reference.", field="reference"
+        )
     return {
+        "reference": references[0] if references else None,
         "artifact": artifacts[0],
         "filename": artifacts[0].name or "",
         "name": data["name"],
@@ -181,7 +195,8 @@ def _errors(description: str) -> OpenApiResponse:
 REGISTER_ERRORS = {
     400: _errors(
         "REQUIRED, UNKNOWN_FIELD, INVALID_VALUE, INVALID_NAME, INVALID_VERSION, INVALID_STAGE, UNSUPPORTED_FORMAT, "
-        "ARTIFACT_UNREADABLE, NOT_AN_ESTIMATOR, UNSUPPORTED_ESTIMATOR, INVALID_SCHEMA, INVALID_METRICS."
+        "ARTIFACT_UNREADABLE, NOT_AN_ESTIMATOR, UNSUPPORTED_ESTIMATOR, INVALID_SCHEMA, INVALID_METRICS, "
+        "INVALID_REFERENCE, REFERENCE_TOO_LARGE (the drift reference sample; field reference)."
     ),
     401: _errors("UNAUTHENTICATED (no token) or INVALID_TOKEN."),
     403: _errors(
@@ -236,7 +251,7 @@ class ModelListRegisterView(ModelListView):
         data, files = request.POST, request.FILES
         if self._size_limit.exceeded:
             raise _too_large(settings.MODEL_ARTIFACT_MAX_BYTES)
-        model = model_register(registered_by=request.user, **_registration_from(data, files))
+        model = model_register_with_reference(registered_by=request.user, **_registration_from(data, files))
         return Response(
             ModelSerializer(model, context=self.get_serializer_context()).data, status=status.HTTP_201_CREATED
         )

@@ -3,6 +3,7 @@ from mlapi.graphql_core.enums import choices_enum
 from mlapi.graphql_core.types import error_type
 from predictions.error_codes import PredictionErrorCode, RegistryErrorCode
 from predictions.models import RegisteredModel
+from quality.error_codes import DriftErrorCode
 
 ModelStage = choices_enum(
     RegisteredModel.Stage,
@@ -47,6 +48,6 @@ PredictionError = error_type(
 
 RegistryError = error_type(
     "RegistryError",
-    (RegistryErrorCode, PredictionErrorCode),
-    description="A user-level problem registering a model or changing its stage.",
+    (RegistryErrorCode, PredictionErrorCode, DriftErrorCode),
+    description="A user-level problem registering a model (or its drift reference) or changing its stage.",
 )

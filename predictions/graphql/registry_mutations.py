@@ -20,7 +20,9 @@ from predictions.graphql.enums import ArtifactFormat, ModelStage, RegistryError
 from predictions.graphql.types import ModelType
 from predictions.models import RegisteredModel
 from predictions.selectors import model_get_for_registry
-from predictions.services import model_register, model_set_stage
+from predictions.services import model_set_stage
+from quality.error_codes import DriftErrorCode
+from quality.services.drift import model_register_with_reference
 
 
 def _camel(name: str | None) -> str | None:
@@ -66,6 +68,11 @@ class RegisterModelInput(graphene.InputObjectType):
     trust = graphene.List(
         graphene.NonNull(graphene.String), description="skops types to trust beyond those skops and scikit-learn trust."
     )
+    reference = Upload(
+        description="A CSV sample of the training data (a header of feature names; at most "
+        "QUALITY_REFERENCE_MAX_BYTES), as a multipart upload: the version's drift reference. A refused one "
+        "(INVALID_REFERENCE, REFERENCE_TOO_LARGE) registers nothing."
+    )
 
 
 class RegisterModel(BaseMutation):
@@ -91,8 +98,16 @@ class RegisterModel(BaseMutation):
                 "Send the file as a multipart upload (GraphQL multipart request spec) mapped to input.artifact.",
                 field="artifact",
             )
+        reference = input.get("reference")
+        if reference is not None and not isinstance(reference, UploadedFile):
+            raise ApplicationError.single(
+                DriftErrorCode.INVALID_REFERENCE,
+                "Send the reference as a multipart upload mapped to input.reference.",
+                field="reference",
+            )
         try:
-            model = model_register(
+            model = model_register_with_reference(
+                reference=reference,
                 registered_by=user,
                 name=input["name"],
                 artifact=artifact,

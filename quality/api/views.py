@@ -1,14 +1,17 @@
+from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from mlapi.api.permissions import HasScope
-from mlapi.errors import ApplicationError
+from mlapi.errors import ApplicationError, PayloadTooLargeError
 from predictions.selectors import model_get_for_user
 from quality.error_codes import FeedbackErrorCode
 from quality.selectors import model_quality
+from quality.services.batch_feedback import batch_feedback_submit
 from quality.services.feedback import FeedbackItem, feedback_submit
 
 
@@ -95,6 +98,51 @@ class FeedbackBatchView(APIView):
         if not isinstance(items, list):
             raise ApplicationError.single(FeedbackErrorCode.INVALID_INPUT, "items must be a list.", field="items")
         return _created(feedback_submit(user=request.user, items=[_item(raw) for raw in items]))
+
+
+class BatchFeedbackRequestSerializer(serializers.Serializer):
+    file = serializers.FileField(
+        help_text="CSV with a header: `prediction_id` or `row` (the job's input row number), and `actual`."
+    )
+
+
+class BatchFeedbackResponseSerializer(serializers.Serializer):
+    job = serializers.UUIDField()
+    stored = serializers.IntegerField(help_text="Feedback rows stored (one per file row).")
+    replaced = serializers.IntegerField(help_text="Of those, how many replaced an earlier value (kept as history).")
+
+
+MULTIPART_OVERHEAD_BYTES = 64 * 1024
+
+
+class BatchJobFeedbackView(APIView):
+    """Ground truth for one of your batch jobs as a CSV file (multipart `file`), all or nothing, not billed.
+    Errors name the file's data row: `rows.12.actual`."""
+
+    permission_classes = [HasScope]
+    required_scope = "predict"
+    parser_classes = [MultiPartParser]
+    error_statuses = (400, 404, 413)
+
+    @extend_schema(
+        summary="Submit ground truth for a batch job",
+        request={"multipart/form-data": BatchFeedbackRequestSerializer},
+        responses={201: BatchFeedbackResponseSerializer},
+        parameters=[OpenApiParameter("id", OpenApiTypes.UUID, location=OpenApiParameter.PATH)],
+    )
+    def post(self, request, pk: str):
+        declared = request.META.get("CONTENT_LENGTH") or "0"
+        if declared.isdigit() and int(declared) > settings.BATCH_MAX_UPLOAD_BYTES + MULTIPART_OVERHEAD_BYTES:
+            raise PayloadTooLargeError.single(
+                FeedbackErrorCode.FILE_TOO_LARGE,
+                f"The file is larger than {settings.BATCH_MAX_UPLOAD_BYTES} bytes.",
+                field="file",
+            )
+        form = BatchFeedbackRequestSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        stored = batch_feedback_submit(user=request.user, job_id=pk, stream=form.validated_data["file"])
+        body = {"job": pk, "stored": len(stored), "replaced": sum(1 for f in stored if f.replaces_id is not None)}
+        return Response(BatchFeedbackResponseSerializer(body).data, status=status.HTTP_201_CREATED)
 
 
 def quality_report_body(report) -> dict:

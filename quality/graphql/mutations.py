@@ -1,10 +1,12 @@
 import graphene
 from graphene.types.generic import GenericScalar
 
+from mlapi.errors import FieldError, NotFoundError
 from mlapi.graphql_core.mutations import BaseMutation
 from mlapi.graphql_core.permissions import require_scope
 from quality.graphql.enums import QualityError
 from quality.graphql.types import ExplanationType, FeedbackType
+from quality.services.batch_feedback import batch_feedback_submit
 from quality.services.feedback import FeedbackItem, feedback_submit
 
 
@@ -63,6 +65,48 @@ class SubmitFeedback(BaseMutation):
             for item in input["items"]
         ]
         return cls(feedback=feedback_submit(user=user, items=items), errors=[])
+
+
+class SubmitBatchFeedbackInput(graphene.InputObjectType):
+    class Meta:
+        description = "A batch job and the ground-truth CSV file for it, stored with REST POST /api/v1/batch-uploads."
+
+    job_id = graphene.ID(required=True, description="One of your batch jobs.")
+    upload_id = graphene.ID(
+        required=True,
+        description="The CSV file: a header of `actual` and one of `prediction_id` or `row` (the job's input row "
+        "number, as in its results).",
+    )
+
+
+class SubmitBatchFeedback(BaseMutation):
+    class Meta:
+        name = "SubmitBatchFeedbackPayload"
+        error_type_class = QualityError
+        description = (
+            "Record what actually happened for a batch job's rows from a CSV file (not billed), all or nothing; "
+            "errors name the file's data row (`rows.12.actual`). Someone else's job or upload is NOT_FOUND."
+        )
+
+    stored = graphene.Int(description="Feedback rows stored, one per file row (null when errors is not empty).")
+    replaced = graphene.Int(
+        description="Of those, how many replaced an earlier value (kept as history; null when errors is not empty)."
+    )
+
+    class Arguments:
+        input = SubmitBatchFeedbackInput(required=True, description="The job and the file.")
+
+    @classmethod
+    def perform(cls, root, info, input):
+        user = require_scope(info, "predict")
+        try:
+            stored = batch_feedback_submit(user=user, job_id=input["job_id"], upload_id=input["upload_id"])
+        except NotFoundError as error:  # the batch selectors name REST's fields
+            field = {"id": "jobId", "uploadId": "uploadId"}
+            raise NotFoundError(
+                FieldError(field.get(e.field or "", e.field), e.code, e.message) for e in error.errors
+            ) from None
+        return cls(stored=len(stored), replaced=sum(1 for f in stored if f.replaces_id is not None), errors=[])
 
 
 def _staff_caller(info):

@@ -11,11 +11,12 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from mlapi.errors import ApplicationError, PermissionDeniedError
+from mlapi.errors import ApplicationError, FieldError, PermissionDeniedError
 from predictions.models import Prediction, RegisteredModel
 from predictions.registry.cache import loaded_model_get
 from predictions.registry.inference import predict
 from predictions.registry.schema import instances_prepare
+from predictions.services import model_register
 from quality.drift import OUTPUT, column_drift, output_values, reference_statistics
 from quality.error_codes import DriftErrorCode
 from quality.models import DriftReference, DriftResult, Rollout
@@ -73,6 +74,29 @@ def drift_reference_from_csv(*, model: RegisteredModel, file: BinaryIO, changed_
         )
     outputs = predict(loaded=loaded_model_get(model=model), instances=prepared.rows).outputs  # unmetered
     return _reference_store(model=model, source=DriftReference.Source.SAMPLE, rows=prepared.rows, outputs=outputs)
+
+
+def model_register_with_reference(*, registered_by, reference: BinaryIO | None, **registration) -> RegisteredModel:
+    """`model_register`, then (given a CSV `reference`) `drift_reference_from_csv` on the new version, in one
+    transaction: a refused reference (INVALID_REFERENCE, REFERENCE_TOO_LARGE) registers nothing, and the
+    artifact file stored by the registration is deleted again."""
+    if reference is None:
+        return model_register(registered_by=registered_by, **registration)
+    model: RegisteredModel | None = None
+    try:
+        with transaction.atomic():
+            model = model_register(registered_by=registered_by, **registration)
+            try:
+                drift_reference_from_csv(model=model, file=reference, changed_by=registered_by)
+            except ApplicationError as error:  # the registration's part is `reference`, the command's `file`
+                raise type(error)(
+                    FieldError("reference" if e.field == "file" else e.field, e.code, e.message) for e in error.errors
+                ) from None
+    except BaseException:
+        if model is not None and model.artifact:
+            model.artifact.delete(save=False)
+        raise
+    return model
 
 
 def _reference_store(*, model, source: str, rows: list[dict], outputs: list[dict]) -> DriftReference:

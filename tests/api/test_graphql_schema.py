@@ -131,11 +131,12 @@ def test_error_code_enums_are_generated_from_the_error_codes_modules():
     from batch.error_codes import BatchErrorCode
     from billing.error_codes import BillingErrorCode
     from predictions.error_codes import PredictionErrorCode, RegistryErrorCode
+    from quality.error_codes import DriftErrorCode
 
     sources = {
         "PredictionErrorCode": (PredictionErrorCode, BillingErrorCode),
         "BatchErrorCode": (BatchErrorCode, PredictionErrorCode, BillingErrorCode),
-        "RegistryErrorCode": (RegistryErrorCode, PredictionErrorCode),
+        "RegistryErrorCode": (RegistryErrorCode, PredictionErrorCode, DriftErrorCode),  # a registration's reference
         "BillingErrorCode": (BillingErrorCode,),
         "AccountErrorCode": (AccountErrorCode,),
     }

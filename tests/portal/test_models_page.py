@@ -84,3 +84,55 @@ def test_try_it_refuses_a_model_not_in_production(client, make_user, register):
 def test_models_page_needs_a_login(client, db):
     response = client.get("/models/")
     assert response.status_code == 302 and "login" in response["Location"]
+
+
+def test_models_page_shows_live_quality_on_the_customers_own_feedback_beside_the_offline_metrics(
+    client, make_user, register, settings
+):
+    # given: iris registered with offline metrics; alice labels 4 of her predictions (3 right), bob 5 (all wrong)
+    from predictions.services import ModelRef, prediction_create
+    from quality.services.feedback import FeedbackItem, feedback_submit
+    from quality.services.rollups import quality_rollup_catch_up
+    from tests.conftest import IRIS_SETOSA
+
+    settings.QUALITY_ROLLUP_SETTLE_SECONDS = 0
+    register("iris", iris_artifact(), metrics={"accuracy": 0.97, "f1_macro": 0.96})
+    alice, bob = make_user("alice"), make_user("bob")
+
+    def label(user, actuals):
+        predictions = prediction_create(
+            user=user, model_ref=ModelRef(name="iris"), instances=[IRIS_SETOSA] * len(actuals)
+        ).predictions
+        assert {p.output["label"] for p in predictions} == {"setosa"}
+        feedback_submit(
+            user=user,
+            items=[FeedbackItem(prediction_id=p.pk, actual=a) for p, a in zip(predictions, actuals, strict=True)],
+        )
+
+    label(alice, ["setosa", "setosa", "setosa", "virginica"])
+    label(bob, ["virginica"] * 5)
+    quality_rollup_catch_up()
+    client.force_login(alice)
+
+    # when
+    response = client.get("/models/")
+
+    # then: alice's own figures only, and the registered ones beside them
+    assert response.status_code == 200
+    quality = response.context["entries"][0]["quality"]
+    assert quality["count"] == 4
+    assert dict(quality["figures"])["Accuracy"] == 0.75
+    assert quality["offline"] == [("accuracy", 0.97), ("f1_macro", 0.96)]
+    page = response.content.decode()
+    assert 'data-testid="quality-count">4<' in page
+    assert 'data-figure="Accuracy">0.7500<' in page
+    assert 'data-metric="accuracy">0.97<' in page
+
+
+def test_models_page_without_feedback_says_so(client, make_user, iris_model):
+    client.force_login(make_user("alice"))
+
+    response = client.get("/models/")
+
+    assert response.context["entries"][0]["quality"]["count"] == 0
+    assert b"no feedback yet" in response.content and b"No metrics were registered" in response.content

@@ -47,3 +47,58 @@ def test_quality_pages_render(superuser_client, iris_model):
         "/admin/quality/driftresult/",
     ):
         assert superuser_client.get(url).status_code == 200, url
+
+
+def _labelled(user, actuals):
+    """Predictions of iris for `user` (all setosa) with these ground-truth values, rolled up."""
+    from predictions.services import ModelRef, prediction_create
+    from quality.services.feedback import FeedbackItem, feedback_submit
+    from quality.services.rollups import quality_rollup_catch_up
+    from tests.conftest import IRIS_SETOSA
+
+    predictions = prediction_create(
+        user=user, model_ref=ModelRef(name="iris"), instances=[IRIS_SETOSA] * len(actuals)
+    ).predictions
+    feedback_submit(
+        user=user, items=[FeedbackItem(prediction_id=p.pk, actual=a) for p, a in zip(predictions, actuals, strict=True)]
+    )
+    quality_rollup_catch_up()
+
+
+def test_the_admin_model_page_carries_30_days_of_accuracy_for_its_chart(
+    superuser_client, make_user, iris_model, settings
+):
+    # given: two customers' feedback today: 3 of 4 right, then 0 of 4
+    import json
+    import re
+
+    from django.utils import timezone
+
+    settings.QUALITY_ROLLUP_SETTLE_SECONDS = 0
+    _labelled(make_user("alice"), ["setosa", "setosa", "setosa", "virginica"])
+    _labelled(make_user("bob"), ["virginica"] * 4)
+    # when
+    response = superuser_client.get(f"/admin/predictions/registeredmodel/{iris_model.pk}/change/")
+    # then: every customer's figures, one value per day, today last; no inline script but the JSON
+    assert response.status_code == 200
+    page = response.content.decode()
+    data = json.loads(re.search(r'<script id="quality-chart-data" type="application/json">(.*?)</script>', page)[1])
+    assert (data["figure"], len(data["days"]), len(data["values"])) == ("accuracy", 30, 30)
+    assert data["days"][-1] == timezone.now().date().isoformat()
+    assert data["values"][-1] == 3 / 8 and data["counts"][-1] == 8
+    assert data["values"][:-1] == [None] * 29
+    assert "quality/model_quality_chart.js" in page and "chartjs-4.6.1/chart.umd.min.js" in page
+    scripts = re.findall(r"<script(?![^>]*\bsrc=)(?![^>]*application/json)[^>]*>", page)
+    assert scripts == []
+
+
+def test_a_clustering_model_page_has_no_quality_chart(superuser_client, register):
+    from tests.conftest import iris_artifact
+
+    model = register("iris", iris_artifact())
+    model.task = RegisteredModel.Task.CLUSTERING
+    model.save(update_fields=["task"])
+
+    response = superuser_client.get(f"/admin/predictions/registeredmodel/{model.pk}/change/")
+
+    assert response.status_code == 200 and b"quality-chart-data" not in response.content

@@ -83,6 +83,7 @@ GRAPHQL_SCOPES = {
     # quality/: feedback and explanations are the caller's own; rollouts answer PERMISSION_DENIED as
     # data unless staff with the staff scope.
     "submitFeedback": "predict",
+    "submitBatchFeedback": "predict",
     "explainPrediction": "predict",
     "setRollout": "read",
     "promoteModel": "read",
@@ -307,6 +308,7 @@ BATCH_REST_SCOPES = {
     "api/v1/batch-jobs/<pk>": [("get", "read")],
     "api/v1/batch-jobs/<pk>/cancel": [("post", "predict")],
     "api/v1/batch-jobs/<pk>/resume": [("post", "predict")],
+    "api/v1/batch-jobs/<pk>/feedback": [("post", "predict")],
     "api/v1/batch-jobs/<pk>/results": [("get", "read")],
 }
 

@@ -1,3 +1,4 @@
+import contextlib
 import json
 from pathlib import Path
 
@@ -7,7 +8,8 @@ from mlapi.errors import ApplicationError
 from predictions.error_codes import RegistryErrorCode
 from predictions.management.commands._errors import command_error, registrant_get
 from predictions.models import RegisteredModel
-from predictions.services import model_register
+from quality.error_codes import DriftErrorCode
+from quality.services.drift import model_register_with_reference
 
 
 class Command(BaseCommand):
@@ -35,6 +37,11 @@ class Command(BaseCommand):
             "--force", action="store_true", help="Register even if this file is already registered under NAME."
         )
         parser.add_argument(
+            "--reference",
+            default=None,
+            help="A CSV sample of the training data: the version's drift reference (a bad one registers nothing).",
+        )
+        parser.add_argument(
             "--allow-breaking",
             action="store_true",
             help=(
@@ -55,6 +62,7 @@ class Command(BaseCommand):
         as_user,
         force,
         allow_breaking,
+        reference=None,
         **options,
     ):
         registrant = registrant_get(as_user)
@@ -71,8 +79,18 @@ class Command(BaseCommand):
                 )
             ) from None
         try:
-            with stream:
-                model = model_register(
+            reference_stream = Path(reference).open("rb") if reference else None
+        except OSError as error:
+            stream.close()
+            raise command_error(
+                ApplicationError.single(
+                    DriftErrorCode.INVALID_REFERENCE, f"Cannot read {reference} ({error.strerror}).", field="reference"
+                )
+            ) from None
+        try:
+            with stream, reference_stream or contextlib.nullcontext():
+                model = model_register_with_reference(
+                    reference=reference_stream,
                     registered_by=registrant,
                     name=name,
                     artifact=stream,
