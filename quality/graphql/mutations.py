@@ -110,14 +110,16 @@ class SubmitBatchFeedback(BaseMutation):
 
 
 def _staff_caller(info):
-    """Staff acting with the staff scope; anyone else gets PERMISSION_DENIED in the payload (a staff
-    member's token with plain `read`, granted to some third-party app, may not change rollouts)."""
+    """Staff acting with the staff scope, or a pipeline's token with the registry scope (promotion is a
+    registry action); anyone else gets PERMISSION_DENIED in the payload (a staff member's token with plain
+    `read`, granted to some third-party app, may not change rollouts)."""
     from mlapi.errors import PermissionDeniedError
     from mlapi.graphql_core.permissions import caller_of
     from quality.error_codes import RolloutErrorCode
 
     user = require_scope(info, "read")
-    if not caller_of(info).sees_every_tenant:
+    caller = caller_of(info)
+    if not (caller.sees_every_tenant or (getattr(caller.user, "is_staff", False) and "registry" in caller.scopes)):
         raise PermissionDeniedError.single(
             RolloutErrorCode.PERMISSION_DENIED, "Only staff, with the staff scope, may change rollouts."
         )

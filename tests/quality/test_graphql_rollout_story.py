@@ -87,6 +87,19 @@ def test_rollout_mutations_need_the_staff_scope_and_staff(make_user, staff_user,
     assert [e["code"] for e in body["data"]["promoteModel"]["errors"]] == ["NO_CANDIDATE"]
 
 
+def test_a_pipeline_with_a_registry_token_sets_a_shadow_and_promotes_it(
+    staff_user, issue_token, gql, iris_model, iris_v2
+):
+    # given: a training pipeline's token (staff application, registry scope; no staff scope)
+    token = issue_token(staff_user, scope="read registry")
+    # when
+    _, shadowed = gql(SET_ROLLOUT, {"input": {"modelName": "iris", "shadowVersion": 2}}, token=token)
+    _, promoted = gql(PROMOTE, {"input": {"modelName": "iris"}}, token=token)
+    # then
+    assert shadowed["data"]["setRollout"]["errors"] == []
+    assert promoted["data"]["promoteModel"] == {"model": {"version": 2, "stage": "production"}, "errors": []}
+
+
 def test_customers_do_not_see_shadow_versions(make_user, staff_user, issue_token, gql, iris_model, iris_v2, settings):
     from quality.services.rollouts import rollout_set
 
