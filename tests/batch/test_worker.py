@@ -72,7 +72,10 @@ def test_a_worker_killed_mid_job_then_restarted_finishes_it_exactly_once(
     at_kill = _job(job_id)
     assert at_kill.status == "running" and at_kill.rows_done < 40_000
     pending = BatchChunk.objects.filter(job_id=job_id, done_at__isnull=True).count()
-    assert sum(broker_backlog(broker_client())) >= pending > 0  # the chunk in hand stays in the broker
+    # the chunk in hand stays in the broker (read twice over, LLEN then HVALS: give a move between them a moment)
+    broker = broker_client()
+    assert pending > 0
+    wait_for(lambda: sum(broker_backlog(broker)) >= pending, timeout=10, what="every pending chunk in the broker")
     workers.start()
     # then: its chunk is delivered again (visibility time-out) and the job finishes
     wait_for(lambda: _job(job_id).status == "succeeded", timeout=90, what="the job to succeed", logs=workers.logs)
