@@ -6,7 +6,6 @@ CPU-priced amount masked to their shape) and the rows stored must match. Each ca
 """
 
 import json
-import re
 
 import pytest
 from django.db import transaction
@@ -16,33 +15,10 @@ from billing.models import PricingTier, UsageRecord
 from predictions.api import lean
 from predictions.models import Prediction
 from tests.conftest import BANK_CLIENT, IRIS_SETOSA
+from tests.parity import masked, raw_masked, same_second
 
 VOLATILE = {"id", "created_at", "latency_ms", "cpu_seconds", "amount"}
 HEADERS = ("Content-Type", "Allow", "Vary", "Retry-After", "WWW-Authenticate")
-
-
-def _volatile(value):
-    if isinstance(value, str):
-        return "str:" + re.sub(r"[0-9a-f]", "x", value)
-    return type(value).__name__
-
-
-def _raw_masked(content: bytes) -> str:
-    """The body as sent, volatile values masked by their shape: the bytes must match too (spacing, escapes)."""
-    text = content.decode()
-    for key in VOLATILE:
-        text = re.sub(
-            rf'("{key}":\s*)("[^"]*"|[-+0-9.eE]+)', lambda m: m.group(1) + _volatile(json.loads(m.group(2))), text
-        )
-    return text
-
-
-def _masked(value):
-    if isinstance(value, dict):
-        return {key: (_volatile(item) if key in VOLATILE else _masked(item)) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_masked(item) for item in value]
-    return value
 
 
 @pytest.fixture
@@ -73,10 +49,10 @@ def both(client, lanes):
                 stored = (Prediction.objects.count() - before[0], UsageRecord.objects.count() - before[1])
                 transaction.set_rollback(True)
             try:
-                body = json.dumps(_masked(json.loads(response.content)))
+                body = json.dumps(masked(json.loads(response.content), VOLATILE))
             except ValueError:
                 body = None
-            raw = _raw_masked(response.content)
+            raw = raw_masked(response.content, VOLATILE)
             answers.append(
                 {
                     "status": response.status_code,
@@ -173,13 +149,6 @@ def _tier(name, **limits):
     )
 
 
-def _same_second(first: dict, second: dict) -> None:
-    """A quota's Retry-After counts down to the month's end: two answers a moment apart may straddle a second."""
-    a, b = (answer["headers"].get("Retry-After") for answer in (first, second))
-    if a and b and abs(int(a) - int(b)) <= 1:
-        second["headers"]["Retry-After"] = a
-
-
 def test_quota_and_rate_limit_answer_alike(make_user, issue_token, iris_model, client, both):
     quota = issue_token(make_user("quota", tier=_tier("tiny", monthly_quota=0)))
     slow = issue_token(make_user("slow", tier=_tier("slow", rate_limit_per_minute=1)))
@@ -189,7 +158,7 @@ def test_quota_and_rate_limit_answer_alike(make_user, issue_token, iris_model, c
     )
     for caller, status in ((quota, 429), (slow, 429)):
         drf, lean_answer, lane = both(IRIS, body, token=caller)
-        _same_second(drf, lean_answer)
+        same_second(drf, lean_answer)
         assert lean_answer == drf and drf["status"] == status and lane == "lean"
         assert drf["stored"] == (0, 0)
     assert drf["headers"]["Retry-After"]

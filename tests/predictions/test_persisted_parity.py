@@ -21,6 +21,7 @@ from mlapi.graphql_core.persisted import document_sha256, trusted_documents
 from mlapi.schema import schema
 from predictions.models import Prediction
 from tests.conftest import BANK_CLIENT, IRIS_SETOSA
+from tests.parity import masked, raw_masked, same_second
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 CREATE = next(body for body in trusted_documents().values() if body.startswith("mutation CreatePrediction("))
@@ -42,31 +43,6 @@ def readme_documents() -> list[dict]:
         if "query" not in body:
             body["query"] = trusted_documents()[body.pop("extensions")["persistedQuery"]["sha256Hash"]]
     return bodies
-
-
-def _volatile(value):
-    """Keeps what a client could tell apart: the JSON type, and a string's shape (digits and hex letters masked)."""
-    if isinstance(value, str):
-        return "str:" + re.sub(r"[0-9a-f]", "x", value)
-    return type(value).__name__
-
-
-def _raw_masked(content: bytes) -> str:
-    """The body as sent, volatile values masked by their shape: the bytes must match too (spacing, escapes)."""
-    text = content.decode()
-    for key in VOLATILE:
-        text = re.sub(
-            rf'("{key}":\s*)("[^"]*"|[-+0-9.eE]+)', lambda m: m.group(1) + _volatile(json.loads(m.group(2))), text
-        )
-    return text
-
-
-def _masked(value):
-    if isinstance(value, dict):
-        return {key: (_volatile(item) if key in VOLATILE else _masked(item)) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_masked(item) for item in value]
-    return value
 
 
 @pytest.fixture
@@ -131,8 +107,8 @@ def _answer(response, stored) -> dict:
         "status": response.status_code,
         "headers": {name: response.get(name) for name in HEADERS},
         "cookies": sorted(response.cookies.keys()),
-        "body": json.dumps(_masked(json.loads(response.content))),
-        "raw": _raw_masked(response.content),
+        "body": json.dumps(masked(json.loads(response.content), VOLATILE)),
+        "raw": raw_masked(response.content, VOLATILE),
         "stored": stored,
     }
 
@@ -212,13 +188,6 @@ def test_variables_that_are_not_an_object_answer_alike(caller, both):
     assert json.loads(graphene["body"])["errors"][0]["message"] == "Variables must be a JSON object."
 
 
-def _same_second(first: dict, second: dict) -> None:
-    """A quota's Retry-After counts down to the month's end: two answers a moment apart may straddle a second."""
-    a, b = (answer["headers"].get("Retry-After") for answer in (first, second))
-    if a and b and abs(int(a) - int(b)) <= 1:
-        second["headers"]["Retry-After"] = a
-
-
 def test_quota_exceeded_answers_alike(make_user, issue_token, iris_model, both):
     # given: a tier whose monthly quota is used up
     tier = PricingTier.objects.create(
@@ -235,7 +204,7 @@ def test_quota_exceeded_answers_alike(make_user, issue_token, iris_model, both):
     # when
     graphene, express_answer, lane = both({"query": BENCH, "variables": IRIS_VARIABLES}, token=token)
     # then
-    _same_second(graphene, express_answer)
+    same_second(graphene, express_answer)
     assert express_answer == graphene and lane == "express"
     assert "QUOTA_EXCEEDED" in graphene["body"] and graphene["stored"] == (0, 0)
 
@@ -257,7 +226,7 @@ def test_rate_limited_answers_alike(make_user, issue_token, iris_model, post, bo
     # when
     graphene, express_answer, lane = both({"query": BENCH, "variables": IRIS_VARIABLES}, token=token)
     # then
-    _same_second(graphene, express_answer)
+    same_second(graphene, express_answer)
     assert express_answer == graphene and lane == "express"
     assert "RATE_LIMITED" in graphene["body"]
 
