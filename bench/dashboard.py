@@ -33,27 +33,10 @@ TARGET_MS = 200.0
 
 
 def recreate_database(url: str) -> None:
-    from urllib.parse import urlparse
+    sys.path.insert(0, str(ROOT))
+    from bench.growth import recreate_database as growth_recreate_database
 
-    if "bench" not in urlparse(url).path:
-        raise SystemExit("refusing to drop a database whose name does not contain 'bench'")
-    # growth.recreate_database insists on "growth" in the name; same steps, another guard.
-    import psycopg2
-
-    parsed = urlparse(url)
-    name = parsed.path.lstrip("/")
-    admin = psycopg2.connect(
-        host=parsed.hostname,
-        port=parsed.port or 5432,
-        user=parsed.username or "postgres",
-        password=parsed.password,
-        dbname="postgres",
-    )
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    admin.close()
+    growth_recreate_database(url, name_must_contain=("bench",))
 
 
 def setup_django(url: str, media: Path) -> None:

@@ -30,16 +30,17 @@ CREATE = (
 LIST = "{ predictions(first: 20) { edges { node { id output createdAt } } pageInfo { hasNextPage endCursor } } }"
 
 
-def recreate_database(url: str) -> None:
-    """Every run starts from an empty database, so the 'small' level really holds SMALL rows."""
+def recreate_database(url: str, *, name_must_contain: tuple[str, ...] = ("growth",)) -> None:
+    """Every run starts from an empty database, so the 'small' level really holds SMALL rows. Refuses a
+    database whose name holds none of `name_must_contain` (each bench guards its own databases)."""
     from urllib.parse import urlparse
 
     import psycopg2
 
     parsed = urlparse(url)
     name = parsed.path.lstrip("/")
-    if "growth" not in name:
-        raise SystemExit(f"refusing to drop {name!r}: the growth database's name must contain 'growth'")
+    if not any(part in name for part in name_must_contain):
+        raise SystemExit(f"refusing to drop {name!r}: the database's name must contain one of {name_must_contain}")
     admin = psycopg2.connect(
         host=parsed.hostname,
         port=parsed.port or 5432,

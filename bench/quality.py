@@ -32,26 +32,10 @@ READS = 50
 
 
 def recreate_database(url: str) -> None:
-    from urllib.parse import urlparse
+    sys.path.insert(0, str(ROOT))
+    from bench.growth import recreate_database as growth_recreate_database
 
-    import psycopg2
-
-    parsed = urlparse(url)
-    name = parsed.path.lstrip("/")
-    if "h8" not in name and "quality" not in name:
-        raise SystemExit(f"refusing to drop {name!r}: the database's name must contain 'h8' or 'quality'")
-    admin = psycopg2.connect(
-        host=parsed.hostname,
-        port=parsed.port or 5432,
-        user=parsed.username or "postgres",
-        password=parsed.password,
-        dbname="postgres",
-    )
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    admin.close()
+    growth_recreate_database(url, name_must_contain=("h8", "quality"))
 
 
 def setup_django(url: str, broker: str | None = None) -> None:
