@@ -43,6 +43,20 @@ class HotCache:
             entries[key] = value
         return value
 
+    def get(self, key: Hashable) -> Any:
+        """The remembered value, or None (also when the cache is off)."""
+        entries = self._current()
+        if entries is None:
+            return None
+        with self._lock:
+            return entries.get(key)
+
+    def put(self, key: Hashable, value: Any) -> None:
+        entries = self._current()
+        if entries is not None:
+            with self._lock:
+                entries[key] = value
+
     def discard(self, key: Hashable) -> None:
         with self._lock:
             if self._entries is not None:

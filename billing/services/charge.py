@@ -8,8 +8,11 @@ per connection, then EXECUTE). Outside a transaction it commits by itself: one r
 right after that statement in the same short transaction.
 SQLite: the same steps as separate statements in one plain transaction.
 
-When the counter row is missing, the month is closed or the quota is full, the statement changes
-nothing and this returns None: `usage_charge` then works out which (see there).
+The statement also checks that the tier it was given is the tier in force at the call's moment, with
+the same prices and quota (`tier_terms`): the caller may hold a memoized tier (`pricing_tier_for_call`).
+
+When the tier is not the one in force, the counter row is missing, the month is closed or the quota is
+full, the statement changes nothing and this returns None: `usage_charge` then works out which (see there).
 """
 
 import re
@@ -26,11 +29,28 @@ from django.db import connection, transaction
 from django.db.models import Model
 
 from billing.metering import FixedCharge, billable_count, billable_count_sql, charge_complete
-from billing.models import MonthlyUsage, PricingTier, UsageRecord
+from billing.models import MonthlyUsage, PricingTier, Subscription, UsageRecord
+from billing.selectors import tier_in_force
 from mlapi.bulk import rows_copy
 
 # From this many rows on, COPY beats rows sent as arrays in the statement (1,000 rows: 34 ms against 60 ms).
 COPY_MIN_ROWS = 64
+
+
+# What a call's charge depends on in its tier: a memoized tier is used only while these still hold.
+TIER_TERMS = (
+    "id",
+    "currency",
+    "included_predictions",
+    "price_per_prediction",
+    "price_per_cpu_second",
+    "price_per_mb",
+    "monthly_quota",
+)
+
+
+def tier_terms(tier: PricingTier) -> tuple:
+    return tuple(getattr(tier, name) for name in TIER_TERMS)
 
 
 @dataclass(frozen=True)
@@ -123,7 +143,8 @@ def _statement_build(rows: ChargedRows | None) -> _Statement:
     sql = (
         f"WITH counter AS (UPDATE {_quote(counter)} SET predictions = predictions + {count} "
         f"WHERE user_id = {p('user_id', 'bigint')} AND period = {p('period', 'date')} AND closed_at IS NULL "
-        f"AND ({quota} IS NULL OR predictions + {count} <= {quota}) RETURNING predictions - {count} AS used_before), "
+        f"AND ({quota} IS NULL OR predictions + {count} <= {quota}) AND {_tier_in_force_sql(p)} "
+        f"RETURNING predictions - {count} AS used_before), "
         f"charged AS (SELECT {billable} AS billable FROM counter), "
         f"usage AS (INSERT INTO {_quote(usage)} ({', '.join(map(_quote, usage_values))}) "
         f"SELECT {', '.join(usage_values.values())} FROM charged RETURNING id, billable_predictions)"
@@ -147,6 +168,30 @@ def _statement_build(rows: ChargedRows | None) -> _Statement:
         prepare=f"PREPARE {name} ({', '.join(p.types)}) AS {sql}",
         execute=f"EXECUTE {name} ({execute_args})",
         plain=plain,
+    )
+
+
+def _tier_in_force_sql(p: _Placeholders) -> str:
+    """True when the call's tier is the one in force at its moment (the user's subscription then, else the
+    default tier; the filter of `billing.selectors.tier_in_force`) and has the terms the call was priced with."""
+    tier, subscription = PricingTier._meta.db_table, Subscription._meta.db_table
+    at, user = p("created_at", "timestamptz"), p("user_id", "bigint")
+    in_force = (
+        f"COALESCE((SELECT s.tier_id FROM {_quote(subscription)} s WHERE s.user_id = {user} AND s.started_at <= {at} "
+        f"AND (s.ended_at IS NULL OR s.ended_at > {at}) ORDER BY s.started_at DESC LIMIT 1), "
+        f"(SELECT d.id FROM {_quote(tier)} d WHERE d.name = {p('default_tier', 'text')}))"
+    )
+    terms = {
+        "currency": p("currency", "text"),
+        "included_predictions": p("included", "bigint"),
+        "price_per_prediction": p("price_per_prediction", "numeric"),
+        "price_per_cpu_second": p("price_per_cpu_second", "numeric"),
+        "price_per_mb": p("price_per_mb", "numeric"),
+    }
+    matching = " AND ".join(f"t.{_quote(column)} = {value}" for column, value in terms.items())
+    return (
+        f"EXISTS (SELECT 1 FROM {_quote(tier)} t WHERE t.id = {p('tier_id', 'bigint')} AND t.id = {in_force} "
+        f"AND {matching} AND t.monthly_quota IS NOT DISTINCT FROM {p('quota', 'bigint')})"
     )
 
 
@@ -206,11 +251,15 @@ def _postgresql(*, params: dict, rows: ChargedRows | None) -> tuple[int, int] | 
     return found
 
 
-def _sqlite(*, params: dict, rows: ChargedRows | None, tier: PricingTier, fixed: FixedCharge) -> tuple[int, int] | None:
+def _sqlite(
+    *, params: dict, rows: ChargedRows | None, tier: PricingTier, fixed: FixedCharge, user, now: datetime
+) -> tuple[int, int] | None:
     counter = MonthlyUsage._meta.db_table
     within_quota = "" if params["quota"] is None else " AND predictions + %s <= %s"
     count = params["predictions"]
     with _all_or_nothing(needed=True), connection.cursor() as cursor:
+        if tier_terms(tier_in_force(user=user, at=now)) != tier_terms(tier):
+            return None
         cursor.execute(
             f"UPDATE {_quote(counter)} SET predictions = predictions + %s "
             f"WHERE user_id = %s AND period = %s AND closed_at IS NULL{within_quota} RETURNING predictions",
@@ -304,11 +353,12 @@ def charge_write(
         "price_per_mb": tier.price_per_mb,
         "compute_amount": fixed.compute_amount,
         "storage_amount": fixed.storage_amount,
+        "default_tier": settings.DEFAULT_PRICING_TIER,
     }
     if connection.vendor == "postgresql":
         found = _postgresql(params=params, rows=rows)
     else:
-        found = _sqlite(params=params, rows=rows, tier=tier, fixed=fixed)
+        found = _sqlite(params=params, rows=rows, tier=tier, fixed=fixed, user=user, now=now)
     if found is None:
         return None
     usage_id, billable = found

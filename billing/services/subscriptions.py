@@ -10,6 +10,7 @@ from django.utils import timezone
 from billing.error_codes import BillingErrorCode
 from billing.models import PricingTier, Subscription
 from billing.selectors import closed_since
+from billing.services.usage import pricing_tier_forget
 from mlapi.errors import ConflictError, NotFoundError
 
 
@@ -22,6 +23,9 @@ def subscription_change(*, user, tier: PricingTier, at: datetime | None = None) 
     """
     # The user's row is the lock every change takes, so two changes cannot both see no overlap.
     get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True).get()
+    # This process forgets the user's tier now; a call that memoizes the old one before this commits (or in
+    # another process) is still priced right: the charge checks the tier in force.
+    pricing_tier_forget(user=user)
     now = timezone.now()  # read under the lock: a change "now" never lands before one that got the lock first
     at = at or now
     if at > now:

@@ -12,8 +12,9 @@ from billing.metrics import late_usage_moved_observed
 from billing.models import MonthlyUsage, PricingTier, UsageRecord
 from billing.periods import period_bounds, period_next, period_of
 from billing.selectors import tier_in_force
-from billing.services.charge import ChargedRows, charge_write
+from billing.services.charge import ChargedRows, charge_write, tier_terms
 from mlapi.errors import LimitExceededError
+from mlapi.hot_cache import HotCache
 
 logger = logging.getLogger(__name__)
 
@@ -29,24 +30,91 @@ def pricing_tier_for_user(*, user, now: datetime | None = None) -> PricingTier:
     return tier_in_force(user=user, at=now or timezone.now())
 
 
+# The tier a metered call is checked and priced with, per user: see `pricing_tier_for_call`.
+_call_tiers = HotCache(setting="PRICING_TIER_CACHE_SECONDS")
+
+
+def pricing_tier_for_call(*, user, now: datetime) -> tuple[PricingTier, bool]:
+    """The tier to check and price one metered call with, and whether it came from the per-process memo.
+
+    The memo (at most PRICING_TIER_CACHE_SECONDS old) saves a query on every call and is still exact for
+    money: the charging statement itself checks that this is the tier in force at `now` with these very
+    prices and quota (`charge_write`), and writes nothing otherwise; `usage_charge` then re-reads the tier
+    and prices again. A refusal by the rate limit or the quota on a memoized tier is re-checked on a fresh
+    read (`metered_inference`). What the memo can delay: a tier's new rate limit letting more calls through,
+    for at most those seconds."""
+    cached = _call_tiers.get(user.pk)
+    if cached is not None:
+        return cached, True
+    tier = tier_in_force(user=user, at=now)
+    _call_tiers.put(user.pk, tier)
+    return tier, False
+
+
+def pricing_tier_forget(*, user) -> None:
+    """Drops this process's memo of the user's tier (a subscription change here; other processes rely on
+    the charge's check)."""
+    _call_tiers.discard(user.pk)
+
+
 def rate_limit_consume(*, user, tier: PricingTier, now: datetime) -> None:
     """Fixed one-minute window in the shared cache; a cache outage lets requests through with a warning."""
-    if tier.rate_limit_per_minute is None:
-        return
-    key = f"ratelimit:{user.pk}:{int(now.timestamp()) // 60}"
-    try:
-        cache.add(key, 0, timeout=120)
-        count = cache.incr(key)
-    except Exception as exc:  # noqa: BLE001 - any cache failure must not take the API down
-        logger.warning("rate limit cache unavailable; not rate limiting", extra={"error": type(exc).__name__})
-        return
-    if count > tier.rate_limit_per_minute:
+    if tier.rate_limit_per_minute is not None:
+        _rate_limit_check(tier=tier, count=_rate_window_count(user=user, now=now), now=now)
+
+
+def _rate_limit_check(*, tier: PricingTier, count: int | None, now: datetime) -> None:
+    if count is not None and tier.rate_limit_per_minute is not None and count > tier.rate_limit_per_minute:
         retry_after = 60 - now.second
         raise LimitExceededError.single(
             BillingErrorCode.RATE_LIMITED,
             f"Rate limit of {tier.rate_limit_per_minute} requests per minute reached; retry in {retry_after} s.",
             retry_after=retry_after,
         )
+
+
+def call_limits_check(*, user, now: datetime, count: int, rate_limited: bool) -> PricingTier:
+    """The tier one metered call of `count` rows is checked and priced with (`pricing_tier_for_call`), once
+    its rate limit (when `rate_limited`) and quota pre-check pass; LimitExceededError otherwise.
+
+    A refusal on a memoized tier is checked again on a fresh read, so a customer who has just upgraded is
+    not refused by the tier they left; the call is counted in the rate window once either way."""
+    tier, memoized = pricing_tier_for_call(user=user, now=now)
+    window: list[int | None] = []
+
+    def check(tier: PricingTier) -> None:
+        if rate_limited and tier.rate_limit_per_minute is not None:
+            if not window:
+                window.append(_rate_window_count(user=user, now=now))
+            _rate_limit_check(tier=tier, count=window[0], now=now)
+        if count:
+            quota_precheck(user=user, tier=tier, count=count, now=now)
+
+    try:
+        check(tier)
+    except LimitExceededError:
+        if not memoized:
+            raise
+        fresh = tier_in_force(user=user, at=now)
+        if (fresh.rate_limit_per_minute, *tier_terms(fresh)) == (tier.rate_limit_per_minute, *tier_terms(tier)):
+            raise
+        _call_tiers.put(user.pk, fresh)
+        tier = fresh
+        check(tier)
+    return tier
+
+
+def _rate_window_count(*, user, now: datetime) -> int | None:
+    key = f"ratelimit:{user.pk}:{int(now.timestamp()) // 60}"
+    try:
+        try:
+            return cache.incr(key)  # one round trip once the minute's key exists
+        except ValueError:  # the minute's first call
+            cache.add(key, 0, timeout=120)
+            return cache.incr(key)
+    except Exception as exc:  # noqa: BLE001 - any cache failure must not take the API down
+        logger.warning("rate limit cache unavailable; not rate limiting", extra={"error": type(exc).__name__})
+        return None
 
 
 def _quota_error(tier: PricingTier, now: datetime, used: int, period=None) -> LimitExceededError:
@@ -120,7 +188,14 @@ def usage_charge(
                 )
                 late_usage_moved_observed()
             return usage
-        # Nothing written: the counter row is missing, the month closed, or the quota full.
+        # Nothing written: the tier is no longer the one in force (or its prices changed), the counter row
+        # is missing, the month closed, or the quota full.
+        fresh = tier_in_force(user=user, at=now)
+        if tier_terms(fresh) != tier_terms(tier):
+            pricing_tier_forget(user=user)
+            tier = fresh
+            fixed = charge_fixed(tier=tier, predictions=predictions, cpu_seconds=cpu_seconds, stored_bytes=stored_bytes)
+            continue
         state = MonthlyUsage.objects.filter(user=user, period=period).values_list("predictions", "closed_at").first()
         if state is None:
             MonthlyUsage.objects.bulk_create([MonthlyUsage(user=user, period=period)], ignore_conflicts=True)

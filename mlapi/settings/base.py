@@ -323,6 +323,9 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 # stops being served within this many seconds on every worker (0 = look up on every request).
 ACCESS_TOKEN_CACHE_SECONDS = env.float("ACCESS_TOKEN_CACHE_SECONDS", default=5)
 MODEL_LOOKUP_CACHE_SECONDS = env.float("MODEL_LOOKUP_CACHE_SECONDS", default=5)
+# Per-process memo of each caller's pricing tier for metered calls. Prices and quotas stay exact (the
+# charging statement re-checks the tier in force); a tier's new rate limit may take this long to apply.
+PRICING_TIER_CACHE_SECONDS = env.float("PRICING_TIER_CACHE_SECONDS", default=5)
 
 # --- Batch jobs ---
 from celery.schedules import crontab  # noqa: E402

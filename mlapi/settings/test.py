@@ -24,5 +24,6 @@ PAYMENT_PROVIDER = "manual"
 # Exact behaviour per request in tests; tests/test_hot_cache.py turns the memos on.
 ACCESS_TOKEN_CACHE_SECONDS = 0
 MODEL_LOOKUP_CACHE_SECONDS = 0
+PRICING_TIER_CACHE_SECONDS = 0
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

@@ -18,7 +18,7 @@ from django.db import connection, transaction
 
 from billing.models import UsageRecord
 from billing.services.charge import ChargedRows
-from billing.services.usage import pricing_tier_for_user, quota_precheck, rate_limit_consume, usage_charge
+from billing.services.usage import call_limits_check, usage_charge
 from mlapi.errors import ApplicationError, LimitExceededError
 from mlapi.observability.context import context_update
 from mlapi.observability.metrics import limit_rejection_observed, prediction_observed
@@ -115,11 +115,7 @@ def metered_inference(
     the charge re-checks the quota under the counter's row lock."""
     context_update(model=f"{model.name}:{model.version}")
     try:
-        tier = pricing_tier_for_user(user=user, now=now)
-        if rate_limited:
-            rate_limit_consume(user=user, tier=tier, now=now)
-        if rows:
-            quota_precheck(user=user, tier=tier, count=len(rows), now=now)
+        tier = call_limits_check(user=user, now=now, count=len(rows), rate_limited=rate_limited)
         scored = rows_score(model=model, rows=rows, explain=explain) if rows else NOTHING_SCORED
 
         def charge(with_rows: ChargedRows | None) -> UsageRecord | None:

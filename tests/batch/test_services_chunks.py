@@ -176,7 +176,8 @@ def test_a_chunk_costs_the_same_queries_whatever_its_size_but_one_insert_per_bat
         return len(queries) - len(inserts), len(inserts)
 
     assert split(small_queries)[0] == split(large_queries)[0]
-    assert split(small_queries)[0] <= 12
+    # SQLite re-reads the tier in force inside the charge's transaction (PostgreSQL's charge statement checks it)
+    assert split(small_queries)[0] <= (12 if connection.vendor == "postgresql" else 13)
     if connection.vendor == "postgresql":  # one COPY per chunk (not a query Django captures), no INSERT
         assert split(small_queries)[1] == split(large_queries)[1] == 0
     else:

@@ -25,8 +25,8 @@ def _predict(gql, token):
 
 
 # The accepted call's write: PostgreSQL, one statement (counter UPDATE + usage INSERT + prediction INSERT as
-# one CTE); SQLite, those three in a plain transaction.
-WRITES = 1 if connection.vendor == "postgresql" else 3
+# one CTE, which also checks the tier in force); SQLite, the tier check and those three in a plain transaction.
+WRITES = 1 if connection.vendor == "postgresql" else 4
 
 
 def test_one_prediction_costs_the_lookups_and_one_write_without_the_memos(
@@ -68,11 +68,13 @@ def test_with_the_memos_a_repeated_prediction_only_writes(
     # given
     settings.ACCESS_TOKEN_CACHE_SECONDS = 60
     settings.MODEL_LOOKUP_CACHE_SECONDS = 60
+    settings.PRICING_TIER_CACHE_SECONDS = 60
     token = issue_token(make_user())
     _predict(gql, token)
-    # when / then: no token or model lookup: the tier in force (never memoized: a tier change prices the
-    # very next call) and the write (+ SAVEPOINT / RELEASE)
-    with django_assert_num_queries(1 + WRITES + 2):
+    # when / then: no token, model or tier lookup (the write itself checks the tier in force, so a tier
+    # change still prices the very next call: tests/billing/test_tier_memo.py), only the write
+    # (+ SAVEPOINT / RELEASE)
+    with django_assert_num_queries(WRITES + 2):
         status, body = _predict(gql, token)
     assert body["data"]["createPrediction"]["errors"] == []
     assert Prediction.objects.count() == 2
