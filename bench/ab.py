@@ -8,6 +8,7 @@ both alike; the report gives the medians and the ratio. Loopback only; it stops 
 """
 
 import argparse
+import hashlib
 import json
 import os
 import statistics
@@ -18,7 +19,7 @@ import time
 from pathlib import Path
 
 from bench.load import ERROR_LIST_PATTERN, Scenario, run_wrk
-from bench.project import _PREPARE, PRODUCT_BIN, ROOT, access_token, database_reset, project_env
+from bench.project import _PREPARE, PRODUCT_BIN, ROOT, SHADOWED_MODEL, access_token, database_reset, project_env
 from bench.servers import LOOPBACK, ManagedProcess, free_port, wait_ready
 
 QUERY = (
@@ -43,7 +44,15 @@ def _prepare(checkout: Path, name: str, workdir: Path, prefix: str) -> tuple[dic
     database_reset(url)
     env = project_env(database_url=url, media_root=workdir / f"media-{name}", base_env=dict(os.environ))
     result = subprocess.run(
-        [str(PRODUCT_BIN / "python"), "manage.py", "shell", "--verbosity", "0", "-c", _PREPARE],
+        [
+            str(PRODUCT_BIN / "python"),
+            "manage.py",
+            "shell",
+            "--verbosity",
+            "0",
+            "-c",
+            f"SHADOWED_MODEL = {SHADOWED_MODEL!r}\n" + _PREPARE,
+        ],
         cwd=checkout,
         env=env,
         capture_output=True,
@@ -73,6 +82,12 @@ def main() -> int:
     parser.add_argument(
         "--instances", type=int, default=0, help="a batch of this many iris rows per call instead of one"
     )
+    parser.add_argument(
+        "--lane",
+        choices=("graphql", "persisted", "rest"),
+        default="graphql",
+        help="the query as text, its hash only (a trusted document), or REST predict",
+    )
     args = parser.parse_args()
     extra_env = {name: dict(item.split("=", 1) for item in getattr(args, f"{name}_env")) for name in ("head", "base")}
     workdir = Path(tempfile.mkdtemp(prefix="mlapi-ab-"))
@@ -100,9 +115,20 @@ def main() -> int:
                 variables = {"xs": [FEATURES] * args.instances}
             else:
                 query, variables = args.query, {"f": FEATURES}
-            body = json.dumps({"query": query, "variables": variables}).encode()
+            payload: dict = {"query": query, "variables": variables}
+            path = "/graphql/"
+            if args.lane == "persisted":
+                digest = hashlib.sha256(query.encode()).hexdigest()
+                payload = {
+                    "variables": variables,
+                    "extensions": {"persistedQuery": {"version": 1, "sha256Hash": digest}},
+                }
+            elif args.lane == "rest":
+                payload = {"instances": variables["xs"]} if args.instances else {"features": FEATURES}
+                path = "/api/v1/models/iris/predict"
+            body = json.dumps(payload).encode()
             headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-            scenarios[name] = Scenario(f"ab-{name}", f"{url}/graphql/", body, headers, ERROR_LIST_PATTERN)
+            scenarios[name] = Scenario(f"ab-{name}", f"{url}{path}", body, headers, ERROR_LIST_PATTERN)
             run_wrk(scenarios[name], connections=args.connections, duration_s=3, workdir=workdir)  # warm-up
         results: dict[str, list] = {"head": [], "base": []}
         load_start = os.getloadavg()
@@ -134,6 +160,7 @@ def main() -> int:
     summary["base_ref"] = args.base
     summary["head_env"], summary["base_env"] = extra_env["head"], extra_env["base"]
     summary["instances_per_call"] = args.instances or 1
+    summary["lane"] = args.lane
     if args.instances:
         for name in ("head", "base"):
             summary[name]["median_rows_per_s"] = round(summary[name]["median_rps"] * args.instances)

@@ -390,7 +390,7 @@ SPECTACULAR_SETTINGS.update(
 # redirect to the client's own redirect URI.
 from csp.constants import NONCE, NONE, SELF  # noqa: E402
 
-MIDDLEWARE += ["csp.middleware.CSPMiddleware"]
+MIDDLEWARE += ["mlapi.middleware.CSPMiddleware"]  # django-csp's, with the plain policy built once
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [SELF],

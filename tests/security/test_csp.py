@@ -236,3 +236,48 @@ def test_invoice_page_sends_the_policy_and_prints_without_an_inline_handler(clie
 
 def test_json_answers_carry_the_policy_too(client, db):
     assert "Content-Security-Policy" in client.get("/healthz").headers
+
+
+def _directives(header: str) -> dict[str, set[str]]:
+    return {part.split()[0]: set(part.split()[1:]) for part in header.split("; ")}
+
+
+def test_the_policy_built_once_is_django_csps_own_and_follows_the_settings(client, settings):
+    # given: django-csp's own middleware, for the reference
+    from csp.middleware import CSPMiddleware as DjangoCsp
+    from django.http import HttpResponse
+    from django.test import RequestFactory
+
+    def reference(path):
+        request = RequestFactory().get(path)
+        middleware = DjangoCsp(lambda r: HttpResponse())
+        middleware.process_request(request)
+        return middleware.process_response(request, HttpResponse())["Content-Security-Policy"]
+
+    # when / then: an API answer (no nonce used) carries exactly the policy django-csp builds
+    served = client.get("/healthz")["Content-Security-Policy"]
+    assert _directives(served) == _directives(reference("/healthz"))
+    # and: a change of the settings changes the header at once
+    changed = {"DIRECTIVES": {**settings.CONTENT_SECURITY_POLICY["DIRECTIVES"], "img-src": ["'self'"]}}
+    settings.CONTENT_SECURITY_POLICY = changed
+    served = client.get("/healthz")["Content-Security-Policy"]
+    assert _directives(served)["img-src"] == {"'self'"} and _directives(served) == _directives(reference("/healthz"))
+
+
+def test_a_response_that_uses_the_nonce_gets_its_own_nonce_in_the_policy(rf):
+    # given: a view with a nonce'd inline script, behind the project's CSP middleware
+    from django.http import HttpResponse
+
+    from mlapi.middleware import CSPMiddleware
+
+    middleware = CSPMiddleware(lambda request: HttpResponse(f'<script nonce="{request.csp_nonce}"></script>'))
+    # when: two responses
+    responses = [middleware(rf.get("/page/")) for _ in range(2)]
+    # then: each policy allows that response's own nonce, and only it
+    nonces = []
+    for response in responses:
+        script_src = _directives(response["Content-Security-Policy"])["script-src"]
+        (nonce,) = (value for value in script_src if value.startswith("'nonce-"))
+        assert f'nonce="{nonce[7:-1]}"' in response.content.decode()
+        nonces.append(nonce)
+    assert nonces[0] != nonces[1]
