@@ -13,6 +13,7 @@ An instance is a JSON object keyed by feature name, or a JSON array of values in
 """
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -167,6 +168,35 @@ def _type_error(value: Any, feature_type: str) -> str | None:
     return None
 
 
+_BIG = 2**1000  # an int below this in size converts to a finite float
+
+
+def _plainly_valid(feature: dict) -> Callable[[Any], bool]:
+    """A quick test of one feature's value that is True only where `_feature_problem` finds no problem and
+    no warning (the common case: a finite number, a string, a boolean, an allowed category, an accepted
+    null); everything it does not accept goes through `_feature_problem` itself."""
+    feature_type, nullable = feature["type"], bool(feature.get("nullable"))
+    allowed = feature.get("allowed")
+    if allowed is not None:
+        try:
+            categories = frozenset(allowed)  # the same equality as `in` on the list, for hashable JSON values
+        except TypeError:
+            return lambda value: False
+        kinds = {"number": (int, float), "integer": (int,), "string": (str,), "boolean": (bool,)}.get(feature_type)
+        if kinds is None or feature_type == "number":
+            return lambda value: False  # allowed numbers: rare, and floats need the full finite check
+        return lambda value: (type(value) in kinds and value in categories) or (value is None and nullable)
+    if feature_type == "number":
+        return lambda value: (type(value) is float and value - value == 0.0) or (value is None and nullable)
+    if feature_type == "integer":
+        return lambda value: (type(value) is int and -_BIG < value < _BIG) or (value is None and nullable)
+    if feature_type == "string":
+        return lambda value: type(value) is str or (value is None and nullable)
+    if feature_type == "boolean":
+        return lambda value: type(value) is bool or (value is None and nullable)
+    return lambda value: value is None and nullable
+
+
 @dataclass
 class PreparedInstances:
     """Instances as objects with every schema feature (a missing nullable one as None), or the errors."""
@@ -231,19 +261,23 @@ def instances_prepare(*, schema: dict, instances: list, path: str) -> PreparedIn
     features = schema["features"]
     names = [f["name"] for f in features]
     known = set(names)
+    checks = [(feature, _plainly_valid(feature)) for feature in features]
     for index, instance in enumerate(instances):
         where = f"{path}.{index}" if path == "instances" else path
         values = _as_object(instance, features, where, errors)
         if values is None:
             continue
-        for feature in features:
+        for feature, plainly_valid in checks:
             name = feature["name"]
             if name not in values and not feature.get("nullable"):
                 errors.append(
                     FieldError(f"{where}.{name}", PredictionErrorCode.REQUIRED.value, "This feature is required.")
                 )
                 continue
-            problem = _feature_problem(feature, values.get(name), f"{where}.{name}", warnings)
+            value = values.get(name)
+            if plainly_valid(value):
+                continue
+            problem = _feature_problem(feature, value, f"{where}.{name}", warnings)
             if problem is not None:
                 errors.append(problem)
         for unknown in sorted(key for key in values if key not in known)[:10]:

@@ -288,3 +288,44 @@ def test_extreme_finite_floats_never_crash(client, gql, iris_token, stored_count
     payload = body["data"]["createPrediction"]
     refused = [bool(payload["errors"]), rest.status_code == 400]
     assert stored_counts() == (before[0] + refused.count(False), before[1] + refused.count(False))
+
+
+FEATURE_KINDS = [
+    {"name": "f", "type": feature_type, **extra}
+    for feature_type in ("number", "integer", "string", "boolean")
+    for extra in (
+        {},
+        {"nullable": True},
+        {"allowed": ["admin", "", 1, 2, 0.5, True]},
+        {"allowed": ["admin", 1, None, float("nan")], "nullable": True, "unknown": "pass"},
+    )
+]
+SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.integers(min_value=2**999, max_value=2**1100),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from([0.5, 1.0, 2.0, 1, 2, "admin", "", "student", True, False]),
+    st.text(max_size=5),
+)
+
+
+@FUZZ
+@given(feature=st.sampled_from(FEATURE_KINDS), value=st.one_of(SCALARS, st.lists(SCALARS, max_size=2)))
+@example(feature=FEATURE_KINDS[0], value=float("inf"))
+@example(feature=FEATURE_KINDS[0], value=float("nan"))
+@example(feature=FEATURE_KINDS[4], value=2**1024)
+@example(feature=FEATURE_KINDS[4], value=True)
+@example(feature=FEATURE_KINDS[10], value="student")
+@example(feature=FEATURE_KINDS[11], value="student")
+def test_the_quick_check_only_passes_values_the_full_check_finds_no_problem_with(feature, value):
+    from predictions.registry.schema import _feature_problem, _plainly_valid
+
+    # when
+    warnings = []
+    quick = _plainly_valid(feature)(value)
+    full = _feature_problem(feature, value, "instances.0.f", warnings)
+    # then: the quick path never accepts what the full check refuses or warns about
+    if quick:
+        assert full is None and warnings == []
