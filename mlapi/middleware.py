@@ -23,12 +23,16 @@ API_PREFIXES = ("/graphql/", "/api/v1/")
 _MARK = "_mlapi_bearer_api_call"
 
 
+def bearer_api_call(*, authorization: str, path: str) -> bool:
+    """An API path called with a bearer token."""
+    return authorization[:7].lower() == "bearer " and path.startswith(API_PREFIXES)
+
+
 def is_bearer_api_call(request) -> bool:
-    """An API path with a bearer token (checked once per request)."""
+    """`bearer_api_call` for a request (checked once per request)."""
     known = request.__dict__.get(_MARK)
     if known is None:
-        header = request.META.get("HTTP_AUTHORIZATION", "")
-        known = header[:7].lower() == "bearer " and request.path_info.startswith(API_PREFIXES)
+        known = bearer_api_call(authorization=request.META.get("HTTP_AUTHORIZATION", ""), path=request.path_info)
         request.__dict__[_MARK] = known
     return known
 
@@ -56,6 +60,18 @@ def browser_only(path: str) -> type:
             attributes[name] = skipped_for_bearer_api_calls(name)
     return type(middleware_class.__name__, (middleware_class,), attributes)
 
+
+# What a bearer API call does not need (the WSGI entry point, mlapi.wsgi, gives such calls a handler without
+# them; the wrappers above let them through under any other entry point, the test client's included).
+BROWSER_ONLY_MIDDLEWARE = frozenset(
+    {
+        "mlapi.middleware.WhiteNoiseMiddleware",
+        "mlapi.middleware.SessionMiddleware",
+        "mlapi.middleware.AuthenticationMiddleware",
+        "mlapi.middleware.MessageMiddleware",
+        "allauth.account.middleware.AccountMiddleware",  # request.allauth and /accounts/ 404 redirects
+    }
+)
 
 WhiteNoiseMiddleware = browser_only("whitenoise.middleware.WhiteNoiseMiddleware")
 SessionMiddleware = browser_only("django.contrib.sessions.middleware.SessionMiddleware")

@@ -5,7 +5,11 @@ from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mlapi.settings.local")
 
-application = get_wsgi_application()
+django_application = get_wsgi_application()
+
+from mlapi.handlers import application_for  # noqa: E402 - needs the apps loaded (django.setup() above)
+
+application = application_for(django_application)
 
 
 def _start_warm_up() -> None:

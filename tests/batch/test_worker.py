@@ -11,6 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db.models import Count, Max, Min, Sum
 
 from batch.models import BatchChunk, BatchJob, BatchResultRow
+from batch.services.recovery import batch_jobs_sweep
 from billing.models import MonthlyUsage, UsageRecord
 from tests.batch.conftest import broker_backlog, broker_client, iris_csv, wait_for
 
@@ -72,13 +73,22 @@ def test_a_worker_killed_mid_job_then_restarted_finishes_it_exactly_once(
     at_kill = _job(job_id)
     assert at_kill.status == "running" and at_kill.rows_done < 40_000
     pending = BatchChunk.objects.filter(job_id=job_id, done_at__isnull=True).count()
-    # the chunk in hand stays in the broker (read twice over, LLEN then HVALS: give a move between them a moment)
-    broker = broker_client()
     assert pending > 0
-    wait_for(lambda: sum(broker_backlog(broker)) >= pending, timeout=10, what="every pending chunk in the broker")
     workers.start()
-    # then: its chunk is delivered again (visibility time-out) and the job finishes
-    wait_for(lambda: _job(job_id).status == "succeeded", timeout=90, what="the job to succeed", logs=workers.logs)
+    # then: the chunk in hand is delivered again (acks_late + visibility time-out) and the job finishes.
+    # A kill that lands between kombu's BRPOP and its record of the message as unacked loses that message in
+    # Redis (the transport is at-most-once in that window; seen about 1 run in 16): in production the beat
+    # sweeper queues a stalled job's unfinished chunks again, so here it runs once the queue has drained.
+    broker = broker_client()
+
+    def finished_or_swept() -> bool:
+        if _job(job_id).status == "succeeded":
+            return True
+        if broker_backlog(broker) == (0, 0):
+            batch_jobs_sweep(stale_seconds=2)
+        return False
+
+    wait_for(finished_or_swept, timeout=90, what="the job to succeed", logs=workers.logs)
     job = _job(job_id)
     assert (job.rows_done, job.chunks_done) == (40_000, 20)
     _assert_stored_and_billed_exactly_once(job, 40_000)
