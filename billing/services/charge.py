@@ -22,11 +22,11 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import date, datetime
 from hashlib import sha1
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Model
+from django.db.models import ForeignKey, Model
 
 from billing.metering import FixedCharge, billable_count, billable_count_sql, charge_complete
 from billing.models import MonthlyUsage, PricingTier, Subscription, UsageRecord
@@ -318,6 +318,10 @@ def _sqlite_insert(cursor, model: type[Model], columns: list[str], rows: list[tu
     return None
 
 
+_USAGE_COLUMNS = [field.attname for field in UsageRecord._meta.concrete_fields]
+_USAGE_RELATIONS = [cast(ForeignKey, UsageRecord._meta.get_field(name)) for name in ("user", "model", "tier")]
+
+
 def charge_write(
     *,
     user,
@@ -363,29 +367,33 @@ def charge_write(
         return None
     usage_id, billable = found
     charge = charge_complete(tier=tier, fixed=fixed, billable=billable)
-    usage = UsageRecord(
-        id=usage_id,
-        user=user,
-        model=model,
-        tier=tier,
-        created_at=now,
-        period=period,
-        source=source,
-        idempotency_key=idempotency_key,
-        request_hash=request_hash,
-        predictions=charge.predictions,
-        billable_predictions=charge.billable_predictions,
-        cpu_seconds=charge.cpu_seconds,
-        stored_bytes=charge.stored_bytes,
-        currency=tier.currency,
-        price_per_prediction=tier.price_per_prediction,
-        price_per_cpu_second=tier.price_per_cpu_second,
-        price_per_mb=tier.price_per_mb,
-        prediction_amount=charge.prediction_amount,
-        compute_amount=charge.compute_amount,
-        storage_amount=charge.storage_amount,
-        amount=charge.amount,
-    )
-    usage._state.adding = False
-    usage._state.db = connection.alias
+    values = {
+        "id": usage_id,
+        "user_id": user.pk,
+        "model_id": model.pk,
+        "tier_id": tier.pk,
+        "created_at": now,
+        "period": period,
+        "source": source,
+        "idempotency_key": idempotency_key,
+        "request_hash": request_hash,
+        "predictions": charge.predictions,
+        "billable_predictions": charge.billable_predictions,
+        "cpu_seconds": charge.cpu_seconds,
+        "stored_bytes": charge.stored_bytes,
+        "currency": tier.currency,
+        "price_per_prediction": tier.price_per_prediction,
+        "price_per_cpu_second": tier.price_per_cpu_second,
+        "price_per_mb": tier.price_per_mb,
+        "prediction_amount": charge.prediction_amount,
+        "compute_amount": charge.compute_amount,
+        "storage_amount": charge.storage_amount,
+        "amount": charge.amount,
+    }
+    # The record as the database now holds it, built the way Django builds a fetched row (Model.from_db, all
+    # columns in order): keyword construction through the relation descriptors cost more than the write's
+    # own Python. Its user, model and tier are the objects in hand, as if fetched with select_related.
+    usage = UsageRecord.from_db(connection.alias, _USAGE_COLUMNS, [values[name] for name in _USAGE_COLUMNS])
+    for relation, related in zip(_USAGE_RELATIONS, (user, model, tier), strict=True):
+        relation.set_cached_value(usage, related)
     return usage

@@ -18,10 +18,13 @@ also goes to graphene, which answers it with its own
 errors; nothing has run yet, so nothing runs twice.
 """
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from graphene.types.resolver import dict_or_attr_resolver
+from graphene_django import DjangoObjectType
 from graphql import (
     ExecutionResult,
     GraphQLError,
@@ -102,6 +105,14 @@ Completer = Callable[[_Request, GraphQLResolveInfo, Path, Any], Any]
 
 
 @dataclass(frozen=True)
+class _FieldNames:
+    """What a leaf's completion reads of `info` (its error messages): enough when the resolver needs no info."""
+
+    parent_type: GraphQLObjectType
+    field_name: str
+
+
+@dataclass(frozen=True)
 class _FieldPlan:
     key: str
     nodes: list[FieldNode]
@@ -110,12 +121,25 @@ class _FieldPlan:
     resolve: Callable
     has_arguments: bool
     complete: Completer
+    # A leaf field whose resolver is known to read only its source (see `_plain_read`): answered without
+    # building a GraphQLResolveInfo, on a path of its own that is otherwise the same.
+    read: Callable[[Any], Any] | None = None
+    names: _FieldNames | None = None
 
     def execute(
         self, request: _Request, source: Any, parent_path: Path | None, *, arguments: dict | None = None
     ) -> Any:
         """graphql-core's `execute_field` (synchronous resolvers only); `arguments` when already coerced."""
         path = Path(parent_path, self.key, self.parent_type.name)
+        if self.read is not None:
+            try:
+                return self.complete(request, self.names, path, self.read(source))
+            except Exception as raw_error:  # noqa: BLE001 - as below
+                error = located_error(raw_error, self.nodes, path.as_list())
+                if is_non_null_type(self.definition.type):
+                    raise error from None
+                request.errors.add(error, path)
+                return None
         definition = self.definition
         info = GraphQLResolveInfo(
             self.nodes[0].name.value,
@@ -147,6 +171,22 @@ class _FieldPlan:
             return None
 
 
+def _plain_read(resolve: Callable) -> Callable[[Any], Any] | None:
+    """For a resolver known to use neither `info` nor arguments, the same read of its source: graphene's default
+    resolver (a key of a dict, else an attribute) and graphene-django's `resolve_id` (the primary key)."""
+    if (
+        isinstance(resolve, functools.partial)
+        and resolve.func is dict_or_attr_resolver
+        and len(resolve.args) == 2
+        and not resolve.keywords
+    ):
+        name, default = resolve.args
+        return lambda source: source.get(name, default) if isinstance(source, dict) else getattr(source, name, default)
+    if resolve is DjangoObjectType.resolve_id:
+        return lambda source: source.pk
+    return None
+
+
 def _never_awaitable(_value) -> bool:
     return False
 
@@ -173,6 +213,9 @@ class _Planner:
                 if definition is None:
                     raise _NotPlannable(f"unknown field {parent_type.name}.{name}")
                 resolve = definition.resolve or default_field_resolver
+            complete = self.completer(definition.type, nodes)
+            has_arguments = bool(nodes[0].arguments)
+            plain = not has_arguments and not getattr(complete, "needs_info", True)
             plans.append(
                 _FieldPlan(
                     key=key,
@@ -180,8 +223,10 @@ class _Planner:
                     definition=definition,
                     parent_type=parent_type,
                     resolve=resolve,
-                    has_arguments=bool(nodes[0].arguments),
-                    complete=self.completer(definition.type, nodes),
+                    has_arguments=has_arguments,
+                    complete=complete,
+                    read=_plain_read(resolve) if plain else None,
+                    names=_FieldNames(parent_type, name),
                 )
             )
         return tuple(plans)
@@ -208,6 +253,7 @@ def _nullable(complete: Completer) -> Completer:
             return None
         return complete(request, info, path, result)
 
+    run.needs_info = getattr(complete, "needs_info", True)
     return run
 
 
@@ -221,6 +267,7 @@ def _non_null(inner: Completer) -> Completer:
         return completed
 
     run.non_null = True
+    run.needs_info = getattr(inner, "needs_info", True)
     return run
 
 
@@ -251,6 +298,7 @@ def _list(item: Completer, item_type, nodes: list[FieldNode]) -> Completer:
                 completed.append(None)
         return completed
 
+    run.needs_info = getattr(item, "needs_info", True)
     return _wrap(run)
 
 
@@ -266,6 +314,7 @@ def _leaf(return_type) -> Completer:
             )
         return serialized
 
+    run.needs_info = False  # only its messages name the field
     return _wrap(run)
 
 

@@ -206,10 +206,11 @@ class PreparedInstances:
     warnings: list[FieldError] = field(default_factory=list)
 
 
-def _as_object(instance: Any, features: list[dict], where: str, errors: list[FieldError]) -> dict | None:
+def _as_object(
+    instance: Any, features: list[dict], names: list[str], where: str, errors: list[FieldError]
+) -> dict | None:
     """An object as it is; a positional array zipped with the feature names (trailing nullable features may
     be left out, so appending a nullable feature to a schema breaks no client)."""
-    names = [f["name"] for f in features]
     if isinstance(instance, dict):
         return instance
     if isinstance(instance, list):
@@ -264,7 +265,7 @@ def instances_prepare(*, schema: dict, instances: list, path: str) -> PreparedIn
     checks = [(feature, _plainly_valid(feature)) for feature in features]
     for index, instance in enumerate(instances):
         where = f"{path}.{index}" if path == "instances" else path
-        values = _as_object(instance, features, where, errors)
+        values = _as_object(instance, features, names, where, errors)
         if values is None:
             continue
         for feature, plainly_valid in checks:

@@ -25,9 +25,6 @@ def wsgi(monkeypatch):
     """Calls the entry point (or one of its handlers) as gunicorn would, inside the test's transaction."""
     from mlapi import wsgi as entry_point
 
-    # As Django's test client does: the handlers' request_started/finished would close the test's connection.
-    signals.request_started.disconnect(close_old_connections)
-    signals.request_finished.disconnect(close_old_connections)
     answered = []
     for name in ("api_application", "django_application"):
         handler = getattr(entry_point.application, name)
@@ -49,16 +46,22 @@ def wsgi(monkeypatch):
         def start_response(status, response_headers, exc_info=None):
             started.update(status=status, headers=response_headers)
 
-        iterable = application(environ, start_response)
+        # As Django's test client does, per request (the client itself reconnects them after each of its own):
+        # request_started/finished would close the test's connection, in the middle of its transaction.
+        signals.request_started.disconnect(close_old_connections)
+        signals.request_finished.disconnect(close_old_connections)
         try:
-            content = b"".join(iterable)
+            iterable = application(environ, start_response)
+            try:
+                content = b"".join(iterable)
+            finally:
+                iterable.close()  # as a WSGI server does: Django's request_finished
         finally:
-            iterable.close()  # as a WSGI server does: Django's request_finished
+            signals.request_started.connect(close_old_connections)
+            signals.request_finished.connect(close_old_connections)
         return started["status"], dict(started["headers"]), content
 
-    yield entry_point.application, call, answered
-    signals.request_started.connect(close_old_connections)
-    signals.request_finished.connect(close_old_connections)
+    return entry_point.application, call, answered
 
 
 def _spy(original, answered, name):

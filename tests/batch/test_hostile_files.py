@@ -95,8 +95,15 @@ def test_a_well_formed_garbage_body_is_a_parse_error_for_a_user_within_limits(
 
 
 @pytest.mark.parametrize("path", [JOBS, UPLOADS])
-def test_over_the_rate_limit_the_body_is_never_read(make_user, issue_token, client, submit, iris_model, path):
-    # given: a tier of one request a minute, used by one accepted job
+def test_over_the_rate_limit_the_body_is_never_read(
+    make_user, issue_token, client, submit, iris_model, path, monkeypatch
+):
+    # given: a tier of one request a minute, used by one accepted job; the clock pinned mid-minute, so the
+    # fixed one-minute window cannot roll over between the calls
+    from django.utils import timezone
+
+    moment = timezone.now().replace(second=30, microsecond=0)
+    monkeypatch.setattr("django.utils.timezone.now", lambda: moment)
     user = make_user(tier=PricingTier.objects.create(name="one-a-minute", rate_limit_per_minute=1))
     token = issue_token(user)
     assert submit(token, (",".join(IRIS_COLUMNS) + "\n" + GOOD_CSV + "\n").encode()).status_code == 201

@@ -66,4 +66,9 @@ def test_a_charge_written_by_the_statement_is_priced_as_charge_compute_prices_it
         assert record.storage_amount == expected.storage_amount
         assert record.amount == expected.amount
         assert record.cpu_seconds == expected.cpu_seconds
+    # and: the returned object is the stored row, column for column, with its relations already in hand
+    for field in type(usage)._meta.concrete_fields:
+        assert getattr(usage, field.attname) == getattr(stored, field.attname), field.attname
+    assert (usage.user, usage.model, usage.tier) == (user, iris_model, tier)
+    assert not usage._state.adding and usage._state.db == stored._state.db
     assert MonthlyUsage.objects.get(user=user).predictions == used_before + 3

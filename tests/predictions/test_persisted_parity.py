@@ -345,3 +345,57 @@ def test_trusted_manifest_ids_are_the_documents_hashes():
     assert manifest["operations"]
     for operation in manifest["operations"]:
         assert operation["id"] == document_sha256(operation["body"])
+
+
+def test_leaf_fields_read_straight_from_their_source_give_what_their_resolvers_give(caller, post):
+    # given: the express plan of the batch document (the many-row case the direct reads are for)
+    from graphql import get_operation_ast, parse
+
+    query = next(body for body in trusted_documents().values() if "instances: $rows" in body)
+    document = parse(query)
+    plan = express.express_plan_build(
+        schema=schema.graphql_schema, document=document, operation=get_operation_ast(document, None)
+    )
+    assert plan is not None
+    prediction_fields = _planned_fields(plan.root_field)
+    read_directly = {(f.parent_type.name, f.key) for f in prediction_fields if f.read is not None}
+    # the per-row fields are read directly; object-typed ones still get a full GraphQLResolveInfo
+    assert ("Prediction", "id") in read_directly and ("Prediction", "output") in read_directly
+    assert not any(
+        f.read is not None
+        for f in prediction_fields
+        if f.parent_type.name == "CreatePredictionPayload" and f.key in ("predictions", "cost")
+    )
+    # when: a stored prediction, read both ways
+    post({"query": BENCH, "variables": IRIS_VARIABLES}, token=caller)
+    stored = Prediction.objects.select_related("model").latest("created_at")
+    for field in prediction_fields:
+        if field.read is None or field.parent_type.name != "Prediction":
+            continue
+        # then
+        assert field.read(stored) == field.resolve(stored, None), field.key
+
+
+def _planned_fields(field, found=None):
+    """Every field plan under `field` (the completers keep their sub-plans in closures)."""
+    found = [] if found is None else found
+    found.append(field)
+    for cell in _closure_cells(field.complete):
+        if isinstance(cell, tuple) and cell and all(isinstance(item, express._FieldPlan) for item in cell):
+            for sub in cell:
+                _planned_fields(sub, found)
+    return found
+
+
+def _closure_cells(function, seen=None):
+    seen = set() if seen is None else seen
+    if id(function) in seen or not callable(function):
+        return []
+    seen.add(id(function))
+    cells = []
+    for cell in getattr(function, "__closure__", None) or ():
+        value = cell.cell_contents
+        cells.append(value)
+        if callable(value):
+            cells.extend(_closure_cells(value, seen))
+    return cells
