@@ -29,7 +29,7 @@ from batch.models import BatchChunk, BatchJob, BatchResultRow
 from billing.models import UsageRecord
 from mlapi.bulk import rows_copy
 from mlapi.errors import ApplicationError, FieldError, LimitExceededError
-from predictions.registry.schema import MAX_REPORTED_ERRORS, instance_row, instances_validate
+from predictions.registry.schema import MAX_REPORTED_ERRORS, instance_row, instances_prepare, instances_validate
 from predictions.services.metering import ScoredRows, metered_inference
 
 logger = logging.getLogger(__name__)
@@ -75,14 +75,18 @@ def _row_index(error: FieldError) -> int:
     return int(error.field.split(".")[1])
 
 
-def _validate(schema: dict, rows: list[RawRow]) -> None:
-    """Adds schema errors to `rows` in place: one call for the chunk, row by row only when it has errors."""
+def _validate(schema: dict, rows: list[RawRow]) -> list[dict] | None:
+    """Adds schema errors to `rows` in place: one call for the chunk, row by row only when it has errors.
+
+    When every row read is valid, returns them as the objects the model is given (`instance_row`), from the
+    same pass; otherwise None."""
     candidates = [row for row in rows if row.values is not None]
     if not candidates:
-        return
-    errors = instances_validate(schema=schema, instances=[r.values for r in candidates], path="instances")
+        return None
+    prepared = instances_prepare(schema=schema, instances=[r.values for r in candidates], path="instances")
+    errors = prepared.errors
     if not errors:
-        return
+        return prepared.rows if len(candidates) == len(rows) and not any(r.errors for r in rows) else None
     if len(errors) < MAX_REPORTED_ERRORS:  # the list is complete: only these rows have errors
         suspects = sorted({_row_index(e) for e in errors})
         candidates = [candidates[i] for i in suspects]
@@ -201,7 +205,7 @@ def batch_chunk_run(*, job_id, index: int) -> ChunkOutcome:
             first_row=chunk.first_row,
             first_line=chunk.first_line,
         )
-        _validate(job.model.input_schema, rows)
+        all_valid = _validate(job.model.input_schema, rows)
         names = [f["name"] for f in job.model.input_schema["features"]]
         good = [row for row in rows if not row.errors]
         failed = len(rows) - len(good)
@@ -232,7 +236,7 @@ def batch_chunk_run(*, job_id, index: int) -> ChunkOutcome:
         metered_inference(
             user=user,
             model=job.model,
-            rows=[instance_row(row.values, names) for row in good],
+            rows=all_valid if all_valid is not None else [instance_row(row.values, names) for row in good],
             source=USAGE_SOURCE,
             now=timezone.now(),
             idempotency_key=usage_idempotency_key(job_id=job.pk, index=chunk.index),
