@@ -94,6 +94,7 @@ def _validate(schema: dict, rows: list[RawRow]) -> list[dict] | None:
         found = instances_validate(schema=schema, instances=[row.values], path="instances")
         converted_badly = {e.field for e in row.errors}
         row.errors.extend(e for e in map(_strip_path, found) if e.field is None or e.field not in converted_badly)
+    return None
 
 
 def _error_results(rows: list[RawRow]) -> list[tuple]:
