@@ -28,7 +28,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import ForeignKey, Model
 
-from billing.metering import FixedCharge, billable_count, billable_count_sql, charge_complete
+from billing.metering import Charge, FixedCharge, billable_count, billable_count_sql, charge_complete
 from billing.models import MonthlyUsage, PricingTier, Subscription, UsageRecord
 from billing.selectors import tier_in_force
 from mlapi.bulk import rows_copy
@@ -271,24 +271,7 @@ def _sqlite(
             return None
         billable = billable_count(used_before=found[0] - count, count=count, included=tier.included_predictions)
         charge = charge_complete(tier=tier, fixed=fixed, billable=billable)
-        values = {
-            **{k: params[k] for k in ("created_at", "period", "source", "idempotency_key", "request_hash")},
-            "user_id": params["user_id"],
-            "model_id": params["model_id"],
-            "tier_id": params["tier_id"],
-            "predictions": count,
-            "billable_predictions": billable,
-            "cpu_seconds": fixed.cpu_seconds,
-            "stored_bytes": fixed.stored_bytes,
-            "currency": tier.currency,
-            "price_per_prediction": tier.price_per_prediction,
-            "price_per_cpu_second": tier.price_per_cpu_second,
-            "price_per_mb": tier.price_per_mb,
-            "prediction_amount": charge.prediction_amount,
-            "compute_amount": charge.compute_amount,
-            "storage_amount": charge.storage_amount,
-            "amount": charge.amount,
-        }
+        values = _usage_values(params=params, tier=tier, charge=charge)
         usage_id = _sqlite_insert(cursor, UsageRecord, list(values), [tuple(values.values())], returning=True)
         if rows is not None:
             names = [c[0] for c in rows.constants] + [c[0] for c in rows.columns] + [rows.usage_column]
@@ -316,6 +299,27 @@ def _sqlite_insert(cursor, model: type[Model], columns: list[str], rows: list[tu
         return cursor.fetchone()[0]
     cursor.executemany(sql, prepared)
     return None
+
+
+def _usage_values(*, params: dict, tier: PricingTier, charge: Charge) -> dict:
+    """The usage record's columns but its id: what SQLite inserts, and what the returned record holds."""
+    return {
+        **{name: params[name] for name in ("user_id", "model_id", "tier_id", "created_at", "period", "source")},
+        "idempotency_key": params["idempotency_key"],
+        "request_hash": params["request_hash"],
+        "predictions": charge.predictions,
+        "billable_predictions": charge.billable_predictions,
+        "cpu_seconds": charge.cpu_seconds,
+        "stored_bytes": charge.stored_bytes,
+        "currency": tier.currency,
+        "price_per_prediction": tier.price_per_prediction,
+        "price_per_cpu_second": tier.price_per_cpu_second,
+        "price_per_mb": tier.price_per_mb,
+        "prediction_amount": charge.prediction_amount,
+        "compute_amount": charge.compute_amount,
+        "storage_amount": charge.storage_amount,
+        "amount": charge.amount,
+    }
 
 
 _USAGE_COLUMNS = [field.attname for field in UsageRecord._meta.concrete_fields]
@@ -367,29 +371,7 @@ def charge_write(
         return None
     usage_id, billable = found
     charge = charge_complete(tier=tier, fixed=fixed, billable=billable)
-    values = {
-        "id": usage_id,
-        "user_id": user.pk,
-        "model_id": model.pk,
-        "tier_id": tier.pk,
-        "created_at": now,
-        "period": period,
-        "source": source,
-        "idempotency_key": idempotency_key,
-        "request_hash": request_hash,
-        "predictions": charge.predictions,
-        "billable_predictions": charge.billable_predictions,
-        "cpu_seconds": charge.cpu_seconds,
-        "stored_bytes": charge.stored_bytes,
-        "currency": tier.currency,
-        "price_per_prediction": tier.price_per_prediction,
-        "price_per_cpu_second": tier.price_per_cpu_second,
-        "price_per_mb": tier.price_per_mb,
-        "prediction_amount": charge.prediction_amount,
-        "compute_amount": charge.compute_amount,
-        "storage_amount": charge.storage_amount,
-        "amount": charge.amount,
-    }
+    values = {"id": usage_id, **_usage_values(params=params, tier=tier, charge=charge)}
     # The record as the database now holds it, built the way Django builds a fetched row (Model.from_db, all
     # columns in order): keyword construction through the relation descriptors cost more than the write's
     # own Python. Its user, model and tier are the objects in hand, as if fetched with select_related.

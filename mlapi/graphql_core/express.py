@@ -131,31 +131,24 @@ class _FieldPlan:
     ) -> Any:
         """graphql-core's `execute_field` (synchronous resolvers only); `arguments` when already coerced."""
         path = Path(parent_path, self.key, self.parent_type.name)
-        if self.read is not None:
-            try:
-                return self.complete(request, self.names, path, self.read(source))
-            except Exception as raw_error:  # noqa: BLE001 - as below
-                error = located_error(raw_error, self.nodes, path.as_list())
-                if is_non_null_type(self.definition.type):
-                    raise error from None
-                request.errors.add(error, path)
-                return None
         definition = self.definition
-        info = GraphQLResolveInfo(
-            self.nodes[0].name.value,
-            self.nodes,
-            definition.type,
-            self.parent_type,
-            path,
-            request.schema,
-            request.fragments,
-            request.root_value,
-            request.operation,
-            request.variable_values,
-            request.context,
-            _never_awaitable,
-        )
         try:
+            if self.read is not None:
+                return self.complete(request, self.names, path, self.read(source))
+            info = GraphQLResolveInfo(
+                self.nodes[0].name.value,
+                self.nodes,
+                definition.type,
+                self.parent_type,
+                path,
+                request.schema,
+                request.fragments,
+                request.root_value,
+                request.operation,
+                request.variable_values,
+                request.context,
+                _never_awaitable,
+            )
             if arguments is None:
                 arguments = (
                     get_argument_values(definition, self.nodes[0], request.variable_values)
