@@ -65,6 +65,13 @@ loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 control_socket_disable = True
 
 
+def post_worker_init(worker):
+    """The app is loaded: what it holds now lives as long as the worker (mlapi.garbage_collection)."""
+    from mlapi.garbage_collection import long_lived_objects_freeze
+
+    long_lived_objects_freeze()
+
+
 def post_fork(server, worker):
     """Start loading the production models in each new worker, in a background thread.
 

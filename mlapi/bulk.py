@@ -13,11 +13,17 @@ _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 def copy_text(value: Any) -> str:
     """One value in COPY's text format: NULL is \\N; backslash, tab and line breaks are escaped."""
-    if value is None:
-        return "\\N"
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    return str(value).translate(_ESCAPES)
+    if type(value) is not str:
+        if value is None:
+            return "\\N"
+        if isinstance(value, datetime | date):
+            return value.isoformat()
+        value = str(value)
+    # Most values (ids, numbers, compact JSON) hold none of the four: a scan for each is far cheaper than
+    # translate's per-character lookups (a 1,000-row call copies 4,000 values).
+    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+        return value.translate(_ESCAPES)
+    return value
 
 
 def rows_copy(

@@ -3,6 +3,8 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from predictions.ids import uuid7
+
 
 def artifact_upload_to(instance: "RegisteredModel", filename: str) -> str:
     suffix = filename.rsplit(".", 1)[-1].lower() if "." in filename else "bin"
@@ -75,7 +77,7 @@ class RegisteredModel(models.Model):
 class Prediction(models.Model):
     """One scored instance; `usage` is the billed call it belongs to (same transaction)."""
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)  # time-ordered: see predictions.ids
     # Not indexed alone: prediction_user_recent_idx leads with user (one index less on every insert).
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="predictions", db_index=False

@@ -11,6 +11,7 @@ from django.core.files.storage import default_storage
 from django.db import connections
 
 from mlapi.errors import UnavailableError
+from mlapi.garbage_collection import long_lived_objects_freeze
 from predictions.error_codes import PredictionErrorCode
 from predictions.models import RegisteredModel
 from predictions.registry.artifacts import estimator_load, sha256_hex
@@ -40,6 +41,7 @@ def loaded_model_get(*, model: RegisteredModel) -> LoadedModel:
         if loaded is None:
             loaded = _load(model)
             _loaded[key] = loaded
+            long_lived_objects_freeze()  # the estimator lives as long as the process
     return loaded
 
 

@@ -2,7 +2,6 @@
 
 import hashlib
 import json
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +15,7 @@ from billing.selectors import usage_record_get_by_key
 from billing.services.charge import ChargedRows
 from mlapi.errors import ApplicationError, ConflictError, FieldError, LimitExceededError, NotFoundError
 from predictions.error_codes import PredictionErrorCode
+from predictions.ids import uuid7s
 from predictions.models import Prediction, RegisteredModel
 from predictions.registry.cache import loaded_model_get
 from predictions.registry.schema import instances_prepare
@@ -157,7 +157,7 @@ def prediction_create(
         raise ApplicationError(prepared.errors)
     now = timezone.now()
 
-    ids = [uuid.uuid4() for _ in prepared.rows]
+    ids = uuid7s(len(prepared.rows))
 
     def charged_rows(scored: ScoredRows) -> ChargedRows:
         """The call's prediction rows, written by the charging statement (JSON encoded once, in rows_score)."""

@@ -3,7 +3,6 @@ writes."""
 
 import threading
 import time
-import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -147,13 +146,12 @@ def _a_prediction_row_collides(monkeypatch):
     """The last prediction row's id is taken already: the database refuses it inside the write."""
     taken = Prediction.objects.exclude(user__username="unlucky").values_list("id", flat=True).first()
     assert taken is not None
-    fresh = uuid.uuid4
-    calls = iter(range(10_000))
+    fresh = predictions.services.predictions.uuid7s
 
-    def uuid4():
-        return taken if next(calls) == rows_in_call - 1 else fresh()
+    def uuid7s(count):
+        return [*fresh(count - 1), taken]
 
-    monkeypatch.setattr(predictions.services.predictions.uuid, "uuid4", uuid4)
+    monkeypatch.setattr(predictions.services.predictions, "uuid7s", uuid7s)
     return IntegrityError
 
 
@@ -165,9 +163,6 @@ def _copy_fails(monkeypatch):
 
     monkeypatch.setattr(billing.services.charge, "_rows_copy", fail)
     return RuntimeError
-
-
-rows_in_call = 3
 
 
 @pytest.mark.parametrize(
@@ -184,8 +179,6 @@ def test_a_failure_in_the_write_persists_nothing(
     make_user, iris_model, monkeypatch, inject, rows, first_call_of_the_month
 ):
     # given: someone else's prediction exists; for "existing-counter" this user has called before
-    global rows_in_call
-    rows_in_call = rows
     _predict(make_user("bystander").pk)
     user = make_user("unlucky")
     if not first_call_of_the_month:
