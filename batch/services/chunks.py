@@ -15,7 +15,6 @@ apply to submitting a job, not to its chunks.
 
 import enum
 import hashlib
-import json
 import logging
 
 from django.db import IntegrityError, connection, models
@@ -28,6 +27,7 @@ from batch.files import RawRow, stored_chunk_rows_read
 from batch.models import BatchChunk, BatchJob, BatchResultRow
 from billing.models import UsageRecord
 from mlapi.bulk import rows_copy
+from mlapi.compact_json import compact_json
 from mlapi.errors import ApplicationError, FieldError, LimitExceededError
 from predictions.registry.schema import MAX_REPORTED_ERRORS, instance_row, instances_prepare, instances_validate
 from predictions.services.metering import ScoredRows, metered_inference
@@ -55,11 +55,6 @@ class _AlreadyStored(Exception):
 
 def usage_idempotency_key(*, job_id, index: int) -> str:
     return f"batch:{job_id}:{index}"
-
-
-def _json(value) -> str:
-    """Compact JSON, encoded once: stored as is, and its length is the row's billed bytes (as online)."""
-    return json.dumps(value, separators=(",", ":"))
 
 
 def _strip_path(error: FieldError) -> FieldError:
@@ -102,9 +97,9 @@ def _error_results(rows: list[RawRow]) -> list[tuple]:
         (
             row.row_number,
             row.line,
-            None if row.values is None else _json(row.values),
+            None if row.values is None else compact_json(row.values),
             None,
-            _json([e.as_dict() for e in row.errors]),
+            compact_json([e.as_dict() for e in row.errors]),
         )
         for row in rows
         if row.errors

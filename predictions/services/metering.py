@@ -6,7 +6,6 @@ hold exactly one output per row (MODEL_OUTPUT_MISMATCH otherwise) before anythin
 caller's `store` writes exactly the rows that were charged, inside the charging transaction.
 """
 
-import json
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -19,6 +18,7 @@ from django.db import connection, transaction
 from billing.models import UsageRecord
 from billing.services.charge import ChargedRows
 from billing.services.usage import call_limits_check, usage_charge
+from mlapi.compact_json import compact_json
 from mlapi.errors import ApplicationError, LimitExceededError
 from mlapi.observability.context import context_update
 from mlapi.observability.metrics import limit_rejection_observed, prediction_observed
@@ -47,10 +47,6 @@ class ScoredRows:
 NOTHING_SCORED = ScoredRows([], [], [], [], 0, 0.0, 0.0)
 
 
-# One encoder for every row (json.dumps with separators builds a new encoder per call).
-_json = json.JSONEncoder(separators=(",", ":")).encode
-
-
 def rows_score(*, model: RegisteredModel, rows: list[dict], explain: bool = False) -> ScoredRows:
     """Scores rows (objects with every schema feature, see `schema.instances_prepare`) in one call.
 
@@ -63,8 +59,8 @@ def rows_score(*, model: RegisteredModel, rows: list[dict], explain: bool = Fals
         cpu_start = time.thread_time()
         explanations = rows_explain(loaded=loaded, rows=rows)
         cpu_seconds += time.thread_time() - cpu_start
-    inputs_json = [_json(row) for row in rows]
-    outputs_json = [_json(output) for output in result.outputs]
+    inputs_json = [compact_json(row) for row in rows]
+    outputs_json = [compact_json(output) for output in result.outputs]
     stored_bytes = sum(map(len, inputs_json)) + sum(map(len, outputs_json))
     return ScoredRows(
         rows, result.outputs, inputs_json, outputs_json, stored_bytes, cpu_seconds, result.wall_seconds, explanations
