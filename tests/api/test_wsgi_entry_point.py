@@ -146,3 +146,16 @@ def test_browser_requests_keep_the_whole_stack(wsgi, db):
     # then: both went to Django's own handler; the page set its session-side cookies as before
     assert answered == ["django_application", "django_application"]
     assert status == "200 OK" and "csrftoken" in headers.get("Set-Cookie", "")
+
+
+def test_loading_the_entry_point_loads_the_urlconf_and_the_graphql_schema():
+    """A worker's first request does not pay for importing them (gunicorn loads this module before serving)."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, mlapi.wsgi; "
+        "print('mlapi.schema' in sys.modules, 'mlapi.urls' in sys.modules, 'predictions.api.views' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
+    assert result.stdout.split() == ["True", "True", "True"]
