@@ -20,7 +20,6 @@ import codecs
 import csv
 import json
 import math
-import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from django.core.files.storage import default_storage
 from batch.error_codes import BatchErrorCode
 from batch.models import FileFormat
 from mlapi.errors import ApplicationError, FieldError
+from mlapi.unstorable_text import UNSTORABLE
 from predictions.error_codes import PredictionErrorCode
 
 SUFFIXES = {"csv": FileFormat.CSV, "jsonl": FileFormat.JSONL, "ndjson": FileFormat.JSONL}
@@ -354,10 +354,6 @@ class RawRow:
     errors: list[FieldError] = field(default_factory=list)
 
 
-# Text PostgreSQL cannot store in JSON (NUL, and unpaired UTF-16 surrogates that JSON escapes can spell).
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-
-
 def chunk_rows_read(
     *,
     stream: BinaryIO,
@@ -480,7 +476,7 @@ def _json_problem(value: Any) -> str | None:
     while pending:
         item, depth = pending.pop()
         if isinstance(item, str):
-            if _UNSTORABLE.search(item):
+            if UNSTORABLE.search(item):
                 return "text"
         elif isinstance(item, float):
             if not math.isfinite(item):
@@ -490,7 +486,7 @@ def _json_problem(value: Any) -> str | None:
                 return "deep"
             if isinstance(item, dict):
                 for key, child in item.items():
-                    if _UNSTORABLE.search(key):
+                    if UNSTORABLE.search(key):
                         return "text"
                     pending.append((child, depth + 1))
             else:

@@ -30,12 +30,17 @@ from graphql.language import (
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
+    StringValueNode,
+    Visitor,
+    visit,
 )
+from graphql.language.visitor import BREAK
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from graphql.validation.rules.overlapping_fields_can_be_merged import OverlappingFieldsCanBeMergedRule
 from graphql.validation.validate import ValidationAbortedError
 
 from mlapi.graphql_core.pagination import DEFAULT_PAGE_SIZE
+from mlapi.unstorable_text import INVALID_CHARACTER, INVALID_CHARACTER_MESSAGE, UNSTORABLE
 
 CONNECTION_SIZE_ARGUMENTS = ("first", "last")
 _SATURATED = 2**62  # measures stop growing here: a limit is far below, and the numbers stay machine-sized
@@ -272,8 +277,34 @@ def validation_rules() -> tuple:
 
 
 def document_errors(schema: GraphQLSchema, document: DocumentNode) -> list[GraphQLError]:
-    """The limits' errors if any (the standard rules do not run then), else the standard rules' errors."""
-    return limit_errors(schema, document) or validate(schema, document, validation_rules())
+    """The limits' errors if any (the standard rules do not run then), else a string literal that holds text
+    nothing can store, else the standard rules' errors."""
+    return (
+        limit_errors(schema, document)
+        or _unstorable_literals(document)
+        or validate(schema, document, validation_rules())
+    )
+
+
+class _StringLiterals(Visitor):
+    def __init__(self):
+        super().__init__()
+        self.unstorable = False
+
+    def enter_string_value(self, node: StringValueNode, *_args):
+        if UNSTORABLE.search(node.value):
+            self.unstorable = True
+            return BREAK
+        return None
+
+
+def _unstorable_literals(document: DocumentNode) -> list[GraphQLError]:
+    # GraphQL's lexer refuses unpaired surrogate escapes but lets "\u0000" through to the resolvers.
+    literals = _StringLiterals()
+    visit(document, literals)
+    return (
+        [GraphQLError(INVALID_CHARACTER_MESSAGE, extensions={"code": INVALID_CHARACTER})] if literals.unstorable else []
+    )
 
 
 def validation_settings() -> tuple:

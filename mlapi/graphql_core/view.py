@@ -33,13 +33,25 @@ from mlapi.graphql_core.persisted import (
     persisted_document_register,
     persisted_document_resolve,
 )
-from mlapi.graphql_core.upload import MultipartGraphQLView, body_max_bytes, too_large_code, upload_limit_install
+from mlapi.graphql_core.upload import (
+    CodedHttpError,
+    MultipartGraphQLView,
+    body_max_bytes,
+    too_large_code,
+    upload_limit_install,
+)
 from mlapi.graphql_core.validation import (
     document_errors,
     document_parse,
     validation_settings,
 )
 from mlapi.observability.context import context_update, current_request_id
+from mlapi.unstorable_text import (
+    INVALID_CHARACTER,
+    INVALID_CHARACTER_MESSAGE,
+    unstorable_text_in,
+    unstorable_text_in_json,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -212,6 +224,17 @@ class MlapiGraphQLView(MultipartGraphQLView):
             )
         except Exception as error:  # noqa: BLE001 - answered as an internal error below
             return ExecutionResult(errors=[GraphQLError(str(error), original_error=error)])
+
+    def get_graphql_params(self, request, data):
+        params = super().get_graphql_params(request, data)
+        query, variables, operation_name, _ = params
+        if request.method == "POST" and (request.content_type or "") == "application/json":
+            unstorable = unstorable_text_in_json(request.body, [variables, operation_name])
+        else:
+            unstorable = unstorable_text_in([variables, operation_name])
+        if unstorable:
+            raise CodedHttpError(400, INVALID_CHARACTER, INVALID_CHARACTER_MESSAGE)
+        return params
 
     def json_encode(self, request, d, pretty=False):
         if self.pretty or pretty or request.GET.get("pretty"):
