@@ -227,7 +227,7 @@ class MlapiGraphQLView(MultipartGraphQLView):
 
     def get_graphql_params(self, request, data):
         params = super().get_graphql_params(request, data)
-        query, variables, operation_name, _ = params
+        _, variables, operation_name, _ = params
         if request.method == "POST" and (request.content_type or "") == "application/json":
             unstorable = unstorable_text_in_json(request.body, [variables, operation_name])
         else:
