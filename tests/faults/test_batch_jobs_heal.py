@@ -309,7 +309,7 @@ def test_postgres_down_longer_than_the_retries_then_back_the_job_finishes_exactl
     started = time.monotonic()
     connection.close()
     # then: the job is not failed, nor stranded: the sweeper queues its chunks again and it finishes
-    wait_for(lambda: _job(job_id).status != "running", timeout=90, what="the job to finish", logs=celery.logs)
+    wait_for(lambda: _job(job_id).status not in BatchJob.ACTIVE, timeout=90, what="the job to finish", logs=celery.logs)
     finished_after = time.monotonic() - started
     requeued = BatchChunk.objects.filter(job_id=job_id, enqueued_at__gte=back_at).count()
     print(f"\nPostgreSQL down {OUTAGE_SECONDS} s; job finished {finished_after:.1f} s after it was back; "
@@ -331,7 +331,7 @@ def test_broker_messages_lost_mid_job_the_sweeper_completes_it_exactly_once(
     purged = _queue_purge()
     # then
     assert purged > 0
-    wait_for(lambda: _job(job_id).status != "running", timeout=90, what="the job to finish", logs=celery.logs)
+    wait_for(lambda: _job(job_id).status not in BatchJob.ACTIVE, timeout=90, what="the job to finish", logs=celery.logs)
     requeued = BatchChunk.objects.filter(job_id=job_id, enqueued_at__gte=lost_at).count()
     print(f"\n{purged} messages purged; job finished {time.monotonic() - started:.1f} s later; "
           f"chunks queued again by the sweeper: {requeued}")  # fmt: skip
@@ -357,7 +357,7 @@ def test_workers_sigkilled_mid_job_the_job_is_done_within_a_minute_exactly_once(
     celery.start()
     celery.start()
     # then
-    wait_for(lambda: _job(job_id).status != "running", timeout=90, what="the job to finish", logs=celery.logs)
+    wait_for(lambda: _job(job_id).status not in BatchJob.ACTIVE, timeout=90, what="the job to finish", logs=celery.logs)
     recovered = time.monotonic() - started
     again = BatchChunk.objects.filter(job_id=job_id, attempts__gt=1)
     redone = [(c.index, c.attempts, round((c.done_at - killed_at).total_seconds(), 1)) for c in again]
