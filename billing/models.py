@@ -114,7 +114,12 @@ class UsageRecord(models.Model):
     )
     source = models.CharField(max_length=16, default="online")
     idempotency_key = models.CharField(max_length=200, null=True, blank=True)
-    request_hash = models.CharField(max_length=64)
+    request_hash = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="SHA-256 of the request an idempotency key was used for (a retry must match it); "
+        "empty for a call without a key.",
+    )
     predictions = models.PositiveIntegerField()
     billable_predictions = models.PositiveIntegerField()
     cpu_seconds = models.DecimalField(max_digits=14, decimal_places=6)

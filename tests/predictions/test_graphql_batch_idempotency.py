@@ -199,6 +199,24 @@ def test_calls_without_a_key_are_never_replayed(make_user, issue_token, gql, iri
     assert stored_counts() == (before[0] + 2, before[1] + 2)
 
 
+def test_the_request_is_fingerprinted_only_when_a_key_may_come_back(make_user, issue_token, gql, iris_model):
+    # given: the same batch without a key, then with one
+    user = make_user()
+    token = issue_token(user)
+    instances = [IRIS_SETOSA, IRIS_VIRGINICA]
+    gql(CREATE, {"input": {"modelName": "iris", "instances": instances}}, token=token)
+    gql(CREATE, {"input": {"modelName": "iris", "instances": instances, "idempotencyKey": "fp"}}, token=token)
+    # when: the key comes back with other instances
+    _, retried = gql(
+        CREATE, {"input": {"modelName": "iris", "instances": instances[::-1], "idempotencyKey": "fp"}}, token=token
+    )
+    # then: only the keyed call's usage record holds a fingerprint, and the retry is checked against it
+    hashes = dict(UsageRecord.objects.filter(user=user).values_list("idempotency_key", "request_hash"))
+    assert hashes[None] == ""
+    assert len(hashes["fp"]) == 64 and set(hashes["fp"]) <= set("0123456789abcdef")
+    assert _codes(retried) == [("idempotencyKey", "IDEMPOTENCY_CONFLICT")]
+
+
 def test_a_refused_call_does_not_burn_its_key(make_user, issue_token, gql, iris_model):
     # given: the first try with the key is invalid
     token = issue_token(make_user())
