@@ -78,11 +78,20 @@ class Prediction(models.Model):
     """One scored instance; `usage` is the billed call it belongs to (same transaction)."""
 
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)  # time-ordered: see predictions.ids
+    # `user` and `model` are copies of the usage record's, written by the same statement (they let the
+    # caller's listings use an index). The database checks them there, on the usage record: checking them
+    # again on every row would be two more foreign-key lookups per prediction.
     # Not indexed alone: prediction_user_recent_idx leads with user (one index less on every insert).
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="predictions", db_index=False
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="predictions",
+        db_index=False,
+        db_constraint=False,
     )
-    model = models.ForeignKey(RegisteredModel, on_delete=models.PROTECT, related_name="predictions")
+    model = models.ForeignKey(
+        RegisteredModel, on_delete=models.PROTECT, related_name="predictions", db_constraint=False
+    )
     usage = models.ForeignKey("billing.UsageRecord", on_delete=models.PROTECT, related_name="prediction_rows")
     position = models.PositiveIntegerField(default=0, help_text="Index of the instance within its call.")
     input = models.JSONField()

@@ -118,10 +118,11 @@ def _materialize(*, job: BatchJob, numbers: set[int]) -> dict[int, tuple[str, in
             "usage_id", "position"
         )
     )
+    by_pk = {u.pk: u for u in usages.values()}
     Prediction.objects.bulk_create(
         Prediction(
-            user_id=job.user_id,
-            model_id=job.model_id,
+            user_id=by_pk[usage_id].user_id,  # the usage record's own (see Prediction.user)
+            model_id=by_pk[usage_id].model_id,
             usage_id=usage_id,
             position=position,
             input=result.input,
