@@ -5,6 +5,7 @@ Every command runs with the PRODUCT's interpreter (/work/main/.venv), never the 
 
 import base64
 import json
+import re
 import shutil
 import subprocess
 import urllib.parse
@@ -64,9 +65,9 @@ from django.conf import settings
 from quality.tasks import catch_up_shadows
 
 while True:
-    started = time.monotonic()
+    started, wall = time.monotonic(), time.time()
     scored = catch_up_shadows()
-    print(f"SHADOW_SCORED {scored} in {time.monotonic() - started:.3f} s", flush=True)
+    print(f"SHADOW_SCORED {scored} in {time.monotonic() - started:.3f} s, pass began {wall:.3f}", flush=True)
     time.sleep(settings.QUALITY_SHADOW_INTERVAL_SECONDS)
 """
 
@@ -214,6 +215,19 @@ def shadow_scorer(*, setup: ProjectSetup, log_path: Path) -> ManagedProcess:
     """The beat task's scoring loop (QUALITY_SHADOW_EXECUTION=beat), in its own process group."""
     argv = [str(PRODUCT_BIN / "python"), "manage.py", "shell", "--verbosity", "0", "-c", _SHADOW_SCORER]
     return ManagedProcess("shadow scorer (beat task)", argv, env=setup.env, cwd=ROOT, log_path=log_path)
+
+
+_SCORER_PASS = re.compile(r"^SHADOW_SCORED (\d+) in [\d.]+ s, pass began ([\d.]+)$")
+
+
+def shadow_scorer_caught_up(log_text: str, *, stored_before: float, settle_s: float) -> bool:
+    """Whether a pass of the scorer found nothing to score although it began once everything stored before
+    `stored_before` (a time.time()) had settled: then every one of those predictions has been scored."""
+    for line in log_text.splitlines():
+        found = _SCORER_PASS.match(line.strip())
+        if found and int(found[1]) == 0 and float(found[2]) >= stored_before + settle_s:
+            return True
+    return False
 
 
 def shadow_counts(*, setup: ProjectSetup) -> dict:

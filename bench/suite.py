@@ -62,6 +62,11 @@ LABELS = {
     BATCH_PERSISTED: "mlapi GraphQL persisted, 1,000 rows per call",
 }
 SINGLE_VARIANTS = (GRAPHQL, GRAPHQL_SHADOW, PERSISTED, REST, CEILING, FASTAPI, MLSERVER)
+# After the shadow-on variant, the beat scorer's work (predictions older than the settle time, every interval)
+# is waited for rather than left to run during the next variant. The product's default settle time:
+DEFAULT_SHADOW_SETTLE_S = 10.0
+SCORER_WAIT_S = 120.0
+SHADOW_SCORER_LOG = Path("logs") / "shadow-scorer.log"
 VARIANTS = (*SINGLE_VARIANTS, BATCH_GRAPHQL, BATCH_PERSISTED)
 # The shadow-on variant: the same request to a model whose every prediction a shadow version scores again
 # (bench/project.py sets it up). Issue 16: shadow scoring adds at most 5 % to the caller's p50 at c=16.
@@ -321,8 +326,32 @@ def batch_once(target: Target, url: str, token: str, calls: int) -> dict:
     }
 
 
+def shadow_scorer_wait(scorer: "ShadowScorer", *, stored_before: float, timeout_s: float = SCORER_WAIT_S) -> float:
+    """Waits until the beat scorer has scored what the shadow-on variant stored, so that work does not fall
+    into the next variant's measurement (it runs on the same cores); returns the seconds waited."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout_s:
+        text = scorer.log_path.read_text() if scorer.log_path.exists() else ""
+        if project.shadow_scorer_caught_up(text, stored_before=stored_before, settle_s=scorer.settle_s):
+            return time.monotonic() - started
+        time.sleep(0.5)
+    log(f"the shadow scorer had not caught up after {timeout_s:.0f} s; measuring on")
+    return time.monotonic() - started
+
+
+@dataclass(frozen=True)
+class ShadowScorer:
+    log_path: Path
+    settle_s: float
+
+
 def measure(
-    targets: dict[str, Target], cfg: dict, workdir: Path, batch_url: str, token: str
+    targets: dict[str, Target],
+    cfg: dict,
+    workdir: Path,
+    batch_url: str,
+    token: str,
+    scorer: ShadowScorer | None = None,
 ) -> dict[str, dict[int, Samples]]:
     samples: dict[str, dict[int, Samples]] = {}
     singles = [name for name in SINGLE_VARIANTS if name in targets]
@@ -343,6 +372,9 @@ def measure(
                     f"round {round_index + 1} c={connections:<3} {LABELS[name]:<48} {sample['rps']:8.1f} req/s  "
                     f"p50 {sample['p50_ms']:7.2f} ms  p99 {sample['p99_ms']:7.2f} ms"
                 )
+                if name == GRAPHQL_SHADOW and scorer is not None:
+                    waited = shadow_scorer_wait(scorer, stored_before=time.time())
+                    log(f"  waited {waited:.1f} s for the shadow scorer to score what that variant stored")
                 time.sleep(0.5)
         for name in (BATCH_GRAPHQL, BATCH_PERSISTED):
             if name in targets:
@@ -637,7 +669,7 @@ def build_targets(processes, cfg, workdir, database_url, unavailable) -> tuple[d
         except (ServerError, OSError) as error:
             unavailable[name] = str(error)
     if GRAPHQL_SHADOW in targets and cfg["shadow_execution"] == "beat":
-        _start(processes, project.shadow_scorer(setup=setup, log_path=workdir / "logs" / "shadow-scorer.log"))
+        _start(processes, project.shadow_scorer(setup=setup, log_path=workdir / SHADOW_SCORER_LOG))
     for name, starter in ((CEILING, _ceiling_target), (FASTAPI, _fastapi_target), (MLSERVER, _mlserver_target)):
         if name in wanted:
             starter(processes, cfg["workers"], workdir, database_url, setup, database, targets, unavailable)
@@ -711,7 +743,11 @@ def main(argv=None) -> int:
     log(f"{'quick' if args.quick else 'full'} run: {cfg}; temp dir {workdir}; load average {load_average}")
     try:
         targets, graphql_url, token, setup = build_targets(processes, cfg, workdir, args.database_url, unavailable)
-        samples = measure(targets, cfg, workdir, graphql_url, token)
+        scorer = None
+        if GRAPHQL_SHADOW in targets and cfg["shadow_execution"] == "beat":
+            settle_s = float(setup.env.get("QUALITY_SHADOW_SETTLE_SECONDS", DEFAULT_SHADOW_SETTLE_S))
+            scorer = ShadowScorer(log_path=workdir / SHADOW_SCORER_LOG, settle_s=settle_s)
+        samples = measure(targets, cfg, workdir, graphql_url, token, scorer)
         if GRAPHQL_SHADOW in targets:
             shadow = {"execution": cfg["shadow_execution"], **project.shadow_counts(setup=setup)}
         completed = True

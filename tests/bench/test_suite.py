@@ -173,3 +173,29 @@ def test_a_targeted_run_names_its_variants_and_the_shadow_mode():
     assert 'modelName: "iris-shadowed"' in suite.GRAPHQL_SHADOWED
     with pytest.raises(SystemExit):
         suite.run_config(suite.parse_args(["--variants", "nope"]))
+
+
+def test_the_scorer_has_caught_up_only_after_an_empty_pass_that_began_once_the_rows_had_settled():
+    from bench import project
+
+    log = "\n".join(
+        [
+            "SHADOW_SCORED 0 in 0.002 s, pass began 1000.000",  # before the rows settled: proves nothing
+            "SHADOW_SCORED 500 in 0.400 s, pass began 1011.000",  # scoring them
+            "SHADOW_SCORED 0 in 0.002 s, pass began 1016.000",
+        ]
+    )
+    assert project.shadow_scorer_caught_up(log, stored_before=1001.0, settle_s=10.0)
+    assert not project.shadow_scorer_caught_up(log, stored_before=1007.0, settle_s=10.0)
+    assert not project.shadow_scorer_caught_up(log.rsplit("\n", 1)[0], stored_before=1001.0, settle_s=10.0)
+
+
+def test_the_suite_waits_for_the_scorer_and_gives_up_after_its_timeout(tmp_path):
+    # given: a scorer log with no empty pass yet
+    scorer = suite.ShadowScorer(log_path=tmp_path / "scorer.log", settle_s=0.0)
+    scorer.log_path.write_text("SHADOW_SCORED 7 in 0.1 s, pass began 5.000\n")
+    # when / then: it waits out its timeout, then returns once a late enough empty pass is logged
+    assert suite.shadow_scorer_wait(scorer, stored_before=10.0, timeout_s=0.6) >= 0.6
+    with scorer.log_path.open("a") as log:
+        log.write("SHADOW_SCORED 0 in 0.1 s, pass began 11.000\n")
+    assert suite.shadow_scorer_wait(scorer, stored_before=10.0, timeout_s=5.0) < 5.0  # found, not timed out
