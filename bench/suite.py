@@ -326,7 +326,13 @@ def batch_once(target: Target, url: str, token: str, calls: int) -> dict:
     }
 
 
-def shadow_scorer_wait(scorer: "ShadowScorer", *, stored_before: float, timeout_s: float = SCORER_WAIT_S) -> float:
+@dataclass(frozen=True)
+class ShadowScorer:
+    log_path: Path
+    settle_s: float
+
+
+def shadow_scorer_wait(scorer: ShadowScorer, *, stored_before: float, timeout_s: float = SCORER_WAIT_S) -> float:
     """Waits until the beat scorer has scored what the shadow-on variant stored, so that work does not fall
     into the next variant's measurement (it runs on the same cores); returns the seconds waited."""
     started = time.monotonic()
@@ -337,12 +343,6 @@ def shadow_scorer_wait(scorer: "ShadowScorer", *, stored_before: float, timeout_
         time.sleep(0.5)
     log(f"the shadow scorer had not caught up after {timeout_s:.0f} s; measuring on")
     return time.monotonic() - started
-
-
-@dataclass(frozen=True)
-class ShadowScorer:
-    log_path: Path
-    settle_s: float
 
 
 def measure(
