@@ -373,7 +373,7 @@ def chunk_rows_read(
     converters = None
     if file_format == FileFormat.CSV:
         types = {f["name"]: f["type"] for f in features}
-        converters = [(name, _CONVERTERS[types[name]]) for name in columns]
+        converters = [(name, CSV_CONVERTERS[types[name]]) for name in columns]
     rows: list[RawRow] = []
     records = _records(
         stream,
@@ -408,6 +408,17 @@ def stored_chunk_rows_read(*, name: str, **kwargs) -> list[RawRow]:
     """`chunk_rows_read` on a file in the default storage, opened for this chunk only."""
     with default_storage.open(name, "rb") as stream:
         return chunk_rows_read(stream=stream, **kwargs)
+
+
+def stored_chunk_bytes(*, name: str, start_offset: int, end_offset: int) -> bytes | None:
+    """A chunk's bytes in a file in the default storage; None when the range is longer than a chunk holds (it
+    has a row past the size limit in it, which is only ever skipped, never read)."""
+    if end_offset - start_offset > settings.BATCH_CHUNK_MAX_BYTES + settings.BATCH_MAX_ROW_BYTES:
+        return None
+    with default_storage.open(name, "rb") as stream:
+        raw = getattr(stream, "file", stream)
+        raw.seek(start_offset)
+        return raw.read(end_offset - start_offset)
 
 
 def _lines(text: str) -> list[str]:
@@ -547,4 +558,4 @@ def _to_boolean(text: str) -> bool:
     raise ValueError("Expected true or false.")
 
 
-_CONVERTERS = {"number": _to_number, "integer": _to_integer, "boolean": _to_boolean, "string": str}
+CSV_CONVERTERS = {"number": _to_number, "integer": _to_integer, "boolean": _to_boolean, "string": str}

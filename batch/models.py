@@ -5,6 +5,8 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from mlapi.json_text_field import JSONTextField
+
 
 class FileFormat(models.TextChoices):
     CSV = "csv"
@@ -122,9 +124,9 @@ class BatchResultRow(models.Model):
     )  # (job, row_number) is unique
     row_number = models.PositiveIntegerField()
     line = models.PositiveIntegerField()
-    input = models.JSONField(null=True, blank=True)
-    output = models.JSONField(null=True, blank=True)
-    error = models.JSONField(null=True, blank=True)
+    input = JSONTextField(null=True, blank=True)
+    output = JSONTextField(null=True, blank=True)
+    error = JSONTextField(null=True, blank=True)
 
     class Meta:
         ordering = ["job", "row_number"]

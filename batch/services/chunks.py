@@ -16,15 +16,18 @@ apply to submitting a job, not to its chunks.
 import enum
 import hashlib
 import logging
+from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import IntegrityError, connection, models
 from django.db.models import F
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from batch.error_codes import BatchErrorCode
-from batch.files import RawRow, stored_chunk_rows_read
-from batch.models import BatchChunk, BatchJob, BatchResultRow
+from batch.files import RawRow, stored_chunk_bytes, stored_chunk_rows_read
+from batch.models import BatchChunk, BatchJob, BatchResultRow, FileFormat
+from batch.plain_csv import plain_csv_rows
 from billing.models import UsageRecord
 from mlapi.bulk import rows_copy
 from mlapi.compact_json import compact_json
@@ -149,6 +152,51 @@ def _results_insert(job_id, results: list[tuple]) -> None:
             )
 
 
+@dataclass(frozen=True)
+class ChunkRows:
+    """A chunk as read and validated: the rows the model is given with their (row number, line), and the
+    result rows of those that cannot be scored."""
+
+    model_rows: list[dict]
+    positions: list[tuple[int, int]]
+    error_results: list[tuple]
+
+
+def _chunk_read(job: BatchJob, chunk: BatchChunk) -> ChunkRows:
+    """The plain reader's rows when the chunk is plain CSV (`batch.plain_csv`), else the general reader's."""
+    name, features = _stored_name(job), job.model.input_schema["features"]
+    if job.upload.format == FileFormat.CSV:
+        data = stored_chunk_bytes(name=name, start_offset=chunk.start_offset, end_offset=chunk.end_offset)
+        plain = None
+        if data is not None:
+            plain = plain_csv_rows(
+                data=data,
+                columns=job.columns,
+                features=features,
+                first_row=chunk.first_row,
+                first_line=chunk.first_line,
+                max_row_bytes=settings.BATCH_MAX_ROW_BYTES,
+            )
+        if plain is not None:
+            first_row, first_line = plain.first_row, plain.first_line
+            return ChunkRows(plain.rows, [(first_row + i, first_line + i) for i in range(len(plain.rows))], [])
+    rows = stored_chunk_rows_read(
+        name=name,
+        start_offset=chunk.start_offset,
+        end_offset=chunk.end_offset,
+        file_format=job.upload.format,
+        columns=job.columns,
+        features=features,
+        first_row=chunk.first_row,
+        first_line=chunk.first_line,
+    )
+    all_valid = _validate(job.model.input_schema, rows)
+    names = [f["name"] for f in features]
+    good = [row for row in rows if not row.errors]
+    model_rows = all_valid if all_valid is not None else [instance_row(row.values, names) for row in good]
+    return ChunkRows(model_rows, [(row.row_number, row.line) for row in good], _error_results(rows))
+
+
 def _request_hash(job: BatchJob, chunk: BatchChunk) -> str:
     text = f"{job.upload.sha256}:{job.model_id}:{chunk.index}:{chunk.start_offset}-{chunk.end_offset}"
     return hashlib.sha256(text.encode()).hexdigest()
@@ -191,36 +239,25 @@ def batch_chunk_run(*, job_id, index: int) -> ChunkOutcome:
     job = BatchJob.objects.select_related("model", "upload", "user").get(pk=job_id)
     user = job.user
     try:
-        rows = stored_chunk_rows_read(
-            name=_stored_name(job),
-            start_offset=chunk.start_offset,
-            end_offset=chunk.end_offset,
-            file_format=job.upload.format,
-            columns=job.columns,
-            features=job.model.input_schema["features"],
-            first_row=chunk.first_row,
-            first_line=chunk.first_line,
-        )
-        all_valid = _validate(job.model.input_schema, rows)
-        names = [f["name"] for f in job.model.input_schema["features"]]
-        good = [row for row in rows if not row.errors]
-        failed = len(rows) - len(good)
+        read = _chunk_read(job, chunk)
 
         def store(usage, scored: ScoredRows) -> None:
             now = timezone.now()
             claimed = BatchChunk.objects.filter(pk=chunk.pk, done_at__isnull=True).update(
-                done_at=now, rows_done=len(good), rows_failed=failed
+                done_at=now, rows_done=len(read.model_rows), rows_failed=len(read.error_results)
             )
             if not claimed:
                 raise _AlreadyStored
             scored_results = [
-                (row.row_number, row.line, instance, output, None)
-                for row, instance, output in zip(good, scored.inputs_json, scored.outputs_json, strict=True)
+                (row_number, line, instance, output, None)
+                for (row_number, line), instance, output in zip(
+                    read.positions, scored.inputs_json, scored.outputs_json, strict=True
+                )
             ]
-            _results_insert(job.pk, _error_results(rows) + scored_results)
+            _results_insert(job.pk, read.error_results + scored_results)
             counted = BatchJob.objects.filter(pk=job.pk, status=BatchJob.Status.RUNNING).update(
-                rows_done=F("rows_done") + len(good),
-                rows_failed=F("rows_failed") + failed,
+                rows_done=F("rows_done") + len(read.model_rows),
+                rows_failed=F("rows_failed") + len(read.error_results),
                 chunks_done=F("chunks_done") + 1,
             )
             if not counted:
@@ -232,7 +269,7 @@ def batch_chunk_run(*, job_id, index: int) -> ChunkOutcome:
         metered_inference(
             user=user,
             model=job.model,
-            rows=all_valid if all_valid is not None else [instance_row(row.values, names) for row in good],
+            rows=read.model_rows,
             source=USAGE_SOURCE,
             now=timezone.now(),
             idempotency_key=usage_idempotency_key(job_id=job.pk, index=chunk.index),

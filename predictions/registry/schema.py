@@ -171,7 +171,7 @@ def _type_error(value: Any, feature_type: str) -> str | None:
 _BIG = 2**1000  # an int below this in size converts to a finite float
 
 
-def _plainly_valid(feature: dict) -> Callable[[Any], bool]:
+def plainly_valid(feature: dict) -> Callable[[Any], bool]:
     """A quick test of one feature's value that is True only where `_feature_problem` finds no problem and
     no warning (the common case: a finite number, a string, a boolean, an allowed category, an accepted
     null); everything it does not accept goes through `_feature_problem` itself."""
@@ -262,13 +262,13 @@ def instances_prepare(*, schema: dict, instances: list, path: str) -> PreparedIn
     features = schema["features"]
     names = [f["name"] for f in features]
     known = set(names)
-    checks = [(feature, _plainly_valid(feature)) for feature in features]
+    checks = [(feature, plainly_valid(feature)) for feature in features]
     for index, instance in enumerate(instances):
         where = f"{path}.{index}" if path == "instances" else path
         values = _as_object(instance, features, names, where, errors)
         if values is None:
             continue
-        for feature, plainly_valid in checks:
+        for feature, passes in checks:
             name = feature["name"]
             if name not in values and not feature.get("nullable"):
                 errors.append(
@@ -276,7 +276,7 @@ def instances_prepare(*, schema: dict, instances: list, path: str) -> PreparedIn
                 )
                 continue
             value = values.get(name)
-            if plainly_valid(value):
+            if passes(value):
                 continue
             problem = _feature_problem(feature, value, f"{where}.{name}", warnings)
             if problem is not None:

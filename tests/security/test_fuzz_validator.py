@@ -320,11 +320,11 @@ SCALARS = st.one_of(
 @example(feature=FEATURE_KINDS[10], value="student")
 @example(feature=FEATURE_KINDS[11], value="student")
 def test_the_quick_check_only_passes_values_the_full_check_finds_no_problem_with(feature, value):
-    from predictions.registry.schema import _feature_problem, _plainly_valid
+    from predictions.registry.schema import _feature_problem, plainly_valid
 
     # when
     warnings = []
-    quick = _plainly_valid(feature)(value)
+    quick = plainly_valid(feature)(value)
     full = _feature_problem(feature, value, "instances.0.f", warnings)
     # then: the quick path never accepts what the full check refuses or warns about
     if quick:
