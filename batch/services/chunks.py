@@ -29,7 +29,7 @@ from batch.files import RawRow, stored_chunk_bytes, stored_chunk_rows_read
 from batch.models import BatchChunk, BatchJob, BatchResultRow, FileFormat
 from batch.plain_csv import plain_csv_rows
 from billing.models import UsageRecord
-from mlapi.bulk import rows_copy
+from mlapi.bulk import copy_rows_text, copy_text, json_copy_text, text_copy
 from mlapi.compact_json import compact_json
 from mlapi.errors import ApplicationError, FieldError, LimitExceededError
 from predictions.registry.schema import MAX_REPORTED_ERRORS, instance_row, instances_prepare, instances_validate
@@ -126,20 +126,24 @@ def _column(name: str) -> str:
     return field.column
 
 
-def _results_insert(job_id, results: list[tuple]) -> None:
-    """JSON already encoded, no model instances: COPY on PostgreSQL, else a multi-row parameterized INSERT
-    (a third of bulk_create's cost per row). The table's constraints still apply (unique row per job)."""
+def _results_insert(job_id, errors: list[tuple], scored: list[tuple]) -> None:
+    """Result rows, JSON already encoded, no model instances: `errors` as (row_number, line, input, None,
+    error), `scored` as (row_number, line, input, output). COPY on PostgreSQL, else a multi-row parameterized
+    INSERT (a third of bulk_create's cost per row). The table's constraints still apply (unique row per job)."""
     meta = BatchResultRow._meta
     quote = connection.ops.quote_name
     job_value = meta.get_field("job").get_db_prep_value(job_id, connection)
     if connection.vendor == "postgresql":
-        rows_copy(
-            table=meta.db_table,
-            columns=[_column(name) for name in _RESULT_COLUMNS],
-            rows=results,
-            prefix=(job_value,),
+        head = copy_text(job_value)
+        text = copy_rows_text(errors, prefix=(job_value,)) + "".join(
+            [  # the scored rows' columns are known: two integers, two JSON texts and a NULL error
+                f"{head}\t{row_number}\t{line}\t{json_copy_text(instance)}\t{json_copy_text(output)}\t\\N\n"
+                for row_number, line, instance, output in scored
+            ]
         )
+        text_copy(table=meta.db_table, columns=[_column(name) for name in _RESULT_COLUMNS], text=text)
         return
+    results = errors + [(*row, None) for row in scored]
     columns = ", ".join(quote(_column(name)) for name in _RESULT_COLUMNS)
     placeholder = "(" + ", ".join(["%s"] * len(_RESULT_COLUMNS)) + ")"
     size = max(1, min(1000, connection.ops.bulk_batch_size(list(_RESULT_COLUMNS), results)))
@@ -249,12 +253,12 @@ def batch_chunk_run(*, job_id, index: int) -> ChunkOutcome:
             if not claimed:
                 raise _AlreadyStored
             scored_results = [
-                (row_number, line, instance, output, None)
+                (row_number, line, instance, output)
                 for (row_number, line), instance, output in zip(
                     read.positions, scored.inputs_json, scored.outputs_json, strict=True
                 )
             ]
-            _results_insert(job.pk, read.error_results + scored_results)
+            _results_insert(job.pk, read.error_results, scored_results)
             counted = BatchJob.objects.filter(pk=job.pk, status=BatchJob.Status.RUNNING).update(
                 rows_done=F("rows_done") + len(read.model_rows),
                 rows_failed=F("rows_failed") + len(read.error_results),

@@ -10,12 +10,14 @@ The input mode is chosen once per loaded model:
 
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import sklearn
 
+from mlapi.compact_json import compact_json, number_rows_encoder
 from predictions.error_codes import PredictionErrorCode
 from predictions.registry import estimators as kinds
 from predictions.registry.outputs import Answerer, ModelOutputError, answerer_build
@@ -43,6 +45,7 @@ class LoadedModel:
     input_mode: str
     columns: tuple[Column, ...]
     answer: Answerer
+    inputs_json: Callable[[list[dict]], list[str]]  # the compact JSON of validated rows, stored and billed
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,14 @@ def loaded_model_build(*, model_id: int, sha256: str, estimator: Any, input_sche
         input_mode=mode,
         columns=columns,
         answer=answerer_build(estimator=estimator, task=task),
+        inputs_json=_inputs_encoder(features),
     )
+
+
+def _inputs_encoder(features: list[dict]) -> Callable[[list[dict]], list[str]]:
+    if all(f["type"] in ("number", "integer") and not f.get("nullable") for f in features):
+        return number_rows_encoder([f["name"] for f in features])  # validation let only numbers through
+    return lambda rows: [compact_json(row) for row in rows]
 
 
 def _frame_column(column: Column, values: list) -> Any:

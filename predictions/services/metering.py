@@ -59,7 +59,7 @@ def rows_score(*, model: RegisteredModel, rows: list[dict], explain: bool = Fals
         cpu_start = time.thread_time()
         explanations = rows_explain(loaded=loaded, rows=rows)
         cpu_seconds += time.thread_time() - cpu_start
-    inputs_json = [compact_json(row) for row in rows]
+    inputs_json = loaded.inputs_json(rows)
     outputs_json = [compact_json(output) for output in result.outputs]
     stored_bytes = sum(map(len, inputs_json)) + sum(map(len, outputs_json))
     return ScoredRows(

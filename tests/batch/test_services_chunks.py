@@ -186,3 +186,31 @@ def test_a_chunk_costs_the_same_queries_whatever_its_size_but_one_insert_per_bat
         assert split(large_queries)[1] == -(-1000 // rows_per_insert)
     large.refresh_from_db()
     assert (large.status, large.rows_done) == ("succeeded", 1000)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_chunk_whose_job_is_removed_while_it_scores_stores_and_bills_nothing(queued_job, monkeypatch):
+    # given: chunk 0 has read its rows when its job is cancelled and removed by retention
+    from django.db import transaction
+
+    import batch.services.chunks as chunks
+    from batch.services.retention import _jobs_remove
+
+    job = queued_job()
+    real = chunks._chunk_read
+
+    def read_then_remove(job_, chunk):
+        read = real(job_, chunk)
+        BatchJob.objects.filter(pk=job_.pk).update(status=BatchJob.Status.CANCELLED)
+        with transaction.atomic():
+            assert _jobs_remove(BatchJob.objects.filter(pk=job_.pk)) == 1
+        return read
+
+    monkeypatch.setattr(chunks, "_chunk_read", read_then_remove)
+    # when
+    outcome = batch_chunk_run(job_id=job.pk, index=0)
+    # then: the result rows (no database foreign key to the job) were not written for a job that is gone
+    assert outcome in (ChunkOutcome.REPLAYED, ChunkOutcome.SKIPPED)
+    assert not BatchJob.objects.filter(pk=job.pk).exists()
+    assert BatchResultRow.objects.filter(job_id=job.pk).count() == 0
+    assert UsageRecord.objects.filter(user=job.user).count() == 0

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from mlapi.compact_json import compact_json
+from mlapi.compact_json import compact_json, number_rows_encoder
 
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
@@ -28,3 +28,21 @@ def test_compact_json_is_json_dumps_with_compact_separators(value):
 def test_what_json_cannot_encode_is_refused_as_json_refuses_it():
     with pytest.raises(TypeError, match="not JSON serializable"):
         compact_json({"when": object()})
+
+
+NUMBERS = st.integers(min_value=-(10**300), max_value=10**300) | st.floats(allow_nan=False, allow_infinity=False)
+
+
+@given(
+    names=st.lists(st.text(max_size=6), min_size=1, max_size=5, unique=True),
+    values=st.lists(st.lists(NUMBERS, min_size=5, max_size=5), min_size=1, max_size=4),
+)
+@example(names=['a"%s\\', "ü"], values=[[1e-05, -0.0, 3], [10**300, 5e-324, 2.5]])
+@example(names=["only"], values=[[4.0], [7]])
+def test_rows_of_numbers_encode_as_compact_json_does(names, values):
+    # given: rows of exactly `names`, every value an int or a finite float
+    rows = [dict(zip(names, row, strict=False)) for row in values]
+    # when
+    encoded = number_rows_encoder(names)(rows)
+    # then
+    assert encoded == [compact_json(row) for row in rows]

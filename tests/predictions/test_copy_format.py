@@ -6,7 +6,7 @@ from django.db import connection
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from mlapi.bulk import copy_text, rows_copy
+from mlapi.bulk import copy_text, json_copy_text, rows_copy
 
 # COPY's text format escapes these four (PostgreSQL docs, COPY, "Text Format"); NULL is \N.
 SPEC = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
@@ -50,3 +50,19 @@ def test_values_copied_into_a_table_read_back_unchanged(values):
             assert cursor.fetchall() == [(value, None) for value in values]
         finally:
             cursor.execute("DROP TABLE copy_probe")
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(JSON_VALUES)
+@example({"s": 'tab\there \\ "quoted" \n\r\x7f ünï ☃'})
+def test_compact_json_needs_only_its_backslashes_escaped_for_copy(value):
+    from mlapi.compact_json import compact_json
+
+    text = compact_json(value)
+    assert json_copy_text(text) == copy_text(text)
