@@ -280,6 +280,7 @@ def batch_chunk_run(*, job_id, index: int) -> ChunkOutcome:
             request_hash=_request_hash(job, chunk),
             store=store,
             rate_limited=False,
+            json_only=True,
         )
     except _AlreadyStored:
         return ChunkOutcome.REPLAYED

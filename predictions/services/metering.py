@@ -35,7 +35,7 @@ class ScoredRows:
     """What the model answered for the rows, with the compact JSON that is stored and billed."""
 
     inputs: list[dict]
-    outputs: list[dict]
+    outputs: list[dict]  # empty when only the JSON was asked for (a batch chunk)
     inputs_json: list[str]
     outputs_json: list[str]
     stored_bytes: int
@@ -47,23 +47,34 @@ class ScoredRows:
 NOTHING_SCORED = ScoredRows([], [], [], [], 0, 0.0, 0.0)
 
 
-def rows_score(*, model: RegisteredModel, rows: list[dict], explain: bool = False) -> ScoredRows:
+def rows_score(
+    *, model: RegisteredModel, rows: list[dict], explain: bool = False, json_only: bool = False
+) -> ScoredRows:
     """Scores rows (objects with every schema feature, see `schema.instances_prepare`) in one call.
+
+    With `json_only` the outputs are only encoded (`outputs` is empty): what a batch chunk stores.
 
     With `explain`, per-feature contributions of every row too; their CPU time is billed with the call's.
     A model that cannot be explained refuses the call here, before anything is charged or stored."""
     loaded = loaded_model_get(model=model)
-    result = predict(loaded=loaded, instances=rows)
+    result = predict(loaded=loaded, instances=rows, as_json=json_only)
     cpu_seconds, explanations = result.cpu_seconds, None
     if explain:
         cpu_start = time.thread_time()
         explanations = rows_explain(loaded=loaded, rows=rows)
         cpu_seconds += time.thread_time() - cpu_start
     inputs_json = loaded.inputs_json(rows)
-    outputs_json = [compact_json(output) for output in result.outputs]
+    outputs_json = result.outputs if json_only else [compact_json(output) for output in result.outputs]
     stored_bytes = sum(map(len, inputs_json)) + sum(map(len, outputs_json))
     return ScoredRows(
-        rows, result.outputs, inputs_json, outputs_json, stored_bytes, cpu_seconds, result.wall_seconds, explanations
+        rows,
+        [] if json_only else result.outputs,
+        inputs_json,
+        outputs_json,
+        stored_bytes,
+        cpu_seconds,
+        result.wall_seconds,
+        explanations,
     )
 
 
@@ -96,6 +107,7 @@ def metered_inference(
     rate_limited: bool,
     charged_rows: Callable[[ScoredRows], ChargedRows] | None = None,
     explain: bool = False,
+    json_only: bool = False,
 ) -> tuple[UsageRecord | None, Stored]:
     """Checks the limits, scores `rows`, then charges and stores, all or nothing.
 
@@ -112,7 +124,7 @@ def metered_inference(
     context_update(model=f"{model.name}:{model.version}")
     try:
         tier = call_limits_check(user=user, now=now, count=len(rows), rate_limited=rate_limited)
-        scored = rows_score(model=model, rows=rows, explain=explain) if rows else NOTHING_SCORED
+        scored = rows_score(model=model, rows=rows, explain=explain, json_only=json_only) if rows else NOTHING_SCORED
 
         def charge(with_rows: ChargedRows | None) -> UsageRecord | None:
             if not rows:
@@ -121,7 +133,7 @@ def metered_inference(
                 user=user,
                 tier=tier,
                 model=model,
-                predictions=len(scored.outputs),
+                predictions=len(scored.outputs_json),
                 cpu_seconds=scored.cpu_seconds,
                 stored_bytes=scored.stored_bytes,
                 idempotency_key=idempotency_key,

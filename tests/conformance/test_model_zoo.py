@@ -152,3 +152,30 @@ def test_zoo_covers_every_task():
         "clustering",
         "outlier_detection",
     }
+
+
+@pytest.mark.parametrize("name", list(ZOO))
+def test_a_batch_chunks_stored_json_is_the_served_answer_byte_for_byte(name, register):
+    # given: the model registered, and the zoo's rows validated as an online call validates them
+    import json
+
+    from mlapi.compact_json import compact_json
+    from predictions.registry.cache import loaded_model_get
+    from predictions.registry.inference import predict
+    from predictions.registry.schema import instances_prepare
+
+    zoo = zoo_model(name)
+    data, untrusted = _artifact(zoo.estimator, "joblib")
+    model = register(name.replace("_", "-"), data, filename=f"{name}.joblib", approved_types=untrusted)
+    loaded = loaded_model_get(model=model)
+    prepared = instances_prepare(schema=model.input_schema, instances=zoo.instances, path="instances")
+    assert prepared.errors == []
+    # when: scored as a batch chunk scores them (JSON only) and as an online call does (objects)
+    as_json = predict(loaded=loaded, instances=prepared.rows, as_json=True).outputs
+    as_objects = predict(loaded=loaded, instances=prepared.rows).outputs
+    # then: the same text as the objects' compact JSON, and the estimator's own answer
+    assert as_json == [compact_json(output) for output in as_objects]
+    assert_same([json.loads(text) for text in as_json], expected_outputs(zoo.estimator, zoo.rows, model.task))
+    assert loaded.inputs_json(prepared.rows) == [compact_json(row) for row in prepared.rows]
+    if model.task == "classification" and hasattr(loaded.answer.final, "predict_proba"):
+        assert loaded.answer.shape_json is not None  # the rows went through the %-format, not compact_json
