@@ -115,7 +115,7 @@ def metered_inference(
     - `charged_rows(scored)` gives the rows written by the charging statement itself (one round trip on
       PostgreSQL, see `billing.services.charge`); `store(usage, scored)` then only shapes the answer and
       must not write. The online path.
-    - Without it, the charge and `store(usage, scored)` run in one transaction (a batch chunk's claim,
+    - Without it, `store(None, scored)` and then the charge run in one transaction (a batch chunk's claim,
       result rows and job counters).
 
     With no rows nothing is scored or charged, and `store(None, NOTHING_SCORED)` still runs (a batch chunk
@@ -149,9 +149,12 @@ def metered_inference(
                 usage = charge(charged_rows(scored) if rows else None)
             stored = store(usage, scored)
         else:
+            # The rows first, then the charge: the month's counter row, which every chunk of a user's jobs
+            # charges, is locked only from the charge to the commit, not while the rows are copied (two
+            # workers on one job waited for each other's COPY). A refused charge still rolls the rows back.
             with transaction.atomic():
+                stored = store(None, scored)
                 usage = charge(None)
-                stored = store(usage, scored)
     except LimitExceededError as error:
         limit_rejection_observed(code=error.errors[0].code)
         raise

@@ -214,3 +214,32 @@ def test_a_chunk_whose_job_is_removed_while_it_scores_stores_and_bills_nothing(q
     assert not BatchJob.objects.filter(pk=job.pk).exists()
     assert BatchResultRow.objects.filter(job_id=job.pk).count() == 0
     assert UsageRecord.objects.filter(user=job.user).count() == 0
+
+
+def test_a_chunk_whose_charge_is_refused_after_its_rows_were_copied_stores_nothing(queued_job, make_user, monkeypatch):
+    # given: a quota of 20, and an online call that takes all of it while chunk 0 is being scored
+    from django.utils import timezone
+
+    import predictions.services.metering as metering
+    from billing.models import PricingTier
+
+    user = make_user(tier=PricingTier.objects.create(name="capped", monthly_quota=20, rate_limit_per_minute=None))
+    job = queued_job(user=user)
+    real = metering.rows_score
+
+    def score_then_quota_taken(**kwargs):
+        scored = real(**kwargs)
+        period = timezone.now().date().replace(day=1)
+        MonthlyUsage.objects.update_or_create(user=user, period=period, defaults={"predictions": 20})
+        return scored
+
+    monkeypatch.setattr(metering, "rows_score", score_then_quota_taken)
+    # when: the chunk copies its rows, then its charge is refused under the counter's lock
+    outcome = batch_chunk_run(job_id=job.pk, index=0)
+    # then: the rows copied before the charge were rolled back with it; the chunk stays to be done
+    assert outcome == ChunkOutcome.PAUSED
+    assert BatchResultRow.objects.filter(job=job).count() == 0
+    assert UsageRecord.objects.filter(user=user).count() == 0
+    assert BatchChunk.objects.get(job=job, index=0).done_at is None
+    job.refresh_from_db()
+    assert (job.status, job.rows_done) == ("paused", 0)
