@@ -11,7 +11,7 @@ a temporary MEDIA_ROOT, so it touches nothing else. Workers: `celery -A mlapi wo
 
 Reported per run: submit (upload + scan + enqueue), end-to-end rows/s (submit -> succeeded) and
 processing rows/s (job started_at -> finished_at): validation, inference, result rows and usage
-records in one transaction per 5,000-row chunk.
+records in one transaction per chunk (BATCH_CHUNK_ROWS, 10,000 rows by default).
 """
 
 import argparse
