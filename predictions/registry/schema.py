@@ -264,6 +264,8 @@ def instances_prepare(*, schema: dict, instances: list, path: str) -> PreparedIn
     known = set(names)
     checks = [(feature, plainly_valid(feature)) for feature in features]
     for index, instance in enumerate(instances):
+        if len(errors) >= MAX_REPORTED_ERRORS:
+            break
         where = f"{path}.{index}" if path == "instances" else path
         values = _as_object(instance, features, names, where, errors)
         if values is None:
@@ -285,12 +287,10 @@ def instances_prepare(*, schema: dict, instances: list, path: str) -> PreparedIn
             errors.append(
                 FieldError(f"{where}.{unknown}"[:200], PredictionErrorCode.UNKNOWN_FIELD.value, "Unknown feature.")
             )
-        if len(errors) >= MAX_REPORTED_ERRORS:
-            prepared.errors = errors[:MAX_REPORTED_ERRORS]
-            return prepared
         if not errors:
             prepared.rows.append(instance_row(values, names))
     if errors:
+        prepared.errors = errors[:MAX_REPORTED_ERRORS]
         prepared.rows = []
     return prepared
 

@@ -129,6 +129,8 @@ def test_any_json_as_features_gives_only_known_codes(value):
 
 @FUZZ
 @given(instances=st.lists(json_values(numbers=ANY_NUMBER, keys=NAMES), min_size=1, max_size=30))
+@example(instances=[1] * 60)  # instances that are not objects count towards the cap too (51 once slipped past it)
+@example(instances=[{}] * 7 + ["x"] * 10)
 def test_any_json_as_instances_gives_only_known_codes(instances):
     # when
     errors = instances_validate(schema=SCHEMA, instances=instances, path="instances")
